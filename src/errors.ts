@@ -1,0 +1,39 @@
+/**
+ * Fatal errors carry a stable code and their cause. Per-record problems are never errors:
+ * they are rejects (see transform/reject.ts). Exit codes are chosen in one place: cli/exit.ts.
+ */
+export const ERROR_CODES = {
+  /** Flags or configuration are wrong: nothing was done. */
+  CONFIG_INVALID: 'usage',
+  USAGE: 'usage',
+  /** A source cannot be read as promised (corrupt file, count mismatch): fix it and resume. */
+  SOURCE_CORRUPT: 'runtime',
+  SOURCE_UNAVAILABLE: 'runtime',
+  DYNAMODB_LOCAL_UNAVAILABLE: 'runtime',
+  TARGET_UNAVAILABLE: 'runtime',
+  TARGET_SCHEMA: 'runtime',
+  RUN_NOT_FOUND: 'usage',
+  RUN_STATE: 'usage',
+  INTERNAL: 'runtime',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class MigrateError extends Error {
+  override readonly name = 'MigrateError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options.details ?? {};
+  }
+  readonly details: Record<string, unknown>;
+}
+
+/** Anything thrown → a MigrateError, keeping the original as its cause. */
+export function coerceError(error: unknown, code: ErrorCode = 'INTERNAL'): MigrateError {
+  if (error instanceof MigrateError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new MigrateError(code, message, { cause: error });
+}

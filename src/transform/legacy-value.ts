@@ -1,0 +1,113 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+/**
+ * A number exactly as the source wrote it (DynamoDB `N`, a jsonb number's digits).
+ * Never converted to a JS float: legacy numbers carry up to 38 significant digits.
+ */
+export class LegacyNumber {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** A DynamoDB set (`SS`, `NS`, `BS`); kept apart from lists so nothing about the source is lost. */
+export class LegacySet {
+  constructor(
+    readonly kind: 'SS' | 'NS' | 'BS',
+    readonly values: readonly (string | LegacyNumber | Uint8Array)[],
+  ) {}
+}
+
+/** One attribute value of a legacy item, whatever source it came from. */
+export type LegacyValue =
+  | null
+  | string
+  | boolean
+  | LegacyNumber
+  | Uint8Array
+  | LegacySet
+  | LegacyValue[]
+  | { [attribute: string]: LegacyValue };
+
+/** A legacy record: attribute name (PascalCase, as the .NET service wrote it) → value. */
+export type LegacyItem = { [attribute: string]: LegacyValue };
+
+export function isLegacyMap(value: LegacyValue): value is { [attribute: string]: LegacyValue } {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    !(value instanceof LegacyNumber) &&
+    !(value instanceof LegacySet) &&
+    !(value instanceof Uint8Array)
+  );
+}
+
+/** DynamoDB's typed JSON (`{"S": "…"}`, `{"N": "…"}`, …) → legacy value; numbers stay text. */
+export function fromAttributeValue(attribute: AttributeValue | Record<string, unknown>): LegacyValue {
+  const av = attribute as Record<string, unknown>;
+  if ('S' in av && av.S !== undefined) return String(av.S);
+  if ('N' in av && av.N !== undefined) return new LegacyNumber(String(av.N));
+  if ('BOOL' in av && av.BOOL !== undefined) return Boolean(av.BOOL);
+  if ('NULL' in av && av.NULL !== undefined) return null;
+  if ('M' in av && av.M !== undefined) return fromAttributeMap(av.M as Record<string, AttributeValue>);
+  if ('L' in av && av.L !== undefined) return (av.L as AttributeValue[]).map(fromAttributeValue);
+  if ('B' in av && av.B !== undefined) return toBytes(av.B);
+  if ('SS' in av && av.SS !== undefined) return new LegacySet('SS', (av.SS as string[]).map(String));
+  if ('NS' in av && av.NS !== undefined) {
+    return new LegacySet('NS', (av.NS as string[]).map((n) => new LegacyNumber(String(n))));
+  }
+  if ('BS' in av && av.BS !== undefined) return new LegacySet('BS', (av.BS as unknown[]).map(toBytes));
+  throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(Object.keys(av))}`);
+}
+
+export function fromAttributeMap(item: Record<string, AttributeValue | Record<string, unknown>>): LegacyItem {
+  const out: LegacyItem = {};
+  for (const [name, value] of Object.entries(item)) out[name] = fromAttributeValue(value);
+  return out;
+}
+
+/** Legacy value → DynamoDB typed JSON (for writing fixtures, backups and DynamoDB Local). */
+export function toAttributeValue(value: LegacyValue): AttributeValue {
+  if (value === null) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (value instanceof LegacyNumber) return { N: value.text };
+  if (value instanceof Uint8Array) return { B: value };
+  if (value instanceof LegacySet) {
+    if (value.kind === 'SS') return { SS: value.values as string[] };
+    if (value.kind === 'NS') return { NS: value.values.map((n) => (n as LegacyNumber).text) };
+    return { BS: value.values as Uint8Array[] };
+  }
+  if (Array.isArray(value)) return { L: value.map(toAttributeValue) };
+  return { M: toAttributeMap(value) };
+}
+
+export function toAttributeMap(item: LegacyItem): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(item)) out[name] = toAttributeValue(value);
+  return out;
+}
+
+/**
+ * Legacy value → JSON text with numbers written digit for digit (jsonb keeps them exactly).
+ * Binary becomes base64 and sets become arrays: the plain-JSON form a kv_store row holds.
+ */
+export function toJsonText(value: LegacyValue): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (value instanceof LegacyNumber) return value.text;
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  if (value instanceof LegacySet) return `[${value.values.map((v) => toJsonText(v)).join(',')}]`;
+  if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
+  const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`);
+  return `{${members.join(',')}}`;
+}
+
+function toBytes(raw: unknown): Uint8Array {
+  if (raw instanceof Uint8Array) return raw;
+  // DynamoDB JSON in export files and `aws dynamodb scan` output carries binary as base64 text.
+  if (typeof raw === 'string') return new Uint8Array(Buffer.from(raw, 'base64'));
+  throw new TypeError('binary attribute is neither bytes nor base64 text');
+}

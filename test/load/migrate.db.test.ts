@@ -1,0 +1,25 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyMigrations, loadMigrations } from '../../src/load/migrate.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+describe('schema migrations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('records every numbered migration once and re-applying is a no-op', async () => {
+    const migrations = await loadMigrations('public');
+    const { rows } = await db.sql.query<{ version: number }>('select version from kpi_migrate.schema_migrations order by version');
+    expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    expect(await applyMigrations(db.sql)).toEqual([]);
+  });
+
+  it('creates the target tables with the foreign key from kpi_data to kpi_links', async () => {
+    const { rows } = await db.sql.query<{ conname: string }>(
+      `select conname from pg_constraint where contype = 'f' and conrelid = 'public.kpi_data'::regclass`,
+    );
+    expect(rows).toHaveLength(1);
+  });
+});
