@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
+// The pinned AWS SDK supports Node 20; its notice about later releases is noise in test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -1,0 +1,68 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_EMBEDDED_DATABASE, configHash, redactUrl, resolveConfig } from '../../src/config/resolve.js';
+import { MigrateError } from '../../src/errors.js';
+
+function configFile(content: unknown): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kpi-config-'));
+  const file = path.join(dir, 'kpi-migrate.config.json');
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
+describe('resolveConfig', () => {
+  it('defaults to the local environment and the embedded PGlite target', () => {
+    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: 'fixtures/small/export' } });
+    expect(config.environment).toBe('local');
+    expect(config.target).toEqual({ databaseUrl: DEFAULT_EMBEDDED_DATABASE, schema: 'public' });
+    expect(config.source).toMatchObject({ kind: 'export', dir: 'fixtures/small/export', tablePrefix: 'purposepath-' });
+  });
+
+  it('takes the target URL from DATABASE_URL, and flags over the file', () => {
+    const file = configFile({
+      environments: { staging: { source: { kind: 'dynamodb', region: 'eu-west-1', segments: 4 }, batchRows: 5000 } },
+    });
+    const config = resolveConfig({
+      configFile: file,
+      environment: 'staging',
+      env: { DATABASE_URL: 'postgres://u:secret@db/staging' },
+      overrides: { segments: 8 },
+    });
+    expect(config.target.databaseUrl).toBe('postgres://u:secret@db/staging');
+    expect(config.source).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1', segments: 8, pageLimit: 1000 });
+    expect(config.batchRows).toBe(5000);
+  });
+
+  it('reports every problem of a config file at once, with its path', () => {
+    const file = configFile({
+      environments: { prod: { protected: 'yes', batchRows: -1, source: { kind: 'dynamodb', pageLimit: 0 } } },
+    });
+    let error: unknown;
+    try {
+      resolveConfig({ configFile: file, environment: 'prod', env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MigrateError);
+    const problems = (error as MigrateError).details.problems as string[];
+    expect(problems.length).toBeGreaterThanOrEqual(3);
+    expect(problems.join('\n')).toMatch(/environments\.prod\.protected/);
+    expect(problems.join('\n')).toMatch(/environments\.prod\.batchRows/);
+    expect(problems.join('\n')).toMatch(/environments\.prod\.source\.pageLimit/);
+  });
+
+  it('refuses an undefined environment and a protected one without a target', () => {
+    const file = configFile({ environments: { prod: { protected: true } } });
+    expect(() => resolveConfig({ configFile: file, environment: 'nope', env: {} })).toThrow(/"nope" is not defined/);
+    expect(() => resolveConfig({ configFile: file, environment: 'prod', env: {} })).toThrow(/protected environment needs DATABASE_URL/);
+  });
+
+  it('keeps secrets out of the fingerprint and redacted URLs', () => {
+    const config = resolveConfig({ env: { DATABASE_URL: 'postgres://u:hunter2@db/x' }, overrides: { source: 'export', exportDir: 'd' } });
+    expect(redactUrl(config.target.databaseUrl)).toBe('postgres://u:*****@db/x');
+    const other = resolveConfig({ env: { DATABASE_URL: 'postgres://u:other@db/x' }, overrides: { source: 'export', exportDir: 'd' } });
+    expect(configHash(config)).toBe(configHash(other));
+  });
+});
