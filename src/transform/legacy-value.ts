@@ -64,8 +64,17 @@ export function fromAttributeValue(attribute: AttributeValue | Record<string, un
 
 export function fromAttributeMap(item: Record<string, AttributeValue | Record<string, unknown>>): LegacyItem {
   const out: LegacyItem = {};
-  for (const [name, value] of Object.entries(item)) out[name] = fromAttributeValue(value);
+  for (const [name, value] of Object.entries(item)) setAttribute(out, name, fromAttributeValue(value));
   return out;
+}
+
+/**
+ * `out[name] = value` would drop an attribute named `__proto__` (it sets the prototype instead);
+ * legacy data may hold any name, and nothing may be dropped silently.
+ */
+export function setAttribute(out: { [attribute: string]: LegacyValue }, name: string, value: LegacyValue): void {
+  if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  else out[name] = value;
 }
 
 /** Legacy value → DynamoDB typed JSON (for writing fixtures, backups and DynamoDB Local). */
@@ -90,6 +99,8 @@ export function toAttributeMap(item: LegacyItem): Record<string, AttributeValue>
   return out;
 }
 
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
 /**
  * Legacy value → JSON text with numbers written digit for digit (jsonb keeps them exactly).
  * Binary becomes base64 and sets become arrays: the plain-JSON form a kv_store row holds.
@@ -97,9 +108,18 @@ export function toAttributeMap(item: LegacyItem): Record<string, AttributeValue>
 export function toJsonText(value: LegacyValue): string {
   if (value === null) return 'null';
   if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (value instanceof LegacyNumber) return value.text;
+  if (value instanceof LegacyNumber) {
+    // An export file may hold number text JSON does not allow (`+1`, `.5`, garbage): kept as a
+    // string, the text survives and the document stays valid for jsonb.
+    return JSON_NUMBER.test(value.text) ? value.text : JSON.stringify(value.text);
+  }
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
-  if (value instanceof LegacySet) return `[${value.values.map((v) => toJsonText(v)).join(',')}]`;
+  if (value instanceof LegacySet) {
+    // A set has no order, and DynamoDB returns its members in an order of its own: sorting them
+    // makes every source (scan, export file, kv_store) give the same text for the same set.
+    const members = value.values.map((v) => toJsonText(v)).sort();
+    return `[${members.join(',')}]`;
+  }
   if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
   const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`);
   return `{${members.join(',')}}`;

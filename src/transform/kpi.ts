@@ -1,0 +1,27 @@
+import { coerceGuid, coerceText } from './coerce.js';
+import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import type { LegacyItem } from './legacy-value.js';
+import type { Reject } from './reject.js';
+
+/** `purposepath-kpis` (contract §1): read only to find each KPI's owner. */
+export const kpiSchema = legacyRecord('Kpi', {
+  Id: attribute(coerceGuid),
+  TenantId: attribute(coerceGuid),
+  Name: attribute(coerceText),
+  OwnerId: optionalAttribute(coerceGuid),
+});
+
+export interface Kpi {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** The owning user's GUID, null when the KPI has no owner. */
+  ownerId: string | null;
+}
+
+export function parseKpi(item: LegacyItem): { ok: true; value: Kpi } | { ok: false; reject: Reject } {
+  const parsed = kpiSchema.parse(item);
+  if (!parsed.ok) return { ok: false, reject: parsed.reject };
+  const { Id, TenantId, Name, OwnerId } = parsed.record;
+  return { ok: true, value: { id: Id, tenantId: TenantId, name: Name, ownerId: OwnerId } };
+}

@@ -1,0 +1,37 @@
+import { canonicalDecimal } from './decimal.js';
+import { isLegacyMap, LegacyNumber, LegacySet, toJsonText, type LegacyValue } from './legacy-value.js';
+
+/**
+ * `legacy_extra` as JSON text: the attributes a mapping did not consume, keys sorted at every
+ * depth so that the same item gives the same text whatever order its attributes came in.
+ */
+export function legacyExtraText(attributes: Iterable<readonly [string, LegacyValue]>): string {
+  const members = [...attributes].sort(([a], [b]) => compareText(a, b));
+  return `{${members.map(([name, value]) => `${JSON.stringify(name)}:${sortedJsonText(value)}`).join(',')}}`;
+}
+
+function sortedJsonText(value: LegacyValue): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJsonText).join(',')}]`;
+  if (isLegacyMap(value)) return legacyExtraText(Object.entries(value));
+  if (value instanceof LegacyNumber) return jsonNumberText(value);
+  if (value instanceof LegacySet && value.kind === 'NS') {
+    // Sorted as toJsonText sorts set members: a set has no order, and each source lists it its own way.
+    return `[${value.values.map((n) => jsonNumberText(n as LegacyNumber)).sort().join(',')}]`;
+  }
+  return toJsonText(value);
+}
+
+
+/**
+ * toJsonText writes a number's text verbatim, which is not always JSON (`+1`, `.5`, `0.`):
+ * jsonb would refuse the whole row. Such a number is written in plain decimal form (same
+ * value, same digits), and text that is no number at all as a JSON string.
+ */
+function jsonNumberText(number: LegacyNumber): string {
+  // Canonical, as in the columns: DynamoDB and jsonb spell the same number differently.
+  return canonicalDecimal(number.text.trim()) ?? JSON.stringify(number.text);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

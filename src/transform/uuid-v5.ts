@@ -1,0 +1,22 @@
+import { createHash } from 'node:crypto';
+
+/** RFC 4122 namespace for URLs (appendix C). */
+export const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
+
+/**
+ * The namespace of every name-based kpi_data row id: uuidV5(URL_NAMESPACE, 'urn:kpi-migrate:kpi-data').
+ * Fixed forever: changing it would give every fanned-out row a new id on the next run.
+ */
+export const KPI_DATA_ID_NAMESPACE = 'c0a63ac9-6509-56a0-bea7-87ed95392458';
+
+/** RFC 4122 §4.3 name-based UUID, SHA-1 version (5), of a UTF-8 name; lowercase canonical text. */
+export function uuidV5(namespace: string, name: string): string {
+  const hash = createHash('sha1')
+    .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
+    .update(name, 'utf8')
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,56 @@
+import { expect, test } from 'vitest';
+import { LinkIndex, migratedLinkOf, type MigratedLink } from '../../src/transform/link-index.js';
+import { KPI, LINK_A, LINK_B, LINK_C, OTHER_TENANT, TENANT } from './legacy-items.js';
+
+const link = (id: string, isPrimary: boolean, extra: Partial<MigratedLink> = {}): MigratedLink => ({
+  id,
+  tenantId: TENANT,
+  kpiId: KPI,
+  isPrimary,
+  sourceId: id,
+  ...extra,
+});
+
+const idsOf = (index: LinkIndex, tenantId = TENANT) => index.linksOf(tenantId, KPI).map((entry) => entry.id);
+
+test('links come in fan-out order (is_primary desc, id asc) whatever the order they were added in', () => {
+  const links = [link(LINK_B, false), link(LINK_C, true), link(LINK_A, false)];
+  for (const order of [links, [...links].reverse(), [links[1]!, links[0]!, links[2]!]]) {
+    const index = new LinkIndex();
+    for (const entry of order) index.add(entry);
+    expect(idsOf(index)).toEqual([LINK_C, LINK_A, LINK_B]);
+  }
+});
+
+test('a link is found only under its own tenant and KPI', () => {
+  const index = new LinkIndex();
+  index.add(link(LINK_A, true, { tenantId: OTHER_TENANT }));
+  expect(idsOf(index)).toEqual([]);
+  expect(idsOf(index, OTHER_TENANT)).toEqual([LINK_A]);
+});
+
+test('remove by source id forgets a link the load stage rejected', () => {
+  const index = new LinkIndex();
+  index.add(link(LINK_A, true, { sourceId: `{${LINK_A.toUpperCase()}}` }));
+  index.add(link(LINK_B, false));
+  expect(index.remove(LINK_A)).toBe(false);
+  expect(index.remove(`{${LINK_A.toUpperCase()}}`)).toBe(true);
+  expect(idsOf(index)).toEqual([LINK_B]);
+  expect(index.remove(LINK_B)).toBe(true);
+  expect(idsOf(index)).toEqual([]);
+  expect(index.size).toBe(0);
+});
+
+test('the same source record added again replaces its earlier entry', () => {
+  const index = new LinkIndex();
+  index.add(link(LINK_A, false));
+  index.add(link(LINK_A, true));
+  expect(index.linksOf(TENANT, KPI)).toEqual([{ id: LINK_A, isPrimary: true, sourceId: LINK_A }]);
+  expect(index.size).toBe(1);
+});
+
+test('a kpi_links row gives the link the index keeps', () => {
+  expect(
+    migratedLinkOf({ id: LINK_A, tenant_id: TENANT, kpi_id: KPI, is_primary: true, source_id: LINK_A.toUpperCase() }),
+  ).toEqual({ id: LINK_A, tenantId: TENANT, kpiId: KPI, isPrimary: true, sourceId: LINK_A.toUpperCase() });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, test } from 'vitest';
+import { coerceTimestamp, type UtcTimestamp } from '../../src/transform/coerce.js';
+import type { AttributeInput } from '../../src/transform/coerce.js';
+import { N } from './legacy-items.js';
+
+function timestampOf(input: AttributeInput): UtcTimestamp {
+  const result = coerceTimestamp(input);
+  if (!result.ok) throw new Error(`expected a timestamp, got ${result.reason}: ${result.message}`);
+  return result.value;
+}
+
+describe('timestamps → UTC text with microseconds', () => {
+  test.each([
+    ['2024-01-02T03:04:05Z', '2024-01-02T03:04:05.000000Z'],
+    ['2024-01-02t03:04:05z', '2024-01-02T03:04:05.000000Z'],
+    ['2024-01-02 03:04:05Z', '2024-01-02T03:04:05.000000Z'],
+    ['2024-01-02T03:04Z', '2024-01-02T03:04:00.000000Z'],
+    ['2024-01-02T03:04:05.1Z', '2024-01-02T03:04:05.100000Z'],
+    ['2024-01-02T03:04:05.123456Z', '2024-01-02T03:04:05.123456Z'],
+    ['2024-01-02T03:04:05+02:00', '2024-01-02T01:04:05.000000Z'],
+    ['2024-01-02T03:04:05-0530', '2024-01-02T08:34:05.000000Z'],
+    ['2024-01-01T10:00:00+05', '2024-01-01T05:00:00.000000Z'],
+    ['2024-03-01T01:00:00+02:00', '2024-02-29T23:00:00.000000Z'],
+    ['2024-01-01T00:00:00+15:59', '2023-12-31T08:01:00.000000Z'],
+  ])('ISO-8601 with a zone: %s', (input, expected) => {
+    expect(timestampOf(input)).toEqual({ text: expected, roundedAway: false });
+  });
+
+  test.each([
+    ['2024-02-29', '2024-02-29T00:00:00.000000Z'],
+    ['2000-02-29', '2000-02-29T00:00:00.000000Z'],
+    ['0001-01-01', '0001-01-01T00:00:00.000000Z'],
+    ['9999-12-31', '9999-12-31T00:00:00.000000Z'],
+  ])('a date alone is midnight UTC: %s', (input, expected) => {
+    expect(timestampOf(input).text).toBe(expected);
+  });
+
+  test.each([
+    [N('0'), '1970-01-01T00:00:00.000000Z'],
+    [N('1711843200000'), '2024-03-31T00:00:00.000000Z'],
+    [N('1711843200123'), '2024-03-31T00:00:00.123000Z'],
+    [N('1.7118432E+12'), '2024-03-31T00:00:00.000000Z'],
+    [N('-1000'), '1969-12-31T23:59:59.000000Z'],
+    ['1711843200000', '2024-03-31T00:00:00.000000Z'],
+    [N('-62135596800000'), '0001-01-01T00:00:00.000000Z'],
+    [N('9224318015999999'), '294276-12-31T23:59:59.999000Z'],
+  ])('epoch milliseconds %o', (input, expected) => {
+    expect(timestampOf(input).text).toBe(expected);
+  });
+
+  test('seven fractional digits (the .NET service) round to microseconds; a lost digit is flagged', () => {
+    expect(timestampOf('2024-01-02T03:04:05.1234567Z')).toEqual({ text: '2024-01-02T03:04:05.123457Z', roundedAway: true });
+    expect(timestampOf('2024-01-02T03:04:05.1234560Z')).toEqual({ text: '2024-01-02T03:04:05.123456Z', roundedAway: false });
+    expect(timestampOf('2024-01-02T03:04:05.1234564Z')).toEqual({ text: '2024-01-02T03:04:05.123456Z', roundedAway: true });
+    expect(timestampOf('2024-01-02T03:04:05.0000004Z')).toEqual({ text: '2024-01-02T03:04:05.000000Z', roundedAway: true });
+  });
+
+  test('ties round as PostgreSQL does (strtod, ×10^6, rint), as checked against PostgreSQL 15', () => {
+    expect(timestampOf('2024-01-01T00:00:00.1234565Z').text).toBe('2024-01-01T00:00:00.123456Z');
+    expect(timestampOf('2024-01-01T00:00:00.1234575Z').text).toBe('2024-01-01T00:00:00.123458Z');
+    expect(timestampOf('2024-01-01T00:00:00.0000005Z').text).toBe('2024-01-01T00:00:00.000000Z');
+    expect(timestampOf('2024-01-01T00:00:00.0001255Z').text).toBe('2024-01-01T00:00:00.000125Z');
+    expect(timestampOf('2024-01-01T00:00:00.0001265Z').text).toBe('2024-01-01T00:00:00.000127Z');
+  });
+
+  test('rounding up carries into seconds, days and years', () => {
+    expect(timestampOf('1999-12-31T23:59:59.9999996Z')).toEqual({ text: '2000-01-01T00:00:00.000000Z', roundedAway: true });
+  });
+
+  test.each([
+    '2023-02-29',
+    '2024-02-30',
+    '2024-04-31',
+    '2024-13-01',
+    '2024-00-10',
+    '2024-01-00',
+    '2024-01-01T24:00:00Z',
+    '2024-01-01T23:60:00Z',
+    '2024-01-01T23:59:60Z',
+    '2024-01-01T10:00:00',
+    '2024-01-01T10:00:00+16:00',
+    '2024-01-01T10:00:00+05:60',
+    '0000-01-01',
+    '0001-01-01T00:00:00+01:00',
+    '24-01-01',
+    '2024/01/01',
+    'yesterday',
+    '2024-01-01T10:00:00.Z',
+  ])('refuses %s as invalid_value', (input) => {
+    const result = coerceTimestamp(input);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toBe('invalid_value');
+  });
+
+  test.each([N('1.5'), N('9224318016000000'), N('-62135596800001'), N('1e30'), N('NaN'), true, { at: '2024-01-01' }, ['2024-01-01']])(
+    'refuses %o as invalid_value',
+    (input) => {
+      const result = coerceTimestamp(input);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).toBe('invalid_value');
+    },
+  );
+
+  test('absent, NULL and empty are missing_field', () => {
+    for (const absent of [undefined, null, '']) {
+      const result = coerceTimestamp(absent);
+      expect(result.ok ? 'ok' : result.reason).toBe('missing_field');
+    }
+  });
+});

@@ -1,0 +1,21 @@
+import { expect, test } from 'vitest';
+import { KPI_DATA_ID_NAMESPACE, URL_NAMESPACE, uuidV5 } from '../../src/transform/uuid-v5.js';
+
+const DNS_NAMESPACE = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+
+test('matches RFC 4122 v5 as other implementations compute it (Python uuid.uuid5)', () => {
+  expect(uuidV5(DNS_NAMESPACE, 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
+  expect(uuidV5(URL_NAMESPACE, 'é')).toBe('10e1d6de-dc68-53f0-883a-30ec870dd739');
+});
+
+test('the kpi_data namespace is the documented derivation, fixed once and for all', () => {
+  expect(uuidV5(URL_NAMESPACE, 'urn:kpi-migrate:kpi-data')).toBe(KPI_DATA_ID_NAMESPACE);
+});
+
+test('ids carry version 5 and the RFC 4122 variant, and depend on every character of the name', () => {
+  const id = uuidV5(KPI_DATA_ID_NAMESPACE, 'KpiActual:x:y');
+  expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  expect(uuidV5(KPI_DATA_ID_NAMESPACE, 'KpiActual:x:y')).toBe(id);
+  expect(uuidV5(KPI_DATA_ID_NAMESPACE, 'KpiActual:x:z')).not.toBe(id);
+  expect(uuidV5(DNS_NAMESPACE, 'KpiActual:x:y')).not.toBe(id);
+});
