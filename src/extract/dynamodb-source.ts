@@ -1,0 +1,368 @@
+import {
+  BatchGetItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+  type AttributeValue,
+  type ConsumedCapacity,
+} from '@aws-sdk/client-dynamodb';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MigrateError } from '../errors.js';
+import type { LegacyEntity, TableNames } from '../transform/entities.js';
+import { fromAttributeMap, type LegacyItem } from '../transform/legacy-value.js';
+import { awsLoggerFor, type AwsLoggerSink } from './aws-logger.js';
+import { mergeConcurrently, type Producer } from './merge-pages.js';
+import { ReadCapacityLimiter } from './read-capacity.js';
+import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
+import type { LegacySource, Position, ResumeState, SourcePage } from './source.js';
+
+export interface DynamoDbSourceOptions {
+  /** A client the caller owns and closes; without it one is made from region/endpoint/credentials. */
+  client?: DynamoDBClient;
+  region?: string;
+  endpoint?: string;
+  credentials?: AwsCredentialIdentity;
+  tableNames: TableNames;
+  /** Parallel Scan segments; by default one per 2 GB of table (AWS's advice). Required with `worker`. */
+  segments?: number;
+  /** This process reads segments i with i % count === index - 1 (index is 1-based); a worker left without a segment reads nothing. */
+  worker?: { index: number; count: number };
+  /** Scan `Limit`: DynamoDB Local is pathologically slow without one. */
+  pageLimit?: number;
+  /** Read capacity units per second for this process, across its segments. */
+  maxReadUnits?: number;
+  /** Segments scanned at once (default: all of this worker's, at most 16). */
+  concurrency?: number;
+  logger?: AwsLoggerSink;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface DynamoDbSourceStats {
+  pages: number;
+  items: number;
+  throttles: number;
+  retries: number;
+  consumedReadUnits: number;
+  /** Time spent waiting for the `maxReadUnits` budget, summed over segments. */
+  rateLimitedMs: number;
+}
+
+export interface DynamoDbSource extends LegacySource {
+  readonly kind: 'dynamodb';
+  stats(): DynamoDbSourceStats;
+}
+
+export const DEFAULT_PAGE_LIMIT = 1000;
+const BYTES_PER_SEGMENT = 2 * 1024 ** 3;
+const MAX_AUTO_SEGMENTS = 1000;
+const MAX_CONCURRENT_SEGMENTS = 16;
+const BATCH_GET_LIMIT = 100;
+
+export function segmentPartition(segment: number, total: number): string {
+  return `segment-${segment}-of-${total}`;
+}
+
+const SEGMENT_PARTITION = /^segment-(\d+)-of-(\d+)$/;
+
+/** A LastEvaluatedKey as JSON: key attributes are S, N or B, and B travels as base64. */
+export function keyToPosition(key: Record<string, AttributeValue>): Position {
+  const json: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(key)) {
+    if (value.B !== undefined) json[name] = { B: Buffer.from(value.B).toString('base64') };
+    else if (value.S !== undefined) json[name] = { S: value.S };
+    else if (value.N !== undefined) json[name] = { N: value.N };
+    else throw new MigrateError('INTERNAL', `LastEvaluatedKey attribute ${name} is not S, N or B`);
+  }
+  return { lastEvaluatedKey: json };
+}
+
+export function positionToKey(position: Position, partition: string): Record<string, AttributeValue> {
+  const raw = position.lastEvaluatedKey;
+  const invalid = () =>
+    new MigrateError('RUN_STATE', `resume position of ${partition} is not a DynamoDB key: ${JSON.stringify(position)}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
+  const key: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    const v = value as Record<string, unknown> | null;
+    if (typeof v?.S === 'string') key[name] = { S: v.S };
+    else if (typeof v?.N === 'string') key[name] = { N: v.N };
+    else if (typeof v?.B === 'string') key[name] = { B: new Uint8Array(Buffer.from(v.B, 'base64')) };
+    else throw invalid();
+  }
+  return key;
+}
+
+function capacityUnits(consumed: ConsumedCapacity | ConsumedCapacity[] | undefined): number {
+  if (consumed === undefined) return 0;
+  const list = Array.isArray(consumed) ? consumed : [consumed];
+  return list.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+}
+
+function checkWorker(worker: { index: number; count: number } | undefined): void {
+  if (worker === undefined) return;
+  const { index, count } = worker;
+  if (!Number.isInteger(index) || !Number.isInteger(count) || count < 1 || index < 1 || index > count) {
+    throw new MigrateError('CONFIG_INVALID', `worker must be K/N with 1 <= K <= N, got ${index}/${count}`);
+  }
+}
+
+/** A read-only parallel Scan of the legacy tables; see DynamoDbSourceOptions for the knobs. */
+export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSource {
+  checkWorker(options.worker);
+  if (options.worker !== undefined && options.segments === undefined) {
+    // Workers sizing the table on their own could see different sizes and split it differently.
+    throw new MigrateError('CONFIG_INVALID', 'a worker (K/N) needs an explicit segment count, the same for all N workers');
+  }
+  if (options.segments !== undefined && (!Number.isInteger(options.segments) || options.segments < 1 || options.segments > 1_000_000)) {
+    throw new MigrateError('CONFIG_INVALID', `segments must be an integer from 1 to 1000000, got ${options.segments}`);
+  }
+  const pageLimit = options.pageLimit ?? DEFAULT_PAGE_LIMIT;
+  if (!Number.isInteger(pageLimit) || pageLimit < 1) {
+    throw new MigrateError('CONFIG_INVALID', `pageLimit must be a positive integer, got ${pageLimit}`);
+  }
+  if (options.maxReadUnits !== undefined && !(options.maxReadUnits > 0)) {
+    throw new MigrateError('CONFIG_INVALID', `maxReadUnits must be positive, got ${options.maxReadUnits}`);
+  }
+  const ownsClient = options.client === undefined;
+  const client =
+    options.client ??
+    new DynamoDBClient({
+      region: options.region ?? 'us-east-1',
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      logger: awsLoggerFor(options.logger),
+      // Retries are ours, so every throttle is counted and none gives up after the SDK's 3 attempts.
+      maxAttempts: 1,
+    });
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const limiter = options.maxReadUnits === undefined ? undefined : new ReadCapacityLimiter(options.maxReadUnits);
+  const counters = { pages: 0, items: 0, throttles: 0, retries: 0, consumedReadUnits: 0 };
+
+  const onThrottle = (throttles: number) => {
+    // 1, 10, 100, 1000, then every 1000th: visible without flooding the log.
+    if (throttles % 1000 === 0 || [1, 10, 100].includes(throttles)) {
+      options.logger?.warn(`DynamoDB is throttling the scan: ${throttles} throttled requests so far, backing off and retrying`);
+    }
+  };
+
+  const unavailable = (error: unknown, table: string, what: string) => {
+    if (error instanceof MigrateError) return error;
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return new MigrateError('SOURCE_UNAVAILABLE', `DynamoDB ${what} of table ${table} failed: ${message}`, {
+      cause: error,
+      details: { table, what },
+    });
+  };
+
+  /** One request under the capacity budget and the retry policy; the estimate is what the caller expects to spend. */
+  async function send<Output extends object>(
+    request: (signal?: AbortSignal) => Promise<Output>,
+    estimate: number,
+    signal?: AbortSignal,
+  ): Promise<{ output: Output; units: number }> {
+    return retrying(
+      async () => {
+        await limiter?.reserve(estimate, signal);
+        let units = 0;
+        try {
+          const output = await request(signal);
+          units = capacityUnits((output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] }).ConsumedCapacity);
+          counters.consumedReadUnits += units;
+          return { output, units };
+        } finally {
+          limiter?.settle(estimate, units);
+        }
+      },
+      policy,
+      counters,
+      signal,
+      onThrottle,
+    );
+  }
+
+  async function autoSegments(table: string): Promise<number> {
+    try {
+      const { output } = await send((signal) => client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal }), 0);
+      const bytes = output.Table?.TableSizeBytes ?? 0;
+      return Math.min(MAX_AUTO_SEGMENTS, Math.max(1, Math.ceil(bytes / BYTES_PER_SEGMENT)));
+    } catch (error) {
+      throw unavailable(error, table, 'DescribeTable');
+    }
+  }
+
+  /** A resumed table keeps the segment count it was started with, or positions would mean other ranges. */
+  async function segmentCount(table: string, from: ResumeState | undefined): Promise<number> {
+    const resumed = new Set<number>();
+    for (const partition of Object.keys(from ?? {})) {
+      const match = SEGMENT_PARTITION.exec(partition);
+      if (!match) throw new MigrateError('RUN_STATE', `resume state of ${table} has a partition that is not a scan segment: ${partition}`);
+      resumed.add(Number(match[2]));
+    }
+    if (resumed.size > 1) throw new MigrateError('RUN_STATE', `resume state of ${table} mixes segment counts: ${[...resumed].join(', ')}`);
+    const [fromState] = resumed;
+    if (fromState !== undefined) {
+      if (options.segments !== undefined && options.segments !== fromState) {
+        throw new MigrateError(
+          'CONFIG_INVALID',
+          `table ${table} was being scanned in ${fromState} segments; resume with --segments ${fromState} (asked: ${options.segments})`,
+        );
+      }
+      return fromState;
+    }
+    return options.segments ?? (await autoSegments(table));
+  }
+
+  function mySegments(total: number): number[] {
+    const all = Array.from({ length: total }, (_, i) => i);
+    const worker = options.worker;
+    return worker === undefined ? all : all.filter((i) => i % worker.count === worker.index - 1);
+  }
+
+  function scanSegment(
+    entity: LegacyEntity,
+    table: string,
+    segment: number,
+    total: number,
+    startKey: Record<string, AttributeValue> | undefined,
+  ): Producer<SourcePage> {
+    const partition = segmentPartition(segment, total);
+    return async function* (signal) {
+      let exclusiveStartKey = startKey;
+      let estimate = 1;
+      for (;;) {
+        let page;
+        try {
+          page = await send(
+            (s) =>
+              client.send(
+                new ScanCommand({
+                  TableName: table,
+                  Limit: pageLimit,
+                  ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+                  ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+                  ReturnConsumedCapacity: 'TOTAL',
+                }),
+                { abortSignal: s },
+              ),
+            estimate,
+            signal,
+          );
+        } catch (error) {
+          if (signal.aborted) throw error;
+          const failure = unavailable(error, table, `Scan of ${partition}`);
+          failure.details.segment = segment;
+          throw failure;
+        }
+        estimate = Math.max(1, page.units);
+        const items = (page.output.Items ?? []).map((item) => fromAttributeMap(item));
+        counters.pages += 1;
+        counters.items += items.length;
+        const last = page.output.LastEvaluatedKey;
+        if (last === undefined || Object.keys(last).length === 0) {
+          yield { entity, partition, items, position: null, done: true };
+          return;
+        }
+        exclusiveStartKey = last;
+        yield { entity, partition, items, position: keyToPosition(last), done: false };
+      }
+    };
+  }
+
+  async function* readTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
+    const table = options.tableNames[entity];
+    const total = await segmentCount(table, from);
+    const producers: Producer<SourcePage>[] = [];
+    for (const segment of mySegments(total)) {
+      const partition = segmentPartition(segment, total);
+      const state = from?.[partition];
+      if (state?.done) continue;
+      const startKey = state?.position ? positionToKey(state.position, partition) : undefined;
+      producers.push(scanSegment(entity, table, segment, total, startKey));
+    }
+    yield* mergeConcurrently(producers, options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, producers.length));
+  }
+
+  async function countItems(entity: LegacyEntity): Promise<number> {
+    const table = options.tableNames[entity];
+    // The whole table, whatever this worker reads: a recount must not share the scan's assumptions.
+    const total = options.segments ?? (await autoSegments(table));
+    const producers = Array.from({ length: total }, (_, segment): Producer<number> => async function* (signal) {
+      let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+      do {
+        let page;
+        try {
+          page = await send(
+            (s) =>
+              client.send(
+                new ScanCommand({
+                  TableName: table,
+                  Select: 'COUNT',
+                  Limit: pageLimit,
+                  ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+                  ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+                  ReturnConsumedCapacity: 'TOTAL',
+                }),
+                { abortSignal: s },
+              ),
+            1,
+            signal,
+          );
+        } catch (error) {
+          if (signal.aborted) throw error;
+          throw unavailable(error, table, `count (Scan COUNT) of ${segmentPartition(segment, total)}`);
+        }
+        yield page.output.Count ?? 0;
+        const last = page.output.LastEvaluatedKey;
+        exclusiveStartKey = last !== undefined && Object.keys(last).length > 0 ? last : undefined;
+      } while (exclusiveStartKey !== undefined);
+    });
+    let count = 0;
+    for await (const n of mergeConcurrently(producers, Math.min(MAX_CONCURRENT_SEGMENTS, total))) count += n;
+    return count;
+  }
+
+  async function getItems(entity: LegacyEntity, ids: readonly string[]): Promise<LegacyItem[]> {
+    const table = options.tableNames[entity];
+    const wanted = [...new Set(ids)];
+    const found = new Map<string, LegacyItem>();
+    for (let start = 0; start < wanted.length; start += BATCH_GET_LIMIT) {
+      let keys: Record<string, AttributeValue>[] = wanted.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ Id: { S: id } }));
+      let unprocessedRounds = 0;
+      while (keys.length > 0) {
+        let page;
+        try {
+          const request = { RequestItems: { [table]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' as const };
+          page = await send((s) => client.send(new BatchGetItemCommand(request), { abortSignal: s }), keys.length / 2);
+        } catch (error) {
+          throw unavailable(error, table, 'BatchGetItem');
+        }
+        for (const raw of page.output.Responses?.[table] ?? []) {
+          const item = fromAttributeMap(raw);
+          if (typeof item.Id === 'string') found.set(item.Id, item);
+        }
+        keys = page.output.UnprocessedKeys?.[table]?.Keys ?? [];
+        if (keys.length > 0) {
+          // Unprocessed keys are DynamoDB's polite throttle: back off and ask again for the rest.
+          counters.retries += 1;
+          await sleep(backoffMs(unprocessedRounds++, policy));
+        }
+      }
+    }
+    return wanted.flatMap((id) => {
+      const item = found.get(id);
+      return item === undefined ? [] : [item];
+    });
+  }
+
+  return {
+    kind: 'dynamodb',
+    readTable,
+    countItems,
+    getItems,
+    stats: () => ({ ...counters, rateLimitedMs: limiter?.waitedMs ?? 0 }),
+    async close() {
+      if (ownsClient) client.destroy();
+    },
+  };
+}

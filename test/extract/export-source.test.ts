@@ -1,0 +1,279 @@
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createExportSource } from '../../src/extract/export-source.js';
+import { MigrateError } from '../../src/errors.js';
+import { defaultTableNames, type LegacyEntity } from '../../src/transform/entities.js';
+import type { LegacyItem } from '../../src/transform/legacy-value.js';
+import { exportLine, exportLines, writeFlatDirectory, writeJsonLines, writeManifest, writeS3Export, writeScanDump } from './export-files.js';
+import { buildItems, ids, partitionsEndWithDone, readPages, sortedById } from './legacy-items.js';
+
+const ENTITY: LegacyEntity = 'KpiActual';
+let root: string;
+let counter = 0;
+
+/** A fresh export directory and table names for one test. */
+async function freshDir(): Promise<{ dir: string; tableNames: ReturnType<typeof defaultTableNames>; table: string }> {
+  const dir = join(root, `case-${counter++}`);
+  await mkdir(dir, { recursive: true });
+  const tableNames = defaultTableNames('legacy-');
+  return { dir, tableNames, table: tableNames[ENTITY] };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<MigrateError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MigrateError);
+  return error as MigrateError;
+}
+
+/** Reads until the source throws; returns what was yielded before and the error. */
+async function readUntilFailure(source: ReturnType<typeof createExportSource>, entity: LegacyEntity) {
+  const items: LegacyItem[] = [];
+  const pages: { partition: string; position: unknown; done: boolean; count: number }[] = [];
+  let error: unknown;
+  try {
+    for await (const page of source.readTable(entity)) {
+      items.push(...page.items);
+      pages.push({ partition: page.partition, position: page.position, done: page.done, count: page.items.length });
+    }
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(MigrateError);
+  return { items, pages, error: error as MigrateError };
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'kpi-extract-export-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('export source: layouts', () => {
+  const items = buildItems(500, { typed: true });
+
+  it.each([
+    ['flat directory of .json.gz', (dir: string, table: string) => writeFlatDirectory(dir, table, items, { files: 4 })],
+    ['flat directory of plain .json', (dir: string, table: string) => writeFlatDirectory(dir, table, items, { files: 2, gzip: false })],
+    ['<table>.jsonl', (dir: string, table: string) => writeJsonLines(dir, table, items)],
+    ['<table>.jsonl.gz', (dir: string, table: string) => writeJsonLines(dir, table, items, true)],
+    ['Export-to-S3 layout', (dir: string, table: string) => writeS3Export(dir, table, items, { files: 3 })],
+    ['Export-to-S3 layout with an S3 prefix', (dir: string, table: string) => writeS3Export(dir, table, items, { files: 2, s3Prefix: 'exports/prod' })],
+    ['aws dynamodb scan dump', (dir: string, table: string) => writeScanDump(dir, table, items)],
+  ])('%s: every item exactly once, in pages, each partition ending done', async (_name, write) => {
+    const { dir, tableNames, table } = await freshDir();
+    await write(dir, table);
+    const source = createExportSource({ dir, tableNames, pageSize: 64 });
+    const { pages, items: read } = await readPages(source, ENTITY);
+    expect(read).toHaveLength(items.length);
+    expect(sortedById(read)).toEqual(sortedById(items));
+    expect(pages.every((p) => p.items.length <= 64)).toBe(true);
+    expect(partitionsEndWithDone(pages)).toBe(true);
+    expect(pages.every((p) => p.entity === ENTITY && !p.partition.startsWith('/'))).toBe(true);
+    expect(await source.countItems(ENTITY)).toBe(items.length);
+    const wanted = [String(items[3]!.Id), 'no-such-id', String(items[499]!.Id)];
+    expect(sortedById(await source.getItems(ENTITY, wanted))).toEqual(sortedById([items[3]!, items[499]!]));
+  });
+
+  it('reads files in name order, one partition per file, named relative to the directory', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await writeFlatDirectory(dir, table, items, { files: 3 });
+    const { pages } = await readPages(createExportSource({ dir, tableNames, pageSize: 1000 }), ENTITY);
+    expect(pages.map((p) => p.partition)).toEqual([`${table}/part-0000.json.gz`, `${table}/part-0001.json.gz`, `${table}/part-0002.json.gz`]);
+    expect(ids(pages.flatMap((p) => p.items))).toEqual(ids(items));
+  });
+
+  it('reads CRLF line ends and skips blank lines (they count as lines, not items)', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const text = items.slice(0, 20).map((item, i) => `${exportLine(item)}\r\n${i % 5 === 0 ? '\r\n  \r\n' : ''}`).join('');
+    await writeFile(join(dir, `${table}.jsonl`), text);
+    const source = createExportSource({ dir, tableNames, pageSize: 7 });
+    const first = await readPages(source, ENTITY, { maxPages: 1 });
+    const rest = await readPages(source, ENTITY, { from: first.state });
+    expect(ids([...first.items, ...rest.items])).toEqual(ids(items.slice(0, 20)));
+    expect(await source.countItems(ENTITY)).toBe(20);
+  });
+
+  it('a missing table is SOURCE_UNAVAILABLE naming where it looked, unless missing tables are allowed', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const strict = await failureOf(readPages(createExportSource({ dir, tableNames }), ENTITY));
+    expect(strict.code).toBe('SOURCE_UNAVAILABLE');
+    expect(strict.message).toContain(join(dir, `${table}.jsonl[.gz]`));
+    expect(strict.message).toContain(join(dir, table, 'AWSDynamoDB'));
+
+    const lenient = createExportSource({ dir, tableNames, allowMissingTables: true });
+    const { pages } = await readPages(lenient, ENTITY);
+    expect(pages).toEqual([{ entity: ENTITY, partition: table, items: [], position: null, done: true }]);
+    expect(await lenient.countItems(ENTITY)).toBe(0);
+    expect(await lenient.getItems(ENTITY, [String(items[0]!.Id)])).toEqual([]);
+  });
+
+  it('a table found in two layouts at once is refused rather than guessed', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await writeJsonLines(dir, table, items.slice(0, 5));
+    await writeFlatDirectory(dir, table, items.slice(5, 10), { files: 1 });
+    const error = await failureOf(readPages(createExportSource({ dir, tableNames }), ENTITY));
+    expect(error.code).toBe('SOURCE_UNAVAILABLE');
+    expect(error.message).toContain('more than one place');
+  });
+
+  it('a table directory with entries that are not export data is refused, not half read', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await writeFlatDirectory(dir, table, items.slice(0, 5), { files: 1 });
+    await mkdir(join(dir, table, 'data'));
+    await writeFile(join(dir, table, '_SUCCESS'), '');
+    const error = await failureOf(readPages(createExportSource({ dir, tableNames }), ENTITY));
+    expect(error.code).toBe('SOURCE_UNAVAILABLE');
+    expect(error.message).toContain(': data');
+  });
+
+  it('an empty flat directory is an empty table: one done page', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await mkdir(join(dir, table));
+    const { pages } = await readPages(createExportSource({ dir, tableNames }), ENTITY);
+    expect(pages).toEqual([{ entity: ENTITY, partition: table, items: [], position: null, done: true }]);
+  });
+});
+
+describe('export source: resume', () => {
+  const items = buildItems(900, { salt: 2 });
+
+  it.each([
+    ['flat directory', (dir: string, table: string) => writeFlatDirectory(dir, table, items, { files: 4 })],
+    ['Export-to-S3 layout', (dir: string, table: string) => writeS3Export(dir, table, items, { files: 3 })],
+    ['scan dump', (dir: string, table: string) => writeScanDump(dir, table, items)],
+  ])('%s: interrupted after k pages and resumed from the committed positions reads every item exactly once', async (_name, write) => {
+    const { dir, tableNames, table } = await freshDir();
+    await write(dir, table);
+    const source = createExportSource({ dir, tableNames, pageSize: 50 });
+    for (const k of [1, 5, 6, 11]) {
+      const first = await readPages(source, ENTITY, { maxPages: k });
+      const second = await readPages(source, ENTITY, { from: first.state, maxPages: 3 });
+      const third = await readPages(source, ENTITY, { from: second.state });
+      const all = [...first.items, ...second.items, ...third.items];
+      expect(all).toHaveLength(items.length);
+      expect(new Set(ids(all)).size).toBe(items.length);
+      expect(sortedById(all)).toEqual(sortedById(items));
+      expect(Object.values(third.state).every((s) => s.done)).toBe(true);
+      // A finished table resumed again reads nothing.
+      expect((await readPages(source, ENTITY, { from: third.state })).items).toEqual([]);
+    }
+  });
+
+  it('refuses a resume state naming a file the export no longer has', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await writeFlatDirectory(dir, table, items, { files: 2 });
+    const source = createExportSource({ dir, tableNames });
+    const error = await failureOf(readPages(source, ENTITY, { from: { [`${table}/gone.json.gz`]: { position: { line: 3 }, done: false } } }));
+    expect(error.code).toBe('RUN_STATE');
+  });
+});
+
+describe('export source: corrupt files', () => {
+  const items = buildItems(300, { salt: 3 });
+
+  it('a file whose item count differs from manifest-files.json is SOURCE_CORRUPT naming it, after the files before it', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const written = await writeS3Export(dir, table, items, { files: 3 });
+    // Files are read in name order; the manifest claims one item more in the second and one fewer in the third.
+    const order = written.files.map((f, i) => ({ ...f, chunk: i })).sort((a, b) => (a.partition < b.partition ? -1 : 1));
+    const skew = new Map([[order[1]!.chunk, 1], [order[2]!.chunk, -1]]);
+    await writeManifest(written.manifestPath, written.files.map((f, i) => ({ ...f, itemCount: f.itemCount + (skew.get(i) ?? 0) })), written.exportId);
+    const source = createExportSource({ dir, tableNames, pageSize: 40 });
+    const { items: read, error } = await readUntilFailure(source, ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(order[1]!.path);
+    expect(error.message).toContain('itemCount 101');
+    expect(error.details.file).toBe(order[1]!.partition);
+    // Nothing read before the failure is lost: the first two files' items all came out.
+    const chunkItems = (c: number) => items.slice(c * 100, (c + 1) * 100);
+    expect(ids(read)).toEqual(ids([...chunkItems(order[0]!.chunk), ...chunkItems(order[1]!.chunk)]));
+    expect((await failureOf(source.countItems(ENTITY))).code).toBe('SOURCE_CORRUPT');
+  });
+
+  it('a summary itemCount that disagrees with the manifest is SOURCE_CORRUPT before anything is read', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const written = await writeS3Export(dir, table, items, { files: 2 });
+    const summary = JSON.parse(await readFile(written.summaryPath, 'utf8')) as Record<string, unknown>;
+    await writeFile(written.summaryPath, JSON.stringify({ ...summary, itemCount: 299 }));
+    const { items: read, error } = await readUntilFailure(createExportSource({ dir, tableNames }), ENTITY);
+    expect(read).toEqual([]);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain('299');
+  });
+
+  it('an MD5 that disagrees with manifest-files.json is SOURCE_CORRUPT naming the file', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const written = await writeS3Export(dir, table, items, { files: 3 });
+    // Same items, stored bytes re-compressed differently: the count agrees, the checksum does not.
+    const third = [...written.files].sort((a, b) => (a.partition < b.partition ? -1 : 1))[2]!;
+    await writeFile(third.path, gzipSync(gunzipSync(await readFile(third.path)), { level: 1 }));
+    const { items: read, error } = await readUntilFailure(createExportSource({ dir, tableNames, pageSize: 1000 }), ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(third.path);
+    expect(error.message).toContain('md5Checksum');
+    expect(sortedById(read)).toEqual(sortedById(items));
+  });
+
+  it('a corrupt line is SOURCE_CORRUPT with file and line number, after every item before it; resuming meets it again', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const lines = exportLines(items).split('\n');
+    lines[156] = '{"Item": {"Id": {"S": "broken"}, "Bad": {"Q": 1}}}';
+    lines[157] = '{"Item": {"Id": {"S": "trunc';
+    await mkdir(join(dir, table));
+    await writeFile(join(dir, table, 'a.json.gz'), gzipSync(exportLines(items.slice(0, 10))));
+    await writeFile(join(dir, table, 'b.json.gz'), gzipSync(lines.join('\n')));
+    const source = createExportSource({ dir, tableNames, pageSize: 25 });
+    const { items: read, pages, error } = await readUntilFailure(source, ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(join(dir, table, 'b.json.gz'));
+    expect(error.message).toContain('line 157');
+    expect(error.details).toMatchObject({ file: `${table}/b.json.gz`, line: 157 });
+    expect(ids(read)).toEqual(ids([...items.slice(0, 10), ...items.slice(0, 156)]));
+    const last = pages.at(-1)!;
+    expect(last).toMatchObject({ partition: `${table}/b.json.gz`, position: { line: 156 }, done: false, count: 6 });
+
+    const state = { [`${table}/a.json.gz`]: { position: null, done: true }, [`${table}/b.json.gz`]: { position: { line: 156 }, done: false } };
+    const again = await failureOf(readPages(source, ENTITY, { from: state }));
+    expect(again.message).toContain('line 157');
+  });
+
+  it('a truncated .gz is SOURCE_CORRUPT naming the file, after the items before the cut', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const bytes = gzipSync(exportLines(items));
+    await writeFile(join(dir, `${table}.jsonl.gz`), bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const { items: read, error } = await readUntilFailure(createExportSource({ dir, tableNames, pageSize: 30 }), ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(`${table}.jsonl.gz`);
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.length).toBeLessThan(items.length);
+    expect(ids(read)).toEqual(ids(items.slice(0, read.length)));
+  });
+
+  it('a scan dump is streamed: a dump cut in the middle still yields the items before the cut', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const path = await writeScanDump(dir, table, items);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.slice(0, Math.floor(text.length * 0.7)));
+    const { items: read, error } = await readUntilFailure(createExportSource({ dir, tableNames, pageSize: 20 }), ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(path);
+    expect(read.length).toBeGreaterThan(100);
+    expect(sortedById(read)).toEqual(sortedById(items.slice(0, read.length)));
+  });
+
+  it('a scan dump whose Count disagrees with its Items is SOURCE_CORRUPT', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    await writeScanDump(dir, table, items, items.length + 1);
+    const { items: read, error } = await readUntilFailure(createExportSource({ dir, tableNames, pageSize: 1000 }), ENTITY);
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toContain(`says ${items.length + 1}`);
+    expect(read).toHaveLength(items.length);
+  });
+});
