@@ -22,4 +22,16 @@ describe('schema migrations', () => {
     );
     expect(rows).toHaveLength(1);
   });
+
+  it('keeps row history and the count of removed rows in the ledger schema (003)', async () => {
+    const { rows } = await db.sql.query<{ table_name: string; column_name: string }>(
+      `select table_name, column_name from information_schema.columns
+       where table_schema = 'kpi_migrate' and (table_name = 'row_history' or column_name = 'deleted')
+       order by table_name, ordinal_position`,
+    );
+    expect(rows.map((r) => `${r.table_name}.${r.column_name}`)).toEqual([
+      'row_history.id', 'row_history.run_id', 'row_history.table_name', 'row_history.row_id',
+      'row_history.operation', 'row_history.old_row', 'row_history.recorded_at', 'run_counts.deleted',
+    ]);
+  });
 });
