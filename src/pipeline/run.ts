@@ -46,6 +46,17 @@ export interface RunRequest {
   dryRun?: boolean;
   /** Continue this run (or the last unfinished one, with 'last') from its checkpoints. */
   resume?: string | 'last';
+  /**
+   * Reads whole tables for the lookups and the link index; defaults to `source`. When several
+   * workers share a run, `source` reads only this worker's share and this one reads everything.
+   */
+  lookupSource?: LegacySource;
+  /**
+   * Several workers share this run: every partition of an entity's table, across all workers.
+   * Each worker waits until all of them are done before the next entity starts, so links exist
+   * before data rows reference them and an earlier entity always wins an id_conflict.
+   */
+  sharedRun?: { allPartitions(entity: MigratedEntity): string[]; pollMs?: number };
   /** Recorded in the ledger: what the operator asked for (no secrets). */
   ledgerOptions: Record<string, unknown>;
   codeVersion: string;
@@ -113,10 +124,12 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
   const startedAt = new Date();
   try {
     const figures: EntityFigures[] = [];
-    const lookups = await buildLookups(request, runId, progress, figures);
-    const links = await buildLinkIndex(source, lookups, request.tenant, progress);
+    const wholeTables = request.lookupSource ?? source;
+    const lookups = await buildLookups(request, wholeTables, runId, progress, figures);
+    const links = await buildLinkIndex(wholeTables, lookups, request.tenant, progress);
     const linkFigures = await loadEntity(request, runId, 'GoalKpiLink', (item) => mapGoalKpiLink(item, lookups), progress);
     figures.push(linkFigures);
+    await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
     const refusedLinks = request.dryRun ? linkFigures.refusedSourceIds : await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
@@ -124,8 +137,9 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
     for (const entity of DATA_ENTITIES) {
       const map = DATA_MAPPERS[entity];
       figures.push(await loadEntity(request, runId, entity, (item) => map(item, links), progress));
+      await waitForOtherWorkers(request, runId, entity, progress);
     }
-    await finishRun(sql, runId, 'completed');
+    await completeRun(request, runId);
     // A dry run stored nothing, so its counts are the ones this process saw.
     const counts = request.dryRun ? countsOf(runId, figures) : await runCounts(sql, runId);
     return { runId, status: 'completed', counts, startedAt, finishedAt: new Date() };
@@ -159,7 +173,39 @@ async function openRun(request: RunRequest): Promise<string> {
   return (await resumeRun(sql, run.id)).id;
 }
 
-async function buildLookups(request: RunRequest, runId: string, progress: ProgressSink, out: EntityFigures[]): Promise<LinkLookups> {
+/** Every worker of a shared run reaches the end; the first to do so marks the run completed. */
+async function completeRun(request: RunRequest, runId: string): Promise<void> {
+  try {
+    await finishRun(request.sql, runId, 'completed');
+  } catch (error) {
+    const run = request.sharedRun ? await findRun(request.sql, runId) : undefined;
+    if (run?.status !== 'completed') throw error;
+  }
+}
+
+/** With a shared run: blocks until every partition of `entity` is done, whichever worker read it. */
+async function waitForOtherWorkers(request: RunRequest, runId: string, entity: MigratedEntity, progress: ProgressSink): Promise<void> {
+  const shared = request.sharedRun;
+  if (shared === undefined) return;
+  const partitions = shared.allPartitions(entity);
+  let announced = false;
+  for (;;) {
+    const { rows } = await request.sql.query<{ done: number }>(
+      `select count(*)::int as done from kpi_migrate.checkpoints
+       where run_id = $1::bigint and entity = $2 and done and partition = any($3::text[])`,
+      [runId, entity, partitions],
+    );
+    const done = rows[0]?.done ?? 0;
+    if (done >= partitions.length) return;
+    if (!announced) {
+      progress.message?.(`waiting for other workers: ${partitions.length - done} of ${partitions.length} partitions of ${entity} not done yet`);
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, shared.pollMs ?? 1000));
+  }
+}
+
+async function buildLookups(request: RunRequest, source: LegacySource, runId: string, progress: ProgressSink, out: EntityFigures[]): Promise<LinkLookups> {
   const lookups = new LinkLookups();
   for (const [entity, parse, add] of [
     ['Kpi', parseKpi, (v: never) => lookups.addKpi(v)],
@@ -167,7 +213,7 @@ async function buildLookups(request: RunRequest, runId: string, progress: Progre
   ] as const) {
     const figures = newFigures(entity, 'lookup');
     const rejects: Reject[] = [];
-    for await (const item of itemsOf(request.source, entity)) {
+    for await (const item of itemsOf(source, entity)) {
       figures.read += 1;
       const parsed = parse(item);
       if (parsed.ok) {

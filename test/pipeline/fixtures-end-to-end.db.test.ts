@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve.js';
 import { openConfiguredSource } from '../../src/pipeline/open-source.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
 import { unbalancedEntities } from '../../src/pipeline/migrate.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
-import { loadLegacyTables, openLocalDynamoDbClient, readScanDump } from '../../src/seed/load-dynamodb.js';
-import { LEGACY_ENTITIES, MIGRATED_ENTITIES, defaultTableNames } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SMALL_FIXTURES, expectedOutcome } from '../support/fixtures.js';
 import { rejectKeys, rowsPerSourceEntity, targetRows } from '../support/target-rows.js';
@@ -121,19 +120,7 @@ describe('the committed fixtures, end to end, from every kind of source', () => 
   });
 
   it('DynamoDB Local (parallel scan, 4 segments) gives the same rows and rejects', async () => {
-    const endpoint = inject('dynamoDbEndpoint');
-    const prefix = `e2e-${randomBytes(4).toString('hex')}-`;
-    const fixtureNames = defaultTableNames();
-    const names = defaultTableNames(prefix);
-    const client = openLocalDynamoDbClient(endpoint);
-    try {
-      await loadLegacyTables(
-        client,
-        LEGACY_ENTITIES.map((entity) => ({ table: names[entity], items: readScanDump(path.join(SMALL_FIXTURES, 'scan', `${fixtureNames[entity]}.json`)) })),
-      );
-    } finally {
-      client.destroy();
-    }
+    const { endpoint, prefix } = await loadFixturesIntoDynamoDb();
     const db = await open();
     const run = await migrateWith(db, { source: 'dynamodb', dynamodbEndpoint: endpoint, region: 'local', tablePrefix: prefix, segments: 4, pageLimit: 25 });
     expectAccountingOf(run);

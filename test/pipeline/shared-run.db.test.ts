@@ -1,0 +1,66 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
+import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
+import { expectedOutcome } from '../support/fixtures.js';
+import { rowsPerSourceEntity, targetRows } from '../support/target-rows.js';
+
+const expected = expectedOutcome();
+
+// Workers are separate connections to one server: PGlite (one in-process database) cannot host them.
+describe.skipIf(!usesRealPostgres())('several workers on one run (--worker K/N --run ID)', () => {
+  const databases: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const db of databases) await db.drop();
+  });
+
+  it('4 workers over 8 segments, at once, end with the rows and accounting of one process', async () => {
+    const { endpoint, prefix } = await loadFixturesIntoDynamoDb();
+    const configFor = (db: TestDatabase) =>
+      resolveConfig({
+        env: {},
+        overrides: { source: 'dynamodb', dynamodbEndpoint: endpoint, region: 'local', tablePrefix: prefix, segments: 8, pageLimit: 10, databaseUrl: db.url, batchRows: 60 },
+      });
+
+    const single = await createTestDatabase();
+    const shared = await createTestDatabase();
+    databases.push(single, shared);
+    const alone = await migrate(configFor(single));
+    expect(alone.accountingBalanced).toBe(true);
+
+    const config = configFor(shared);
+    const runId = await prepareRun(config);
+    const workers = await Promise.all(
+      [1, 2, 3, 4].map((index) => migrate(config, { resume: runId, worker: { index, count: 4 } })),
+    );
+    for (const result of workers) {
+      expect(result.runId).toBe(runId);
+      expect(result.status).toBe('completed');
+      expect(result.unbalanced).toEqual([]);
+    }
+    const counts = workers[3]!.counts;
+    for (const entity of MIGRATED_ENTITIES) {
+      const { read, migrated, rejected, skipped, rowsOut, rejectsByReason, personFallbacks } = counts.entities[entity]!;
+      const want = alone.counts.entities[entity]!;
+      expect({ entity, read, migrated, rejected, skipped, rowsOut, rejectsByReason, personFallbacks }).toEqual({
+        entity, read: want.read, migrated: want.migrated, rejected: want.rejected, skipped: want.skipped,
+        rowsOut: want.rowsOut, rejectsByReason: want.rejectsByReason, personFallbacks: want.personFallbacks,
+      });
+      expect(read).toBe(expected.tables[entity].read);
+    }
+    expect(await rowsPerSourceEntity(shared.sql)).toEqual(expected.kpiDataRows);
+    expect(await targetRows(shared.sql)).toEqual(await targetRows(single.sql));
+    const { rows } = await shared.sql.query<{ status: string }>('select status from kpi_migrate.runs where id = $1::bigint', [runId]);
+    expect(rows[0]?.status).toBe('completed');
+  });
+
+  it('refuses --worker without explicit segments or with another source kind', async () => {
+    const base = { env: {}, overrides: { source: 'dynamodb' as const, dynamodbEndpoint: 'http://127.0.0.1:1', databaseUrl: 'postgres://x@127.0.0.1:1/x' } };
+    await expect(migrate(resolveConfig(base), { worker: { index: 1, count: 2 } })).rejects.toThrow(/explicit --segments/);
+    const exportConfig = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: 'x', databaseUrl: 'postgres://x@127.0.0.1:1/x' } });
+    await expect(migrate(exportConfig, { worker: { index: 1, count: 2 } })).rejects.toThrow(/needs --source dynamodb/);
+    await expect(migrate(resolveConfig({ ...base, overrides: { ...base.overrides, segments: 4 } }), { worker: { index: 3, count: 2 } })).rejects.toThrow(/1 ≤ K ≤ N/);
+  });
+});
