@@ -1,0 +1,93 @@
+import type { LegacySource } from '../extract/source.js';
+import type { LegacyItem } from '../transform/legacy-value.js';
+import type { Reject } from '../transform/reject.js';
+import {
+  LinkIndex,
+  LinkLookups,
+  canonicalTenantOf,
+  mapGoalKpiLink,
+  parseKpi,
+  parsePerson,
+  type LinkMapping,
+} from '../transform/index.js';
+import { itemsOf } from './read-all.js';
+
+/** What reading one lookup table gave: read = used + rejects.length. */
+export interface LookupOutcome {
+  entity: 'Kpi' | 'Person';
+  read: number;
+  used: number;
+  rejects: Reject[];
+}
+
+export interface LookupReading {
+  /** Called every `every` items and once at the end of each table. */
+  onProgress?: (entity: 'Kpi' | 'Person', read: number, done: boolean) => void;
+  every?: number;
+}
+
+/**
+ * The KPIs and people, read whole into the lookups a link's person resolution needs (contract
+ * §3). The runner and the validator both build them this way, so they resolve the same persons.
+ * Memory: see LinkLookups; the rejects of both tables are kept too (they are few, and reported).
+ */
+export async function readLinkLookups(
+  source: LegacySource,
+  reading: LookupReading = {},
+): Promise<{ lookups: LinkLookups; outcomes: LookupOutcome[] }> {
+  const lookups = new LinkLookups();
+  const every = reading.every ?? 10_000;
+  const outcomes: LookupOutcome[] = [];
+  for (const [entity, parse, add] of [
+    ['Kpi', parseKpi, (value: never) => lookups.addKpi(value)],
+    ['Person', parsePerson, (value: never) => lookups.addPerson(value)],
+  ] as const) {
+    const outcome: LookupOutcome = { entity, read: 0, used: 0, rejects: [] };
+    for await (const item of itemsOf(source, entity)) {
+      outcome.read += 1;
+      const parsed = parse(item);
+      if (parsed.ok) {
+        add(parsed.value as never);
+        outcome.used += 1;
+      } else {
+        outcome.rejects.push(parsed.reject);
+      }
+      if (outcome.read % every === 0) reading.onProgress?.(entity, outcome.read, false);
+    }
+    reading.onProgress?.(entity, outcome.read, true);
+    outcomes.push(outcome);
+  }
+  return { lookups, outcomes };
+}
+
+export interface LinkIndexReading {
+  /** Only this tenant's links (canonical GUID); the others are passed to `onLink` as 'skipped'. */
+  tenant?: string;
+  /** Source ids of links the database refused (id_conflict, db_error): they get no fan-out. */
+  refusedSourceIds?: Iterable<string>;
+  /** Every link item as read, with what the mapping made of it. */
+  onLink?: (item: LegacyItem, mapping: LinkMapping | 'skipped') => void;
+}
+
+/**
+ * The migrated links of every KPI, in fan-out order, from the links table and the lookups: each
+ * link the mapping accepts, less those the database refused. The runner and the validator both
+ * build it this way, so a fact fans out to the same links in both.
+ */
+export async function readLinkIndex(source: LegacySource, lookups: LinkLookups, reading: LinkIndexReading = {}): Promise<LinkIndex> {
+  const index = new LinkIndex();
+  for await (const item of itemsOf(source, 'GoalKpiLink')) {
+    if (reading.tenant !== undefined && canonicalTenantOf(item) !== reading.tenant) {
+      reading.onLink?.(item, 'skipped');
+      continue;
+    }
+    const mapped = mapGoalKpiLink(item, lookups);
+    reading.onLink?.(item, mapped);
+    if (!mapped.ok) continue;
+    for (const row of mapped.rows) {
+      index.add({ id: row.id, tenantId: row.tenant_id, kpiId: row.kpi_id, isPrimary: row.is_primary, sourceId: row.source_id });
+    }
+  }
+  for (const sourceId of reading.refusedSourceIds ?? []) index.remove(sourceId);
+  return index;
+}

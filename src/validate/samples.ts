@@ -1,0 +1,212 @@
+import type { LegacySource } from '../extract/source.js';
+import { quoteIdent } from '../load/identifiers.js';
+import type { SqlSession } from '../load/sql-client.js';
+import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
+import { mapAgain } from './expectations.js';
+import type { RejectLedger } from './reject-ledger.js';
+import { check, DifferenceList, type CheckResult } from './report.js';
+import { scopeCondition, type TargetScope } from './row-digest.js';
+import { canonicalSql, CONTRACT_COLUMNS, rowCanonicaliser, type TargetTableName } from './target-columns.js';
+
+export interface SampledRecord {
+  entity: MigratedEntity;
+  sourceId: string;
+}
+
+type Candidate = SampledRecord & { priority: number };
+
+/**
+ * N records chosen at random but reproducibly: those whose seeded hash of (entity, Id) is
+ * smallest. The choice depends on the seed and the source's contents only, not on the order a
+ * parallel scan happens to return items in. Memory: at most 2N candidates.
+ */
+export class SampleChooser {
+  #candidates: Candidate[] = [];
+  readonly #keys = new Set<string>();
+
+  constructor(
+    readonly size: number,
+    readonly seed: number,
+  ) {}
+
+  offer(entity: MigratedEntity, sourceId: string): void {
+    if (this.size <= 0) return;
+    this.#candidates.push({ entity, sourceId, priority: seededHash(`${entity}\u0000${sourceId}`, this.seed) });
+    if (this.#candidates.length >= 2 * this.size + 64) this.#trim();
+  }
+
+  chosen(): SampledRecord[] {
+    this.#trim();
+    return this.#candidates.map(({ entity, sourceId }) => ({ entity, sourceId }));
+  }
+
+  #trim(): void {
+    this.#candidates.sort((a, b) => a.priority - b.priority || (a.entity + a.sourceId < b.entity + b.sourceId ? -1 : 1));
+    this.#keys.clear();
+    const kept: Candidate[] = [];
+    for (const candidate of this.#candidates) {
+      const key = `${candidate.entity}\u0000${candidate.sourceId}`;
+      if (this.#keys.has(key)) continue;
+      this.#keys.add(key);
+      kept.push(candidate);
+      if (kept.length === this.size) break;
+    }
+    this.#candidates = kept;
+  }
+}
+
+/** cyrb53: a fast 53-bit string hash; good enough to spread a sample, not for security. */
+function seededHash(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+export interface SampleContext {
+  sql: SqlSession;
+  source: LegacySource;
+  scope: TargetScope;
+  lookups: LinkLookups;
+  links: LinkIndex;
+  ledger: RejectLedger;
+  runName: string;
+  limit: number;
+  seed: number;
+  requested: number;
+}
+
+const tableOf = (entity: MigratedEntity): TargetTableName => (entity === 'GoalKpiLink' ? 'kpi_links' : 'kpi_data');
+
+/**
+ * Each sampled record read again by key from the source (GetItem/BatchGetItem, the export files,
+ * the kv table), mapped again, and compared column by column with its rows in the target; a
+ * record that should be a reject must be one, with the same reason, and have no rows.
+ */
+export async function checkSamples(context: SampleContext, sampled: readonly SampledRecord[]): Promise<CheckResult> {
+  const list = new DifferenceList(context.limit);
+  const byEntity = new Map<MigratedEntity, string[]>();
+  for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
+  let rowsCompared = 0;
+  let rejectsConfirmed = 0;
+  const perEntity: Record<string, number> = {};
+  for (const [entity, ids] of byEntity) {
+    perEntity[entity] = ids.length;
+    const table = tableOf(entity);
+    const columns = CONTRACT_COLUMNS[table];
+    const items = new Map((await context.source.getItems(entity, ids)).map((item) => [item.Id as string, item]));
+    const targetRows = await targetRowsOf(context.sql, context.scope, table, entity, ids);
+    for (const sourceId of ids) {
+      const named = `${entity} ${sourceId}`;
+      const found = targetRows.get(sourceId) ?? new Map<string, (string | null)[]>();
+      const item = items.get(sourceId);
+      if (item === undefined) {
+        list.add({ kind: 'not_found_by_key', entity, sourceId, message: `${named} was read in the full pass but not found again by its key in the source` });
+        continue;
+      }
+      const again = mapAgain(entity, item, { lookups: context.lookups, links: context.links, tenant: context.scope.tenant });
+      const reasons = context.ledger.reasonsOf(entity, sourceId);
+      const refused = reasons.some((reason) => reason === 'id_conflict' || reason === 'db_error');
+      if (again.skipped || !again.mapped.ok || refused) {
+        if (!again.skipped && !again.mapped.ok) {
+          const wanted = again.mapped.reject.reason;
+          if (!reasons.includes(wanted)) {
+            list.add({
+              kind: reasons.length === 0 ? 'missing_reject' : 'reason_differs', entity, sourceId, expected: wanted, found: reasons[0] ?? null,
+              message: reasons.length === 0
+                ? `${named} should be a ${wanted} reject (${again.mapped.reject.message}), but ${context.runName} has no reject for it`
+                : `${named} should be a ${wanted} reject, but ${context.runName} rejected it as ${reasons.join(', ')}`,
+            });
+          } else rejectsConfirmed += 1;
+        } else if (refused) rejectsConfirmed += 1;
+        for (const [id, values] of found) {
+          list.add({
+            kind: 'extra_row', table, id, entity, sourceId,
+            message: `${named} has no rows to migrate (${again.skipped ? 'outside the run’s tenant' : 'it is a reject'}), but ${table} holds row ${id}${table === 'kpi_data' ? ` (link ${values[1]})` : ''}`,
+          });
+        }
+        continue;
+      }
+      const canonical = rowCanonicaliser(table, columns);
+      const expected = new Map(again.mapped.rows.map((row) => {
+        const values = canonical(row);
+        return [values[0] ?? '', values] as const;
+      }));
+      for (const [id, want] of expected) {
+        const got = found.get(id);
+        if (got === undefined) {
+          list.add({ kind: 'missing_row', table, id, entity, sourceId, message: `${table} row ${id} of ${named} is not in the target` });
+          continue;
+        }
+        rowsCompared += 1;
+        columns.forEach((column, i) => {
+          if (want[i] === got[i]) return;
+          list.add({
+            kind: 'changed_value', table, id, entity, sourceId, column, expected: want[i] ?? null, found: got[i] ?? null,
+            message: `${table} row ${id} of ${named}: ${column} is ${shown(got[i] ?? null)}, expected ${shown(want[i] ?? null)}`,
+          });
+        });
+      }
+      for (const id of found.keys()) {
+        if (!expected.has(id)) {
+          list.add({ kind: 'extra_row', table, id, entity, sourceId, message: `${table} row ${id} claims to come from ${named}, which does not produce it` });
+        }
+      }
+    }
+  }
+  const evidence = {
+    requested: context.requested,
+    seed: context.seed,
+    sampled: sampled.length,
+    perEntity,
+    rowsCompared,
+    rejectsConfirmed,
+    columnsCompared: { kpi_links: CONTRACT_COLUMNS.kpi_links.length, kpi_data: CONTRACT_COLUMNS.kpi_data.length },
+  };
+  if (sampled.length === 0) return check('samples', 'skipped', 'no record sampled (--sample 0, or nothing to sample)', evidence, list);
+  return list.found === 0
+    ? check('samples', 'passed', `${sampled.length} records re-read by key: ${rowsCompared} rows equal in every column, ${rejectsConfirmed} rejects confirmed (seed ${context.seed})`, evidence, list)
+    : check('samples', 'failed', `${list.found} difference(s) among ${sampled.length} records re-read by key (seed ${context.seed})`, evidence, list);
+}
+
+/** Every contract column (canonical text) of the target rows of these records, by source id then row id. */
+async function targetRowsOf(
+  sql: SqlSession,
+  scope: TargetScope,
+  table: TargetTableName,
+  entity: MigratedEntity,
+  sourceIds: readonly string[],
+): Promise<Map<string, Map<string, (string | null)[]>>> {
+  const columns = CONTRACT_COLUMNS[table];
+  const { rows } = await sql.query<Record<string, string | null>>(
+    `select ${columns.map((name, i) => `${canonicalSql(table, name)} as c${i}`).join(', ')}
+     from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
+     where t.source_entity = $1 and t.source_id = any($2::text[]) and ${scopeCondition(table, scope, 3)}`,
+    [entity, textArray(sourceIds), ...(scope.tenant === undefined ? [] : [scope.tenant])],
+  );
+  const bySource = new Map<string, Map<string, (string | null)[]>>();
+  const sourceAt = columns.indexOf('source_id');
+  for (const row of rows) {
+    const values = columns.map((_, i) => row[`c${i}`] ?? null);
+    const sourceId = values[sourceAt] ?? '';
+    const byId = bySource.get(sourceId) ?? new Map<string, (string | null)[]>();
+    byId.set(values[0] ?? '', values);
+    bySource.set(sourceId, byId);
+  }
+  return bySource;
+}
+
+function textArray(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+function shown(value: string | null): string {
+  if (value === null) return 'NULL';
+  return value.length > 200 ? `${JSON.stringify(value.slice(0, 200))}…` : JSON.stringify(value);
+}

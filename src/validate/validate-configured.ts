@@ -1,0 +1,98 @@
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { configHash, redactUrl, type ResolvedConfig } from '../config/resolve.js';
+import type { SourceConfig } from '../config/schema.js';
+import { MigrateError } from '../errors.js';
+import { openSqlClient } from '../load/open.js';
+import { packageRoot } from '../package-root.js';
+import { openConfiguredSource } from '../pipeline/open-source.js';
+import type { Report, ValidationReport } from './report.js';
+import { loadReport, readReportFile, storeReport, writeReportFile } from './store.js';
+import { DEFAULT_DIFFERENCE_LIMIT, validateMigration } from './validate.js';
+
+const codeVersion: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface ValidateOptions {
+  runId?: string;
+  /** Default: the environment's sampleSize (200). */
+  sample?: number;
+  /** Default: a random seed, recorded in the report so that the sample can be drawn again. */
+  seed?: number;
+  full?: boolean;
+  limit?: number;
+  /** Default: .kpi-migrate/reports/validate-run-<id>-<time>.json */
+  reportFile?: string;
+  progress?: (message: string) => void;
+}
+
+export interface ValidateOutcome {
+  report: ValidationReport;
+  reportFile: string;
+  /** Its id in kpi_migrate.reports; undefined when the target has no such table (see the schema check). */
+  storedAs: string | undefined;
+}
+
+/** Where the records come from, in words (no secrets). */
+export function describeSource(source: SourceConfig | undefined): string | undefined {
+  if (source === undefined) return undefined;
+  switch (source.kind) {
+    case 'export':
+      return source.dir;
+    case 'dynamodb':
+      return `${source.endpoint ?? `AWS ${source.region}`}, tables ${source.tablePrefix}*`;
+    case 'kv':
+      return `${source.url === undefined ? '(no url)' : redactUrl(source.url)} table ${source.table}`;
+  }
+}
+
+/** Opens the configured source and target, validates, keeps the report (database and file), and closes both. */
+export async function validateConfigured(config: ResolvedConfig, options: ValidateOptions = {}): Promise<ValidateOutcome> {
+  const sql = await openSqlClient(config.target.databaseUrl);
+  try {
+    const source = await openConfiguredSource(config);
+    let report: ValidationReport;
+    try {
+      report = await validateMigration({
+        source,
+        sql,
+        targetSchema: config.target.schema,
+        runId: options.runId,
+        sample: options.sample ?? config.sampleSize,
+        seed: options.seed ?? randomInt(0, 2 ** 31),
+        full: options.full ?? false,
+        limit: options.limit ?? DEFAULT_DIFFERENCE_LIMIT,
+        environment: config.environment,
+        codeVersion,
+        configFingerprint: configHash(config),
+        sourceDescription: describeSource(config.source),
+        targetDescription: redactUrl(config.target.databaseUrl),
+        progress: options.progress,
+      });
+    } finally {
+      await source.close();
+    }
+    const reportsTable = (report.checks.find((c) => c.name === 'schema')?.evidence.tables as string[] | undefined)?.includes('kpi_migrate.reports');
+    let storedAs: string | undefined;
+    if (reportsTable) storedAs = await storeReport(sql, report);
+    else report.warnings.push('kpi_migrate.reports is missing (kpi-migrate schema apply): the report was written to its file only');
+    const reportFile = await writeReportFile(report, options.reportFile);
+    return { report, reportFile, storedAs };
+  } finally {
+    await sql.close();
+  }
+}
+
+/** A stored report of a run (the latest, or the latest of one kind), or a report file. */
+export async function findReport(config: ResolvedConfig, query: { runId?: string; kind?: 'run' | 'validate'; file?: string }): Promise<Report> {
+  if (query.file !== undefined) return readReportFile(query.file);
+  if (query.runId === undefined) {
+    throw new MigrateError('USAGE', 'name the run (--run ID) or a report file (--input FILE)');
+  }
+  const sql = await openSqlClient(config.target.databaseUrl);
+  try {
+    return await loadReport(sql, { runId: query.runId, kind: query.kind });
+  } finally {
+    await sql.close();
+  }
+}

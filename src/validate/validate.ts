@@ -1,0 +1,315 @@
+import { MigrateError } from '../errors.js';
+import type { LegacySource } from '../extract/source.js';
+import { findRun, runCounts, type RunRecord } from '../load/ledger.js';
+import type { SqlClient, SqlSession } from '../load/sql-client.js';
+import { readLinkLookups } from '../pipeline/lookups.js';
+import {
+  DATA_ENTITIES,
+  LEGACY_ENTITIES,
+  MIGRATED_ENTITIES,
+  type LegacyEntity,
+  type MigratedEntity,
+  type RejectReason,
+} from '../transform/index.js';
+import { accountingCheck, countTarget, fanOutCheck, orphansCheck, referenceCheck, rowsCheck, tableOf, type EntityTally } from './checks.js';
+import { expectData, expectLinks, mayYieldRowIn, type RecordExpectation } from './expectations.js';
+import { RejectLedger } from './reject-ledger.js';
+import {
+  DifferenceList,
+  outcomeOf,
+  REPORT_VERSION,
+  type CheckResult,
+  type Difference,
+  type EntityReport,
+  type ValidationReport,
+} from './report.js';
+import { RowReconciliation } from './row-reconciliation.js';
+import type { TargetScope } from './row-digest.js';
+import { checkSamples, SampleChooser } from './samples.js';
+import { checkIndexUse, checkSchema } from './schema-check.js';
+import { CONTRACT_COLUMNS, KEY_COLUMNS, type TargetTableName } from './target-columns.js';
+
+export interface ValidationRequest {
+  source: LegacySource;
+  sql: SqlClient;
+  targetSchema: string;
+  /**
+   * The run whose rejects and tenant filter the accounting uses; by default the latest completed
+   * run (not a dry run) into this schema. None at all: every record must then be in the target.
+   */
+  runId?: string;
+  /** Records re-read by key and compared column by column (0: none). */
+  sample: number;
+  /** Chooses the sample; the same seed and source give the same sample. */
+  seed: number;
+  /** Compare every contract column of every row (checksums per bucket of ids), not only the keys. */
+  full?: boolean;
+  /** Differences listed per check, at most. */
+  limit?: number;
+  /** For the report: where this ran, with what. */
+  environment?: string;
+  codeVersion?: string;
+  configFingerprint?: string;
+  sourceDescription?: string;
+  targetDescription?: string;
+  progress?: (message: string) => void;
+}
+
+export const DEFAULT_DIFFERENCE_LIMIT = 50;
+
+class PhaseClock {
+  readonly phases: { name: string; seconds: number; items?: number }[] = [];
+  async time<T>(name: string, work: () => Promise<T>, items?: (result: T) => number): Promise<T> {
+    const started = performance.now();
+    const result = await work();
+    const seconds = (performance.now() - started) / 1000;
+    const count = items?.(result);
+    this.phases.push({ name, seconds: round(seconds), ...(count === undefined ? {} : { items: count }) });
+    return result;
+  }
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/**
+ * Proves a migration from the source and the target alone, whatever wrote the target: the
+ * expected rows are recomputed by re-reading the source through the transform, and the run's
+ * ledger is used for its rejects and tenant filter only, never for its counters.
+ *
+ * Memory: the lookups and link index (as a run holds them), the run's rejects by record, bucket
+ * figures (4,096 per table), the sample candidates (2N), and — only when buckets differ — the
+ * expected rows of the differing buckets (at most DRILL_ROW_BUDGET).
+ */
+export async function validateMigration(request: ValidationRequest): Promise<ValidationReport> {
+  const { sql, source, targetSchema: schema } = request;
+  const limit = request.limit ?? DEFAULT_DIFFERENCE_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new MigrateError('USAGE', `--limit must be a whole number ≥ 1, got ${limit}`);
+  if (!Number.isSafeInteger(request.sample) || request.sample < 0) throw new MigrateError('USAGE', `--sample must be a whole number ≥ 0, got ${request.sample}`);
+  if (!Number.isSafeInteger(request.seed)) throw new MigrateError('USAGE', `--seed must be a whole number, got ${request.seed}`);
+  const say = request.progress ?? (() => {});
+  const startedAt = new Date();
+  const clock = new PhaseClock();
+  const checks: CheckResult[] = [];
+  const warnings: string[] = [];
+
+  const schemaFindings = await clock.time('schema', () => checkSchema(sql, schema, limit));
+  checks.push(schemaFindings.check);
+  const run = schemaFindings.usable ? await resolveRun(sql, request.runId, schema, warnings) : undefined;
+  const tenant = tenantOf(run);
+  const base = { request, startedAt, clock, checks, warnings, run, tenant, limit };
+  if (!schemaFindings.usable) {
+    warnings.push('the target lacks the tables every other check reads: only the schema was checked');
+    return finish(base, []);
+  }
+
+  const scope: TargetScope = { schema, ...(tenant === undefined ? {} : { tenant }) };
+  const runName = run === undefined ? 'no run' : `run ${run.id}`;
+  const ledger = await RejectLedger.load(sql, run?.id);
+  const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
+  const reconciliations: Record<TargetTableName, RowReconciliation> = {
+    kpi_links: new RowReconciliation('kpi_links', columns.kpi_links),
+    kpi_data: new RowReconciliation('kpi_data', columns.kpi_data),
+  };
+  const tallies = Object.fromEntries(
+    MIGRATED_ENTITIES.map((entity) => [entity, { streamed: 0, skipped: 0, migrated: 0, rejected: 0, refused: 0, expectedRows: 0, differences: new DifferenceList(limit), seconds: 0 }]),
+  ) as Record<MigratedEntity, EntityTally>;
+  const sampler = new SampleChooser(request.sample, request.seed);
+  const unknownKpiLinks = new DifferenceList(limit);
+  const fallbackLinks = new DifferenceList(limit);
+
+  const visit = (expectation: RecordExpectation): void => {
+    const tally = tallies[expectation.entity];
+    tally.streamed += 1;
+    if (expectation.outcome === 'skipped') {
+      tally.skipped += 1;
+      return;
+    }
+    if (expectation.sourceId !== null) sampler.offer(expectation.entity, expectation.sourceId);
+    if (expectation.difference !== undefined) tally.differences.add(expectation.difference);
+    if (expectation.outcome !== 'migrated') {
+      tally[expectation.outcome] += 1;
+      return;
+    }
+    tally.migrated += 1;
+    tally.expectedRows += expectation.rows.length;
+    const reconciliation = reconciliations[tableOf(expectation.entity)];
+    for (const row of expectation.rows) reconciliation.add(row);
+    const link = expectation.rows[0]?.id;
+    const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
+    if (expectation.kpiKnown === false) unknownKpiLinks.add(reference(`link ${link} refers to a KPI the source’s kpis table does not hold`));
+    if (expectation.personFallback === true) fallbackLinks.add(reference(`link ${link}: no person is linked to its user, person_id is the user GUID`));
+  };
+
+  say('reading the KPIs and people');
+  const { lookups, outcomes } = await clock.time('lookups', () => readLinkLookups(source), (read) => read.outcomes.reduce((sum, o) => sum + o.read, 0));
+  const pass = ledger.startPass();
+  say('mapping the links again');
+  const links = await timedEntity(clock, tallies, 'GoalKpiLink', () =>
+    expectLinks(source, lookups, pass, { tenant, refusedLinks: ledger.refusedSourceIds('GoalKpiLink') }, visit),
+  );
+  for (const entity of DATA_ENTITIES) {
+    say(`mapping ${entity} again`);
+    await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
+  }
+  for (const entity of MIGRATED_ENTITIES) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
+
+  say('recounting the source');
+  const recount = await clock.time('recount', async () => {
+    const counts = {} as Record<LegacyEntity, number>;
+    for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
+    return counts;
+  });
+  const targetCounts = await clock.time('target counts', () => countTarget(sql, scope));
+  const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
+
+  for (const entity of MIGRATED_ENTITIES) checks.push(accountingCheck(entity, recount[entity], tallies[entity], targetCounts[entity], ledger, runName, ledgerCounts));
+  for (const entity of DATA_ENTITIES) checks.push(fanOutCheck(entity, tallies[entity], targetCounts[entity]));
+
+  say('comparing rows per bucket of ids');
+  const plans = await clock.time('rows', async () => ({
+    kpi_links: await reconciliations.kpi_links.compareBuckets(sql, scope),
+    kpi_data: await reconciliations.kpi_data.compareBuckets(sql, scope),
+  }));
+  if (plans.kpi_links !== undefined || plans.kpi_data !== undefined) {
+    say('reading the differing buckets row by row');
+    await clock.time('drill-down', async () => {
+      const drillPass = ledger.startPass();
+      const keep = (expectation: RecordExpectation) => {
+        for (const row of expectation.rows) reconciliations[tableOf(expectation.entity)].addForDrill(row);
+      };
+      if (plans.kpi_links !== undefined) {
+        await expectLinks(source, lookups, drillPass, { tenant, refusedLinks: ledger.refusedSourceIds('GoalKpiLink') }, keep);
+      }
+      const dataPlan = plans.kpi_data;
+      if (dataPlan !== undefined) {
+        for (const entity of DATA_ENTITIES) {
+          await expectData(source, entity, links, drillPass, tenant, keep, (item) => mayYieldRowIn(entity, item, links, dataPlan.buckets));
+        }
+      }
+    });
+  }
+  for (const table of ['kpi_links', 'kpi_data'] as const) {
+    const reconciliation = reconciliations[table];
+    const differences = plans[table] === undefined ? new DifferenceList(limit) : await reconciliation.differences(sql, scope, limit, runName);
+    checks.push(rowsCheck(reconciliation, differences, request.full ?? false));
+  }
+
+  say(`re-reading ${request.sample} sampled records by key`);
+  checks.push(
+    await clock.time('samples', async () =>
+      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, sampler.chosen()),
+    ),
+  );
+  checks.push(await clock.time('orphans', () => orphansCheck(sql, schema, limit)));
+  checks.push(referenceCheck('unknown-kpis', unknownKpiLinks, (n) => `${n} migrated link(s) refer to a KPI the source’s kpis table does not hold (their person came from CreatedBy)`, 'every migrated link refers to a known KPI'));
+  checks.push(
+    referenceCheck('person-fallbacks', fallbackLinks, (n) => `${n} migrated link(s) have no person linked to their user: person_id is the user GUID itself`, 'every migrated link found its person', {
+      runLedger: ledgerCounts?.entities.GoalKpiLink?.personFallbacks,
+    }),
+  );
+  const tableRows = { kpi_links: targetCounts.GoalKpiLink.rows, kpi_data: DATA_ENTITIES.reduce((sum, entity) => sum + targetCounts[entity].rows, 0) };
+  checks.push(...(await clock.time('index use', () => checkIndexUse(sql, schema, schemaFindings.indexes, tableRows))));
+
+  const entities: EntityReport[] = LEGACY_ENTITIES.map((entity) => {
+    const fromLedger = ledgerCounts?.entities[entity];
+    const ledgerFigures = fromLedger === undefined ? {} : {
+      ledger: {
+        read: fromLedger.read, migrated: fromLedger.migrated, rejected: fromLedger.rejected, skipped: fromLedger.skipped,
+        rowsOut: fromLedger.rowsOut, inserted: fromLedger.inserted, updated: fromLedger.updated, unchanged: fromLedger.unchanged,
+      },
+    };
+    if (entity === 'Kpi' || entity === 'Person') {
+      const outcome = outcomes.find((o) => o.entity === entity)!;
+      const byReason: Partial<Record<RejectReason, number>> = {};
+      for (const reject of outcome.rejects) byReason[reject.reason] = (byReason[reject.reason] ?? 0) + 1;
+      return { entity, read: recount[entity], migrated: outcome.used, rejected: outcome.rejects.length, rejectsByReason: byReason, skipped: 0, ...ledgerFigures };
+    }
+    const tally = tallies[entity];
+    return {
+      entity,
+      read: recount[entity],
+      migrated: targetCounts[entity].records,
+      rejected: ledger.rejectedCount(entity),
+      rejectsByReason: ledger.countsByEntity.get(entity) ?? {},
+      skipped: tally.skipped,
+      rows: targetCounts[entity].rows,
+      expectedRows: tally.expectedRows,
+      ...(tally.seconds > 0 ? { itemsPerSecond: Math.round(tally.streamed / tally.seconds) } : {}),
+      ...ledgerFigures,
+    };
+  });
+  return finish(base, entities);
+}
+
+async function timedEntity<T>(clock: PhaseClock, tallies: Record<MigratedEntity, EntityTally>, entity: MigratedEntity, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await clock.time(entity, work, () => tallies[entity].streamed);
+  tallies[entity].seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+function finish(
+  base: { request: ValidationRequest; startedAt: Date; clock: PhaseClock; checks: CheckResult[]; warnings: string[]; run: RunRecord | undefined; tenant: string | undefined; limit: number },
+  entities: EntityReport[],
+): ValidationReport {
+  const { request, startedAt, clock, checks, warnings, run, tenant, limit } = base;
+  const finishedAt = new Date();
+  return {
+    reportVersion: REPORT_VERSION,
+    kind: 'validate',
+    runId: run?.id ?? null,
+    outcome: outcomeOf(checks),
+    generatedAt: finishedAt.toISOString(),
+    environment: request.environment ?? run?.environment ?? 'unknown',
+    codeVersion: request.codeVersion ?? 'unknown',
+    configFingerprint: request.configFingerprint ?? 'unknown',
+    source: { kind: request.source.kind, ...(request.sourceDescription === undefined ? {} : { description: request.sourceDescription }) },
+    target: { database: request.targetDescription ?? request.sql.dialect, schema: request.targetSchema },
+    options: {
+      sample: request.sample,
+      seed: request.seed,
+      full: request.full ?? false,
+      limit,
+      tenant: tenant ?? null,
+      runStatus: run?.status ?? null,
+      runSourceKind: run?.sourceKind ?? null,
+    },
+    timings: {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      seconds: round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+      phases: clock.phases,
+    },
+    entities,
+    checks,
+    warnings,
+  };
+}
+
+async function resolveRun(sql: SqlSession, runId: string | undefined, schema: string, warnings: string[]): Promise<RunRecord | undefined> {
+  let run: RunRecord | undefined;
+  if (runId !== undefined) {
+    run = await findRun(sql, runId);
+    if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${runId} does not exist`);
+  } else {
+    const { rows } = await sql.query<{ id: string }>(
+      `select id::text as id from kpi_migrate.runs where status = 'completed' and not dry_run and target_schema = $1 order by id desc limit 1`,
+      [schema],
+    );
+    run = rows[0] === undefined ? undefined : await findRun(sql, rows[0].id);
+    if (run === undefined) warnings.push('no completed run into this schema: the accounting takes the rejects to be none');
+  }
+  if (run === undefined) return undefined;
+  if (run.targetSchema !== schema) throw new MigrateError('RUN_STATE', `run ${run.id} wrote to schema ${run.targetSchema}, not ${schema}`);
+  if (run.status !== 'completed') warnings.push(`run ${run.id} is ${run.status}: its rejects may be incomplete`);
+  if (run.dryRun) warnings.push(`run ${run.id} was a dry run: it wrote no rows and kept no rejects`);
+  return run;
+}
+
+function tenantOf(run: RunRecord | undefined): string | undefined {
+  const tenant = run?.options.tenant;
+  // As the runner reads --tenant: lowercase, braces dropped.
+  return typeof tenant === 'string' && tenant !== '' ? tenant.toLowerCase().replace(/[{}]/g, '') : undefined;
+}

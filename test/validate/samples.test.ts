@@ -1,0 +1,35 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { MigratedEntity } from '../../src/transform/entities.js';
+import { SampleChooser } from '../../src/validate/samples.js';
+
+const records = fc.uniqueArray(
+  fc.record({ entity: fc.constantFrom<MigratedEntity>('GoalKpiLink', 'KpiMilestone', 'KpiActual', 'KpiReading'), sourceId: fc.uuid() }),
+  { selector: (r) => `${r.entity} ${r.sourceId}`, minLength: 0, maxLength: 300 },
+);
+
+function choose(size: number, seed: number, offered: readonly { entity: MigratedEntity; sourceId: string }[]) {
+  const chooser = new SampleChooser(size, seed);
+  for (const record of offered) chooser.offer(record.entity, record.sourceId);
+  return chooser.chosen();
+}
+
+describe('the sample of a validation', () => {
+  it('depends on the seed and the records only, not on the order a parallel scan returns them in', () => {
+    fc.assert(
+      fc.property(records, fc.integer({ min: 0, max: 60 }), fc.integer(), (offered, size, seed) => {
+        const forward = choose(size, seed, offered);
+        const backward = choose(size, seed, [...offered].reverse());
+        expect(backward).toEqual(forward);
+        expect(forward).toHaveLength(Math.min(size, offered.length));
+        expect(new Set(forward.map((r) => `${r.entity} ${r.sourceId}`)).size).toBe(forward.length);
+      }),
+    );
+  });
+
+  it('takes a record read twice once, and another seed draws another sample', () => {
+    const offered = Array.from({ length: 500 }, (_, i) => ({ entity: 'KpiActual' as const, sourceId: `id-${i}` }));
+    expect(choose(10, 1, [...offered, ...offered])).toEqual(choose(10, 1, offered));
+    expect(choose(10, 2, offered)).not.toEqual(choose(10, 1, offered));
+  });
+});
