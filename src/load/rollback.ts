@@ -1,0 +1,298 @@
+import { MigrateError } from '../errors.js';
+import { databaseRefusalOf, targetFailure } from './database-error.js';
+import { finishRun, type RunId, type RunStatus } from './ledger.js';
+import { isSafeIdentifier, quoteIdent } from './identifiers.js';
+import type { SqlClient, SqlSession } from './sql-client.js';
+import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
+
+export interface RollbackRequest {
+  runId: RunId;
+  /** The target schema the run wrote to (checked against the ledger). */
+  schema: string;
+  /** Later runs that built on this one, rolled back with it, newest first. */
+  alsoRuns?: readonly RunId[];
+}
+
+export interface TableRollback {
+  /** Rows the run inserted: removed. */
+  delete: number;
+  /** Rows the run updated or removed: put back as they were before it. */
+  restore: number;
+}
+
+export interface RunRollback {
+  runId: RunId;
+  statusBefore: RunStatus;
+  kpiData: TableRollback;
+  kpiLinks: TableRollback;
+}
+
+/** A run, not being rolled back, that changed what a run being rolled back wrote. */
+export interface BlockingRun {
+  runId: RunId;
+  /** Status in the ledger; 'unknown' when rows name a run id the ledger does not have. */
+  status: RunStatus | 'unknown';
+  /** The run it built on. */
+  builtOn: RunId;
+  /** What it did, e.g. `updated or removed 12 kpi_data row(s) it wrote`. */
+  reasons: string[];
+}
+
+export interface RollbackPlan {
+  runId: RunId;
+  schema: string;
+  /**
+   * Every run to undo, in the order it would be undone (newest first). Until the first blocked
+   * run, the figures are those of undoing each in turn; from it on, as the target stands now.
+   */
+  runs: RunRollback[];
+  /** While this is not empty, rollbackRun refuses: name these runs in alsoRuns (or roll them back first). */
+  blockingRuns: BlockingRun[];
+}
+
+export type RollbackResult = Omit<RollbackPlan, 'blockingRuns'>;
+
+/** What undoing the run would do, and which later runs stand in the way. Changes nothing. */
+export async function planRollback(sql: SqlClient, request: RollbackRequest): Promise<RollbackPlan> {
+  try {
+    await sql.transaction(async (session) => {
+      throw new PlanComplete(await undoRuns(session, request));
+    });
+  } catch (error) {
+    if (error instanceof PlanComplete) return error.plan;
+    throw rollbackFailure(error, request);
+  }
+  throw new MigrateError('INTERNAL', 'planning a rollback ended without a plan');
+}
+
+/**
+ * Undoes exactly what the run (and the runs in alsoRuns, newest first) did to the target, in one
+ * transaction: rows it inserted are deleted (kpi_data before kpi_links), rows it updated or
+ * removed get back the image row_history kept from before it, and it is marked `rolled_back`.
+ * Its rejects, counts and checkpoints stay. Refuses (RUN_STATE) while a later run that is not
+ * named has built on it: undoing this run would then undo part of that one too.
+ */
+export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { confirm: true }): Promise<RollbackResult> {
+  if (request.confirm !== true) throw new MigrateError('USAGE', 'a rollback changes the target: it needs confirm');
+  try {
+    return await sql.transaction(async (session) => {
+      const plan = await undoRuns(session, request);
+      if (plan.blockingRuns.length > 0) throw refusal(plan);
+      return { runId: plan.runId, schema: plan.schema, runs: plan.runs };
+    });
+  } catch (error) {
+    throw rollbackFailure(error, request);
+  }
+}
+
+class PlanComplete extends Error {
+  constructor(readonly plan: RollbackPlan) {
+    super('rollback plan: rolled back');
+  }
+}
+
+function refusal(plan: RollbackPlan): MigrateError {
+  const lines = plan.blockingRuns.map((b) => `run ${b.runId} (${b.status}) built on run ${b.builtOn}: ${b.reasons.join('; ')}`);
+  const later = [...new Set(plan.blockingRuns.map((b) => b.runId))];
+  return new MigrateError(
+    'RUN_STATE',
+    `run ${plan.runId} cannot be rolled back alone:\n  ${lines.join('\n  ')}\n` +
+      `roll back ${later.length === 1 ? 'that run' : 'those runs'} with it (--also ${later.join(' --also ')}) or first`,
+    { details: { blockingRuns: plan.blockingRuns } },
+  );
+}
+
+function rollbackFailure(error: unknown, request: RollbackRequest): MigrateError {
+  const refused = databaseRefusalOf(error);
+  if (!(error instanceof MigrateError) && refused?.sqlstate === '23503') {
+    // The checks above find every run that built on this one; a row they do not explain (written
+    // outside kpi-migrate, or a ledger edited by hand) still must not be orphaned.
+    return new MigrateError('RUN_STATE', `run ${request.runId} cannot be rolled back: rows no run being rolled back wrote still reference links it inserted (${refused.message})`, {
+      cause: error,
+    });
+  }
+  return targetFailure(error, `rolling back run ${request.runId}`);
+}
+
+const RUN_ID = /^[1-9][0-9]{0,18}$/;
+
+// batch-writer.ts serialises batches into one target table with this lock (its TABLE_LOCK_CLASS):
+// holding it, no batch reads who holds a row while the rollback changes the answer.
+const TABLE_LOCK_CLASS = 7312002;
+
+// Row ids this run touched, each with the image it had before the run (null: it did not exist).
+const TOUCHED = 'kpi_migrate_rollback_rows';
+
+interface LedgerRun {
+  id: string;
+  status: RunStatus;
+  target_schema: string;
+}
+
+async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<RollbackPlan> {
+  const { schema } = request;
+  if (!isSafeIdentifier(schema)) throw new MigrateError('CONFIG_INVALID', `not a schema name: ${JSON.stringify(schema)}`);
+  const ids = [...new Set([request.runId, ...(request.alsoRuns ?? [])])];
+  for (const id of ids) if (!RUN_ID.test(id)) throw new MigrateError('RUN_NOT_FOUND', `not a run id: ${JSON.stringify(id)}`);
+
+  // Run rows first, then the table locks: the order batch-writer takes them in, so no deadlock.
+  const { rows: found } = await session.query<LedgerRun>(
+    `select id::text as id, status, target_schema from kpi_migrate.runs where id = any($1::bigint[]) order by id for update`,
+    [`{${ids.join(',')}}`],
+  );
+  const problems: string[] = [];
+  for (const id of ids) {
+    const run = found.find((r) => r.id === id);
+    if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${id} does not exist`);
+    if (run.status === 'rolled_back') problems.push(`run ${id} is already rolled back`);
+    else if (run.target_schema !== schema) problems.push(`run ${id} wrote to schema ${run.target_schema}, not ${schema}`);
+  }
+  if (problems.length > 0) throw new MigrateError('RUN_STATE', problems.join('\n'));
+
+  const tables = [KPI_LINKS_TABLE, KPI_DATA_TABLE];
+  for (const table of tables) await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, tableStatements(schema, table).target]);
+  await session.query(
+    `create temp table if not exists ${TOUCHED} (table_name text not null, row_id uuid not null, image jsonb,
+       primary key (table_name, row_id)) on commit drop`,
+  );
+
+  const runs: RunRollback[] = [];
+  const blockingRuns: BlockingRun[] = [];
+  const newestFirst = [...found].sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
+  for (const run of newestFirst) {
+    await collectTouchedRows(session, schema, run.id);
+    const blockers = (await findBlockingRuns(session, schema, run.id)).filter((b) => !ids.includes(b.runId));
+    blockingRuns.push(...blockers);
+    if (blockingRuns.length > 0) {
+      // Undoing it would undo part of a later run too; what it would touch is still worth showing.
+      runs.push({ runId: run.id, statusBefore: run.status, ...(await countTouchedRows(session, schema)) });
+      continue;
+    }
+    runs.push({ runId: run.id, statusBefore: run.status, ...(await undoTouchedRows(session, schema)) });
+    await finishRun(session, run.id, 'rolled_back');
+  }
+  return { runId: request.runId, schema, runs, blockingRuns };
+}
+
+async function collectTouchedRows(session: SqlSession, schema: string, runId: RunId): Promise<void> {
+  await session.query(`truncate ${TOUCHED}`);
+  for (const table of [KPI_LINKS_TABLE, KPI_DATA_TABLE]) {
+    await session.query(
+      `insert into ${TOUCHED} (table_name, row_id, image)
+       select '${table.name}', t.id, null from ${qualified(schema, table)} t where t.first_run_id = $1::bigint`,
+      [runId],
+    );
+  }
+  // The earliest image of a row is the one from before the run; if that image itself says the
+  // run created the row (it inserted, then changed or removed it), there was no row before.
+  await session.query(
+    `insert into ${TOUCHED} (table_name, row_id, image)
+     select table_name, row_id, case when (old_row ->> 'first_run_id')::bigint = $1::bigint then null else old_row end
+     from (
+       select distinct on (table_name, row_id) table_name, row_id, old_row
+       from kpi_migrate.row_history where run_id = $1::bigint
+       order by table_name, row_id, id
+     ) earliest
+     on conflict (table_name, row_id) do update set image = excluded.image`,
+    [runId],
+  );
+}
+
+/**
+ * Later runs that built on the touched rows: they changed or removed them (row_history), wrote
+ * them last (last_run_id: also a row this run removed and a later run wrote again), or wrote
+ * kpi_data rows on links this run inserted. Rolled-back runs no longer count.
+ */
+async function findBlockingRuns(session: SqlSession, schema: string, runId: RunId): Promise<BlockingRun[]> {
+  const links = qualified(schema, KPI_LINKS_TABLE);
+  const data = qualified(schema, KPI_DATA_TABLE);
+  const { rows } = await session.query<{ run_id: string; status: RunStatus | null; reason: string; table_name: string; n: string }>(
+    `with found as (
+       select h.run_id, 'history' as reason, h.table_name, count(*) as n
+       from ${TOUCHED} x join kpi_migrate.row_history h on h.table_name = x.table_name and h.row_id = x.row_id
+       where h.run_id > $1::bigint group by 1, 2, 3
+       union all
+       select t.last_run_id, 'last', 'kpi_links', count(*)
+       from ${TOUCHED} x join ${links} t on x.table_name = 'kpi_links' and t.id = x.row_id
+       where t.last_run_id > $1::bigint group by 1
+       union all
+       select t.last_run_id, 'last', 'kpi_data', count(*)
+       from ${TOUCHED} x join ${data} t on x.table_name = 'kpi_data' and t.id = x.row_id
+       where t.last_run_id > $1::bigint group by 1
+       union all
+       select d.last_run_id, 'on_links', 'kpi_data', count(*)
+       from ${TOUCHED} x join ${data} d on x.table_name = 'kpi_links' and x.image is null and d.kpi_link_id = x.row_id
+       where not exists (select 1 from ${TOUCHED} y where y.table_name = 'kpi_data' and y.row_id = d.id)
+       group by 1
+     )
+     select f.run_id::text as run_id, r.status, f.reason, f.table_name, f.n::text as n
+     from found f left join kpi_migrate.runs r on r.id = f.run_id
+     where r.status is distinct from 'rolled_back'
+     order by f.run_id, f.reason, f.table_name`,
+    [runId],
+  );
+  const byRun = new Map<string, BlockingRun>();
+  for (const row of rows) {
+    let blocker = byRun.get(row.run_id);
+    if (blocker === undefined) {
+      blocker = { runId: row.run_id, status: row.status ?? 'unknown', builtOn: runId, reasons: [] };
+      byRun.set(row.run_id, blocker);
+    }
+    blocker.reasons.push(
+      row.reason === 'history'
+        ? `updated or removed ${row.n} ${row.table_name} row(s) it wrote`
+        : row.reason === 'last'
+          ? `last wrote ${row.n} ${row.table_name} row(s) it wrote`
+          : `wrote ${row.n} kpi_data row(s) on links it inserted`,
+    );
+  }
+  return [...byRun.values()];
+}
+
+async function countTouchedRows(session: SqlSession, schema: string): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
+  const count = async (table: TargetTable): Promise<TableRollback> => {
+    const { rows } = await session.query<{ remove: string; restore: string }>(
+      `select (count(*) filter (where x.image is null and t.id is not null))::text as remove,
+              (count(*) filter (where x.image is not null))::text as restore
+       from ${TOUCHED} x left join ${qualified(schema, table)} t on t.id = x.row_id
+       where x.table_name = '${table.name}'`,
+    );
+    return { delete: Number(rows[0]!.remove), restore: Number(rows[0]!.restore) };
+  };
+  return { kpiData: await count(KPI_DATA_TABLE), kpiLinks: await count(KPI_LINKS_TABLE) };
+}
+
+/** Foreign-key order: kpi_data rows go before the links they reference, and come back after. */
+async function undoTouchedRows(session: SqlSession, schema: string): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
+  const dataDeleted = await deleteInserted(session, schema, KPI_DATA_TABLE);
+  const linksRestored = await restoreImages(session, schema, KPI_LINKS_TABLE);
+  const dataRestored = await restoreImages(session, schema, KPI_DATA_TABLE);
+  const linksDeleted = await deleteInserted(session, schema, KPI_LINKS_TABLE);
+  return { kpiData: { delete: dataDeleted, restore: dataRestored }, kpiLinks: { delete: linksDeleted, restore: linksRestored } };
+}
+
+async function deleteInserted(session: SqlSession, schema: string, table: TargetTable): Promise<number> {
+  const { rowCount } = await session.query(
+    `delete from ${qualified(schema, table)} t using ${TOUCHED} x
+     where x.table_name = '${table.name}' and x.image is null and t.id = x.row_id`,
+  );
+  return rowCount;
+}
+
+async function restoreImages(session: SqlSession, schema: string, table: TargetTable): Promise<number> {
+  const target = qualified(schema, table);
+  // Every column, the run bookkeeping included: the row is again exactly what it was.
+  const columns = [...table.columns, 'first_run_id', 'last_run_id'].map(quoteIdent);
+  const { rowCount } = await session.query(
+    `insert into ${target} as t (${columns.join(', ')})
+     select ${columns.map((c) => `r.${c}`).join(', ')}
+     from ${TOUCHED} x cross join lateral jsonb_populate_record(null::${target}, x.image) r
+     where x.table_name = '${table.name}' and x.image is not null
+     on conflict (id) do update set ${columns.filter((c) => c !== '"id"').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  );
+  return rowCount;
+}
+
+function qualified(schema: string, table: TargetTable): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table.name)}`;
+}

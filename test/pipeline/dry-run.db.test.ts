@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunCounts } from '../../src/load/ledger.js';
+import type { SqlSession } from '../../src/load/sql-client.js';
+import type { RunResult } from '../../src/pipeline/run.js';
+import { LEGACY_ENTITIES } from '../../src/transform/entities.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { expectedOutcome } from '../support/fixtures.js';
+import { rejectKeys, targetRows } from '../support/target-rows.js';
+import { FIXTURE_EXPORT, applyChanges, chooseChanges, migrateExport, readExport, writeExport } from './changed-export.js';
+
+/**
+ * KNOWN DEFECT of the runner (src/pipeline/run.ts), kept visible here: a dry run rolls back each
+ * batch on its own, so when the data rows load, the links they reference are gone again. Every
+ * data record whose links the target does not already hold is then counted as a db_error
+ * (23503, foreign key) instead of as a would-be insert, and an id_conflict between entities is
+ * not seen either (the earlier entity's rows are rolled back too). The fix is to rehearse the
+ * whole run in one transaction rolled back at the end (see the loadops report). Once it is in,
+ * set this to false: the two tests it marks must then pass.
+ */
+const DRY_RUN_ROLLS_BACK_EACH_BATCH = true;
+const itUnlessBatchesRollBack = DRY_RUN_ROLLS_BACK_EACH_BATCH ? it.fails : it;
+
+/** The run's accounting as the summary prints it, per entity. */
+function accounting(counts: RunCounts) {
+  return Object.fromEntries(
+    LEGACY_ENTITIES.map((entity) => {
+      const c = counts.entities[entity];
+      return [entity, c === undefined ? undefined : { ...c, rejectsByReason: Object.fromEntries(Object.entries(c.rejectsByReason).sort()) }];
+    }),
+  );
+}
+
+async function written(sql: SqlSession) {
+  const { rows } = await sql.query<Record<string, string>>(
+    `select (select count(*) from kpi_migrate.rejects)::text as rejects, (select count(*) from kpi_migrate.run_counts)::text as run_counts,
+            (select count(*) from kpi_migrate.checkpoints)::text as checkpoints, (select count(*) from kpi_migrate.row_history)::text as row_history`,
+  );
+  return { rows: await targetRows(sql), ledger: rows[0] };
+}
+
+describe('run --dry-run', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+  const database = async () => {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    return db;
+  };
+
+  describe('on an empty target', () => {
+    let db: TestDatabase;
+    let dry: RunResult;
+    beforeAll(async () => {
+      db = await database();
+      dry = await migrateExport(db, FIXTURE_EXPORT, { dryRun: true });
+    });
+
+    it('writes no data rows, rejects, counts, checkpoints or row history; the ledger records a completed dry run', async () => {
+      expect(await written(db.sql)).toEqual({
+        rows: { links: [], data: [] },
+        ledger: { rejects: '0', run_counts: '0', checkpoints: '0', row_history: '0' },
+      });
+      const { rows } = await db.sql.query<{ id: string; status: string; dry_run: boolean }>(`select id::text as id, status, dry_run from kpi_migrate.runs`);
+      expect(rows).toEqual([{ id: dry.runId, status: 'completed', dry_run: true }]);
+      // What the dry run does see right: every table read whole, the links it would insert.
+      const expected = expectedOutcome();
+      for (const entity of LEGACY_ENTITIES) expect(dry.counts.entities[entity]?.read, entity).toBe(expected.tables[entity].read);
+      expect(dry.counts.entities.GoalKpiLink).toMatchObject({ migrated: expected.tables.GoalKpiLink.migrated, inserted: expected.kpiLinks, updated: 0 });
+    });
+
+    itUnlessBatchesRollBack('reports the accounting of the real run that follows: the same would-be inserts and rejects', async () => {
+      const real = await migrateExport(db, FIXTURE_EXPORT);
+      expect(accounting(dry.counts)).toEqual(accounting(real.counts));
+    });
+  });
+
+  describe('on a target that holds a first run', () => {
+    let db: TestDatabase;
+    let changedExport: string;
+    beforeAll(async () => {
+      db = await database();
+      await migrateExport(db, FIXTURE_EXPORT);
+      changedExport = await mkdtemp(path.join(tmpdir(), 'kpi-migrate-dry-run-'));
+      cleanups.push(() => rm(changedExport, { recursive: true, force: true }));
+      await writeExport(changedExport, applyChanges(await readExport(FIXTURE_EXPORT), await chooseChanges(db.sql)));
+    });
+
+    it('a dry re-run of the same input reports 0 inserted, 0 updated and the same rejects as the real re-run, and writes nothing', async () => {
+      const before = await written(db.sql);
+      const dry = await migrateExport(db, FIXTURE_EXPORT, { dryRun: true });
+      expect(await written(db.sql)).toEqual(before);
+      const real = await migrateExport(db, FIXTURE_EXPORT);
+      expect(await rejectKeys(db.sql, dry.runId)).toEqual([]);
+      for (const entity of ['GoalKpiLink', 'KpiMilestone', 'KpiActual', 'KpiReading'] as const) {
+        expect(dry.counts.entities[entity], entity).toMatchObject({ inserted: 0, updated: 0, unchanged: real.counts.entities[entity]!.rowsOut });
+        expect(dry.counts.entities[entity]!.rejectsByReason, entity).toEqual(real.counts.entities[entity]!.rejectsByReason);
+      }
+      expect(accounting(dry.counts)).toEqual(accounting(real.counts));
+    });
+
+    itUnlessBatchesRollBack('a dry run of a changed export (a new link, changed values, a link gone) reports what the real run then does', async () => {
+      const before = await written(db.sql);
+      const dry = await migrateExport(db, changedExport, { dryRun: true });
+      expect(await written(db.sql)).toEqual(before);
+      const real = await migrateExport(db, changedExport);
+      expect(real.counts.entities.GoalKpiLink!.inserted).toBe(1);
+      expect(accounting(dry.counts)).toEqual(accounting(real.counts));
+    });
+  });
+});
