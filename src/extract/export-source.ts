@@ -12,6 +12,7 @@ import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../transform/entities.js';
 import { fromAttributeMap, type LegacyItem } from '../transform/legacy-value.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
+import { InvalidUtf8Error, utf8LineCheck } from './utf8-lines.js';
 import type { LegacySource, ResumeState, SourcePage } from './source.js';
 
 export interface ExportSourceOptions {
@@ -44,8 +45,9 @@ function openFile(file: ExportDataFile): OpenedFile {
       callback(null, chunk);
     },
   });
-  // pipeline() destroys every stage with the first error, so a truncated .gz surfaces on `input`.
-  const input = file.gzip ? pipeline(raw, tap, createGunzip(), () => {}) : pipeline(raw, tap, () => {});
+  // pipeline() destroys every stage with the first error, so a truncated .gz (or a line that is
+  // not UTF-8, which decoding would silently turn into U+FFFD) surfaces on `input`.
+  const input = file.gzip ? pipeline(raw, tap, createGunzip(), utf8LineCheck(), () => {}) : pipeline(raw, tap, utf8LineCheck(), () => {});
   return { input, md5Base64: () => hash.digest('base64') };
 }
 
@@ -68,6 +70,23 @@ function parseExportLine(line: string): LegacyItem {
   const parsed: unknown = JSON.parse(line);
   if (!isObject(parsed) || !isObject(parsed.Item)) throw new Error('not a {"Item": {…}} object');
   return fromAttributeMap(parsed.Item as Record<string, AttributeValue>);
+}
+
+/**
+ * The line an item of a line file was parsed from, kept on the item under a symbol (not
+ * enumerable: no attribute, invisible to mappings and JSON). A line is a fifth of the memory of
+ * its parsed item: the pipeline keeps the line of each record it may still have to reject, and
+ * parses it again (`itemOfExportLine`) for the few it does.
+ */
+const EXPORT_LINE = Symbol('kpi-migrate.export-line');
+
+export function exportLineOf(item: LegacyItem): string | undefined {
+  return (item as { [EXPORT_LINE]?: string })[EXPORT_LINE];
+}
+
+/** The item of an export line, exactly as reading the file gave it. */
+export function itemOfExportLine(line: string): LegacyItem {
+  return parseExportLine(line);
 }
 
 function isBlank(line: string): boolean {
@@ -151,6 +170,7 @@ async function* readLineFile(
             failure = corrupt(file, `line ${lineNumber} is not a DynamoDB JSON item: ${reason(error)}`, { line: lineNumber }, error);
             break;
           }
+          Object.defineProperty(item, EXPORT_LINE, { value: line });
           items.push(item);
           itemsInFile += 1;
         }
@@ -161,7 +181,10 @@ async function* readLineFile(
         }
       }
     } catch (error) {
-      failure = corrupt(file, `unreadable after line ${consumed} (${reason(error)})`, { line: consumed + 1 }, error);
+      failure =
+        error instanceof InvalidUtf8Error
+          ? corrupt(file, `line ${error.line} is not valid UTF-8`, { line: error.line }, error)
+          : corrupt(file, `unreadable after line ${consumed} (${reason(error)})`, { line: consumed + 1 }, error);
     }
     if (failure === undefined && consumed < skip) {
       failure = corrupt(file, `has ${consumed} lines but the resume position is line ${skip}: the file changed since`, { line: consumed });

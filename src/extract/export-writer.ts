@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { MigrateError } from '../errors.js';
-import { fromAttributeMap, toJsonText } from '../transform/legacy-value.js';
+import { fromAttributeMap, setAttribute, toJsonText } from '../transform/legacy-value.js';
 
 /**
  * Writers of the three source formats (contract §1): DynamoDB export files (flat or in the
@@ -62,7 +62,8 @@ const CHUNK_CHARS = 64 * 1024;
 /** DynamoDB JSON as export files and the AWS CLI write it: binary as base64 text. */
 export function toDynamoDbJson(item: AttributeMap): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(item)) out[name] = encodeAttribute(value);
+  // setAttribute: `out[name] =` would drop an attribute named __proto__.
+  for (const [name, value] of Object.entries(item)) setAttribute(out, name, encodeAttribute(value));
   return out;
 }
 

@@ -1,9 +1,9 @@
-import { parse as parseLosslessJson } from 'lossless-json';
 import { MigrateError } from '../errors.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
 import { LegacyNumber, type LegacyItem } from '../transform/legacy-value.js';
 import { isSafeIdentifier, quoteIdent } from '../load/identifiers.js';
 import type { SqlClient } from '../load/sql-client.js';
+import { parseLegacyJson } from './lossless-json.js';
 import type { LegacySource, ResumeState, SourcePage } from './source.js';
 
 export interface KvSourceOptions {
@@ -37,9 +37,9 @@ export function qualifiedTableName(table: string): string {
  */
 const BYTEWISE_LOCALE = /^(C|POSIX|ucs_basic|pg_c_utf8|C\.UTF-?8)$/i;
 
-/** jsonb's text → legacy value: numbers keep their digits (LegacyNumber), never a JS float. */
+/** jsonb's text → legacy value: numbers keep their digits (LegacyNumber), never a JS float; no member is dropped. */
 export function parseKvValue(text: string): unknown {
-  return parseLosslessJson(text, null, (digits) => new LegacyNumber(digits));
+  return parseLegacyJson(text);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -5,7 +5,7 @@ import { MIGRATED_ENTITIES } from '../transform/entities.js';
 import { toJsonText, type LegacyItem } from '../transform/legacy-value.js';
 import type { Reject } from '../transform/reject.js';
 import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
-import { CopyEncodingError, encodeCopyRows } from './copy-text.js';
+import { CopyEncodingError, encodeCopyValue, type CopyValue } from './copy-text.js';
 import { databaseRefusalOf, refusesRecord, targetFailure, type DatabaseRefusal } from './database-error.js';
 import { canonicalUuid, resolveIdConflicts, type ClaimingRecord, type RowHolder } from './id-conflicts.js';
 import { positionToJsonb, storableJson } from './jsonb-text.js';
@@ -41,6 +41,8 @@ export interface BatchInput {
   links?: RecordRows<KpiLinkRow>[];
   /** For KpiMilestone, KpiActual, KpiReading. */
   data?: RecordRows<KpiDataRow>[];
+  /** Instead of `links` or `data`: records already encoded by `prepareRecord` (in another thread, say). */
+  prepared?: PreparedBatch;
   /** Rejects already decided by the transform stage. */
   mappingRejects: Reject[];
   read: number;
@@ -74,19 +76,43 @@ export interface BatchOutcome {
 type TargetRow = KpiLinkRow | KpiDataRow;
 
 /** A record ready to load: its rows as COPY text and the row ids they take. */
-interface Candidate {
-  record: RecordRows<TargetRow>;
+export interface PreparedRecord {
+  sourceId: string;
+  /** Canonical where they are uuids at all. */
+  rowIds: readonly string[];
+  /** One line per row: the table's columns, then the run id twice (first_run_id, last_run_id). */
   copyText: string;
-  rowIds: string[];
+  /** The raw item, asked for only when the record is rejected or read twice (it may live in another thread). */
+  item(): Promise<LegacyItem>;
 }
+
+/** The records of a batch as `prepareRecord` left them; read = records + encodingRejects + mappingRejects + skipped. */
+export interface PreparedBatch {
+  /** The run the COPY text names; it must be the batch's. */
+  runId: string;
+  records: PreparedRecord[];
+  encodingRejects: LoadReject[];
+  /** The COPY text of some of the records, in their order, when it is at hand in one piece (saves joining them again). */
+  joinedText?: { records: readonly PreparedRecord[]; text: string };
+}
+
+type Candidate = PreparedRecord;
 
 interface BatchPlan {
   input: BatchInput;
   table: TargetTable;
   sql: TableStatements;
   candidates: Candidate[];
+  joinedText: PreparedBatch['joinedText'];
   /** Records refused before reaching the database (text it could not store exactly). */
   encodingRejects: LoadReject[];
+}
+
+/** One batch's transaction as the loading steps share it; the staging table is made on first use. */
+interface LoadContext {
+  session: SqlSession;
+  plan: BatchPlan;
+  staged: boolean;
 }
 
 interface LoadResult {
@@ -140,45 +166,76 @@ function planBatch(input: BatchInput): BatchPlan {
   if (((isLinks ? input.data : input.links) ?? []).length > 0) {
     throw new MigrateError('INTERNAL', `a ${entity} batch carries ${isLinks ? 'kpi_data' : 'kpi_links'} rows`);
   }
+  if (input.prepared !== undefined && records.length > 0) throw new MigrateError('INTERNAL', `a ${entity} batch carries both rows and prepared records`);
   for (const count of [input.read, input.skipped, input.personFallbacks]) {
     if (!Number.isSafeInteger(count) || count < 0) throw new MigrateError('INTERNAL', `batch counts must be whole numbers, got ${count}`);
   }
-  if (input.read !== records.length + input.mappingRejects.length + input.skipped) {
+  const table = isLinks ? KPI_LINKS_TABLE : KPI_DATA_TABLE;
+  let prepared = input.prepared;
+  if (prepared !== undefined && prepared.runId !== input.runId) {
+    throw new MigrateError('INTERNAL', `${entity} batch of run ${input.runId} was prepared for run ${prepared.runId}`);
+  }
+  if (prepared === undefined) {
+    prepared = { runId: input.runId, records: [], encodingRejects: [] };
+    for (const record of records) {
+      const outcome = prepareRecord(entity, record, input.runId);
+      if (outcome.ok) prepared.records.push(outcome.record);
+      else prepared.encodingRejects.push(outcome.reject);
+    }
+  }
+  const { records: candidates, encodingRejects } = prepared;
+  const joinedText = prepared.joinedText;
+  const mapped = candidates.length + encodingRejects.length;
+  if (input.read !== mapped + input.mappingRejects.length + input.skipped) {
     throw new MigrateError(
       'INTERNAL',
-      `${entity} batch: read ${input.read} ≠ ${records.length} mapped + ${input.mappingRejects.length} rejected + ${input.skipped} skipped`,
+      `${entity} batch: read ${input.read} ≠ ${mapped} mapped + ${input.mappingRejects.length} rejected + ${input.skipped} skipped`,
     );
   }
-  for (const reject of input.mappingRejects) {
+  for (const reject of [...input.mappingRejects, ...encodingRejects]) {
     if (reject.sourceEntity !== entity) throw new MigrateError('INTERNAL', `a ${entity} batch carries a ${reject.sourceEntity} reject`);
   }
-  const table = isLinks ? KPI_LINKS_TABLE : KPI_DATA_TABLE;
-  const candidates: Candidate[] = [];
-  const encodingRejects: LoadReject[] = [];
-  for (const record of records) {
-    for (const row of record.rows) {
-      if (row.source_entity !== entity || row.source_id !== record.sourceId) {
-        throw new MigrateError(
-          'INTERNAL',
-          `row ${row.id} says it comes from ${row.source_entity} ${row.source_id}, but its record is ${entity} ${record.sourceId}`,
-        );
-      }
+  return { input, table, sql: tableStatements(input.targetSchema, table), candidates, encodingRejects, joinedText };
+}
+
+/**
+ * A mapped record → its rows as COPY text and the ids they take, or a `db_error` reject when a
+ * value cannot reach PostgreSQL exactly. Pure: the pipeline may run it in a worker thread.
+ */
+export function prepareRecord(
+  entity: MigratedEntity,
+  record: RecordRows<TargetRow>,
+  runId: string,
+): { ok: true; record: PreparedRecord } | { ok: false; reject: LoadReject } {
+  const table = entity === 'GoalKpiLink' ? KPI_LINKS_TABLE : KPI_DATA_TABLE;
+  for (const row of record.rows) {
+    if (row.source_entity !== entity || row.source_id !== record.sourceId) {
+      throw new MigrateError(
+        'INTERNAL',
+        `row ${row.id} says it comes from ${row.source_entity} ${row.source_id}, but its record is ${entity} ${record.sourceId}`,
+      );
     }
-    try {
-      const copyText = encodeCopyRows(record.rows, table.columns);
-      candidates.push({ record, copyText, rowIds: record.rows.map((row) => canonicalUuid(row.id) ?? row.id) });
-    } catch (error) {
-      if (!(error instanceof CopyEncodingError)) throw new MigrateError('INTERNAL', `${entity} ${record.sourceId}: ${String(error)}`, { cause: error });
-      encodingRejects.push({
+  }
+  const { item } = record;
+  try {
+    const copyText = encodeRows(record.rows, table.columns, `\t${runId}\t${runId}\n`);
+    return {
+      ok: true,
+      record: { sourceId: record.sourceId, copyText, rowIds: record.rows.map((row) => canonicalRowId(row.id)), item: async () => item },
+    };
+  } catch (error) {
+    if (!(error instanceof CopyEncodingError)) throw new MigrateError('INTERNAL', `${entity} ${record.sourceId}: ${String(error)}`, { cause: error });
+    return {
+      ok: false,
+      reject: {
         sourceEntity: entity,
         sourceId: record.sourceId,
         reason: 'db_error',
         message: `not sent to the database: ${error.message}, so it cannot be stored exactly; none of this record's ${record.rows.length} row(s) were loaded`,
-        item: record.item,
-      });
-    }
+        item,
+      },
+    };
   }
-  return { input, table, sql: tableStatements(input.targetSchema, table), candidates, encodingRejects };
 }
 
 async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise<BatchOutcome> {
@@ -186,27 +243,24 @@ async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise
   await assertRunAcceptsBatches(session, input);
   await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, plan.sql.target]);
 
-  const holders = await loadHolders(session, plan);
-  const claims: ClaimingRecord[] = plan.candidates.map(({ record, rowIds }) => ({
-    sourceEntity: input.entity,
-    sourceId: record.sourceId,
-    rowIds,
-    contentKey: () => toJsonText(record.item),
-  }));
-  const { winners, losers } = resolveIdConflicts(claims, holders);
+  const { holders, ownRows } = await loadHolders(session, plan);
+  const { winners, losers, items } = await claimRows(plan, holders);
   const conflictRejects: LoadReject[] = losers.map((loss) => ({
     sourceEntity: input.entity,
-    sourceId: plan.candidates[loss.record]!.record.sourceId,
+    sourceId: plan.candidates[loss.record]!.sourceId,
     reason: 'id_conflict',
     attribute: 'Id',
     message: loss.message,
-    item: plan.candidates[loss.record]!.record.item,
+    item: items.get(loss.record)!,
   }));
 
   let loaded = NOTHING_LOADED;
   if (winners.length > 0) {
-    await session.query(plan.sql.createStaging);
-    loaded = await loadIsolatingRefusals(session, plan, winners.map((index) => plan.candidates[index]!));
+    const records = winners.map((index) => plan.candidates[index]!);
+    // Nothing of these records is in the target yet (a first run): their rows can go straight into
+    // it, as the database's own fastest path; any refusal falls back to staging and isolation.
+    const fresh = ownRows === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
+    loaded = await loadSuspectsApart({ session, plan, staged: false }, records, fresh);
   }
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];
@@ -239,26 +293,91 @@ async function assertRunAcceptsBatches(session: SqlSession, input: BatchInput): 
   }
 }
 
-async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<Map<string, RowHolder>> {
+/**
+ * Who holds the batch's row ids now, other than the record claiming them (id_conflict material),
+ * and how many of the ids their claiming record holds already (none: a first run).
+ */
+async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<{ holders: Map<string, RowHolder>; ownRows: number }> {
   const rowIds: string[] = [];
   const sourceIds: string[] = [];
-  for (const { record, rowIds: ids } of plan.candidates) {
+  for (const { sourceId, rowIds: ids } of plan.candidates) {
     // Text cannot hold U+0000: such a record is refused by COPY later, and holds nothing now.
-    if (record.sourceId.includes('\u0000')) continue;
+    if (sourceId.includes('\u0000')) continue;
     for (const rowId of ids) {
-      if (canonicalUuid(rowId) !== rowId) continue;
+      if (!CANONICAL_UUID.test(rowId)) continue;
       rowIds.push(rowId);
-      sourceIds.push(record.sourceId);
+      sourceIds.push(sourceId);
     }
   }
   const holders = new Map<string, RowHolder>();
-  if (rowIds.length === 0) return holders;
-  const { rows } = await session.query<{ id: string; source_entity: string; source_id: string; last_run_id: string }>(
+  if (rowIds.length === 0) return { holders, ownRows: 0 };
+  const { rows } = await session.query<{ id: string | null; source_entity: string | null; source_id: string | null; last_run_id: string; summary: boolean }>(
     plan.sql.selectHolders,
     [`{${rowIds.join(',')}}`, plan.input.entity, arrayLiteral(sourceIds)],
   );
-  for (const row of rows) holders.set(row.id, { sourceEntity: row.source_entity, sourceId: row.source_id, lastRunId: row.last_run_id });
-  return holders;
+  let ownRows = 0;
+  for (const row of rows) {
+    if (row.summary) ownRows = Number(row.last_run_id);
+    else holders.set(row.id!, { sourceEntity: row.source_entity!, sourceId: row.source_id!, lastRunId: row.last_run_id });
+  }
+  return { holders, ownRows };
+}
+
+/** Whether any of these records already has rows in the target (under other ids than the batch's). */
+async function sourcesHaveRows(session: SqlSession, plan: BatchPlan, records: readonly Candidate[]): Promise<boolean> {
+  const sourceIds = records.map((candidate) => candidate.sourceId).filter((id) => !id.includes('\u0000'));
+  if (sourceIds.length === 0) return false;
+  const { rows } = await session.query<{ found: boolean }>(plan.sql.sourcesHaveRows, [plan.input.entity, arrayLiteral(sourceIds)]);
+  return rows[0]?.found === true;
+}
+
+const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The transform already writes canonical ids; only the odd one needs canonicalUuid's work. */
+function canonicalRowId(id: string): string {
+  return CANONICAL_UUID.test(id) ? id : (canonicalUuid(id) ?? id);
+}
+
+/**
+ * resolveIdConflicts, given only the records it could decide against: those touching a row held
+ * by another record, sharing a row id with another record of the batch, or read twice. The
+ * others win whatever their precedence and take no row anyone else wants, so leaving them out
+ * changes nothing; sorting thousands of records by precedence for a handful of conflicts does.
+ */
+async function claimRows(
+  plan: BatchPlan,
+  holders: ReadonlyMap<string, RowHolder>,
+): Promise<ReturnType<typeof resolveIdConflicts> & { items: ReadonlyMap<number, LegacyItem> }> {
+  const { candidates, input } = plan;
+  const contested = new Set<number>();
+  const claimedBy = new Map<string, number>();
+  const readAt = new Map<string, number>();
+  candidates.forEach(({ sourceId, rowIds }, index) => {
+    const twin = readAt.get(sourceId);
+    if (twin === undefined) readAt.set(sourceId, index);
+    else contested.add(twin).add(index);
+    for (const rowId of rowIds) {
+      if (holders.has(rowId)) contested.add(index);
+      const claimant = claimedBy.get(rowId);
+      if (claimant === undefined) claimedBy.set(rowId, index);
+      else if (claimant !== index) contested.add(claimant).add(index);
+    }
+  });
+  if (contested.size === 0) return { winners: candidates.map((_, index) => index), losers: [], items: new Map() };
+  const decided = [...contested].sort((a, b) => a - b);
+  // Items of contested records only: the losers' go into their rejects, twins compare by content.
+  const fetched = await Promise.all(decided.map((index) => candidates[index]!.item()));
+  const items = new Map(decided.map((index, at) => [index, fetched[at]!]));
+  const claims: ClaimingRecord[] = decided.map((index) => {
+    const candidate = candidates[index]!;
+    return { sourceEntity: input.entity, sourceId: candidate.sourceId, rowIds: candidate.rowIds, contentKey: () => toJsonText(items.get(index)!) };
+  });
+  const { winners, losers } = resolveIdConflicts(claims, holders);
+  return {
+    winners: [...[...candidates.keys()].filter((index) => !contested.has(index)), ...winners.map((at) => decided[at]!)].sort((a, b) => a - b),
+    losers: losers.map((loss) => ({ ...loss, record: decided[loss.record]! })),
+    items,
+  };
 }
 
 /** A text[] literal: every element quoted, so commas, braces, quotes and "NULL" stay text. */
@@ -267,14 +386,75 @@ function arrayLiteral(values: readonly string[]): string {
 }
 
 /**
+ * PostgreSQL refuses text holding U+0000. Left in the batch, each such record would make the
+ * halving below re-send the batch about log2(size) times, hundreds of COPYs and upserts for a few
+ * dozen bad records; sent one by one first, each costs one refused COPY, and the database still
+ * decides (and words) every refusal. The rejects keep the batch's record order.
+ */
+async function loadSuspectsApart(context: LoadContext, records: Candidate[], fresh: boolean): Promise<LoadResult> {
+  const suspects = new Set(records.filter((candidate) => candidate.copyText.includes('\u0000')));
+  const rest = suspects.size === 0 ? records : records.filter((candidate) => !suspects.has(candidate));
+  const results: LoadResult[] = [];
+  for (const suspect of suspects) results.push(await loadIsolatingRefusals(context, [suspect]));
+  if (rest.length > 0) results.push((fresh ? await copyFreshRecords(context, rest) : undefined) ?? (await loadIsolatingRefusals(context, rest)));
+  if (results.length === 1) return results[0]!;
+  // One record per source id among the winners (resolveIdConflicts), so the id gives the order.
+  const position = new Map(records.map((candidate, index) => [candidate.sourceId, index]));
+  const rejects = results.flatMap((result) => result.rejects);
+  rejects.sort((a, b) => (position.get(a.sourceId ?? '') ?? 0) - (position.get(b.sourceId ?? '') ?? 0));
+  return {
+    inserted: sum(results, 'inserted'),
+    updated: sum(results, 'updated'),
+    unchanged: sum(results, 'unchanged'),
+    deleted: sum(results, 'deleted'),
+    migrated: sum(results, 'migrated'),
+    rowsOut: sum(results, 'rowsOut'),
+    rejects,
+  };
+}
+
+/**
+ * COPY straight into the target, for records none of whose rows (nor any other row of theirs)
+ * exist there: every row is an insert, nothing needs an old image. Undefined when the database
+ * refuses a record: the savepoint undoes the COPY and the caller isolates it the usual way.
+ */
+async function copyFreshRecords({ session, plan }: LoadContext, records: Candidate[]): Promise<LoadResult | undefined> {
+  const rowCount = records.reduce((total, candidate) => total + candidate.rowIds.length, 0);
+  if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
+  await session.query('savepoint kpi_migrate_fresh');
+  try {
+    const copied = await session.copyFrom(plan.sql.target, plan.sql.copyColumns, copyTextOf(plan, records));
+    if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into ${plan.sql.target} took ${copied} rows, ${rowCount} were sent`);
+    await session.query('release savepoint kpi_migrate_fresh');
+  } catch (error) {
+    const refusal = databaseRefusalOf(error);
+    if (refusal === undefined || !refusesRecord(refusal)) throw error;
+    await session.query('rollback to savepoint kpi_migrate_fresh');
+    await session.query('release savepoint kpi_migrate_fresh');
+    return undefined;
+  }
+  return { inserted: rowCount, updated: 0, unchanged: 0, deleted: 0, migrated: records.length, rowsOut: rowCount, rejects: [] };
+}
+
+function sum(results: readonly LoadResult[], field: Exclude<keyof LoadResult, 'rejects'>): number {
+  return results.reduce((total, result) => total + result[field], 0);
+}
+
+/**
  * pgloader's way: load the records under a savepoint; when the database refuses them, roll back
  * to it and load each half on its own, down to the single record it refuses. The COPY into
  * staging is inside the savepoint too, since it is where a NUL byte or a malformed value fails.
  */
-async function loadIsolatingRefusals(session: SqlSession, plan: BatchPlan, records: Candidate[]): Promise<LoadResult> {
+async function loadIsolatingRefusals(context: LoadContext, records: Candidate[]): Promise<LoadResult> {
+  const { session, plan } = context;
+  if (!context.staged) {
+    // Made outside the savepoint: rolling back to it must not drop the table.
+    await session.query(plan.sql.createStaging);
+    context.staged = true;
+  }
   await session.query('savepoint kpi_migrate_records');
   try {
-    const result = await loadRecords(session, plan, records);
+    const result = await loadRecords(context, records);
     await session.query('release savepoint kpi_migrate_records');
     return result;
   } catch (error) {
@@ -282,10 +462,10 @@ async function loadIsolatingRefusals(session: SqlSession, plan: BatchPlan, recor
     if (refusal === undefined || !refusesRecord(refusal)) throw error;
     await session.query('rollback to savepoint kpi_migrate_records');
     await session.query('release savepoint kpi_migrate_records');
-    if (records.length === 1) return { ...NOTHING_LOADED, rejects: [refusedRecordReject(plan.input.entity, records[0]!.record, refusal)] };
+    if (records.length === 1) return { ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan.input.entity, records[0]!, refusal)] };
     const middle = Math.ceil(records.length / 2);
-    const first = await loadIsolatingRefusals(session, plan, records.slice(0, middle));
-    const second = await loadIsolatingRefusals(session, plan, records.slice(middle));
+    const first = await loadIsolatingRefusals(context, records.slice(0, middle));
+    const second = await loadIsolatingRefusals(context, records.slice(middle));
     return {
       inserted: first.inserted + second.inserted,
       updated: first.updated + second.updated,
@@ -298,10 +478,11 @@ async function loadIsolatingRefusals(session: SqlSession, plan: BatchPlan, recor
   }
 }
 
-async function loadRecords(session: SqlSession, plan: BatchPlan, records: Candidate[]): Promise<LoadResult> {
+async function loadRecords(context: LoadContext, records: Candidate[]): Promise<LoadResult> {
+  const { session, plan } = context;
   const rowCount = records.reduce((sum, candidate) => sum + candidate.rowIds.length, 0);
   if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
-  const copied = await session.copyFrom(plan.sql.staging, plan.table.columns, records.map((c) => c.copyText).join(''));
+  const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyTextOf(plan, records));
   if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into staging took ${copied} rows, ${rowCount} were sent`);
   const runParam = [plan.input.runId];
   const deleted = plan.table.fansOut ? (await session.query(plan.sql.deleteDropped, runParam)).rowCount : 0;
@@ -311,21 +492,50 @@ async function loadRecords(session: SqlSession, plan: BatchPlan, records: Candid
   return { inserted, updated, unchanged: rowCount - inserted - updated, deleted, migrated: records.length, rowsOut: rowCount, rejects: [] };
 }
 
-function refusedRecordReject(entity: MigratedEntity, record: RecordRows<TargetRow>, refusal: DatabaseRefusal): LoadReject {
+/** The records' COPY text: the piece the batch came with when these are its records, in order. */
+function copyTextOf(plan: BatchPlan, records: readonly Candidate[]): string {
+  const joined = plan.joinedText;
+  if (joined !== undefined && records.length === joined.records.length && records.every((record, at) => record === joined.records[at])) {
+    return joined.text;
+  }
+  return records.map((candidate) => candidate.copyText).join('');
+}
+
+/**
+ * Rows → COPY text as encodeCopyRows writes it, each line ending with `lineEnd` (the run
+ * columns and the newline). Joined from arrays: `+=` would leave a rope of a node per field,
+ * millions of small objects over a run for the garbage collector to trace.
+ */
+function encodeRows(rows: readonly TargetRow[], columns: readonly string[], lineEnd: string): string {
+  const lines: string[] = [];
+  const fields: string[] = new Array<string>(columns.length);
+  for (const row of rows) {
+    for (let at = 0; at < columns.length; at++) {
+      const column = columns[at]!;
+      const value = (row as unknown as Record<string, CopyValue | undefined>)[column];
+      if (value === undefined) throw new TypeError(`row has no value for column ${column}`);
+      fields[at] = encodeCopyValue(value, column);
+    }
+    lines.push(fields.join('\t'), lineEnd);
+  }
+  return lines.join('');
+}
+
+async function refusedRecordReject(entity: MigratedEntity, record: PreparedRecord, refusal: DatabaseRefusal): Promise<LoadReject> {
   // COPY's context names the staging table and a line of this batch; only the column means anything here.
   const column = refusal.column ?? /\bcolumn (\w+)/.exec(refusal.where ?? '')?.[1];
   const parts = [
     `PostgreSQL refused this record's rows [${refusal.sqlstate}]: ${refusal.message}`,
     ...(refusal.detail ? [refusal.detail] : []),
     ...(column ? [`column ${column}`] : []),
-    `none of its ${record.rows.length} row(s) were loaded`,
+    `none of its ${record.rowIds.length} row(s) were loaded`,
   ];
   return {
     sourceEntity: entity,
     sourceId: record.sourceId,
     reason: 'db_error',
     message: parts.join('; '),
-    item: record.item,
+    item: await record.item(),
     sqlstate: refusal.sqlstate,
   };
 }

@@ -41,6 +41,11 @@ export function refusesRecord(refusal: DatabaseRefusal): boolean {
 }
 
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+// The connection's TLS could not be set up as the URL asks (sslmode, sslrootcert): pg's and Node's own words.
+const TLS_FAILURE = /does not support SSL|certificate|self[- ]signed|\bTLS\b|\bSSL\b/i;
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|CERT_)/;
+// Files a connection reads (sslrootcert, sslcert, sslkey) that are missing or unreadable.
+const CONNECTION_FILE_CODES = new Set(['ENOENT', 'EACCES']);
 
 /** A failure of the target database as a fatal MigrateError: unavailable, wrong schema, or internal. */
 export function targetFailure(error: unknown, doing: string): MigrateError {
@@ -50,7 +55,12 @@ export function targetFailure(error: unknown, doing: string): MigrateError {
   const nodeCode = (error as { code?: unknown } | null)?.code;
   const sqlClass = refusal?.sqlstate.slice(0, 2);
   const code =
-    sqlClass === '08' || sqlClass === '53' || sqlClass === '57' || UNAVAILABLE_CODES.has(String(nodeCode)) || /Connection terminated/i.test(message)
+    sqlClass === '08' ||
+    sqlClass === '53' ||
+    sqlClass === '57' ||
+    UNAVAILABLE_CODES.has(String(nodeCode)) ||
+    /Connection terminated/i.test(message) ||
+    (refusal === undefined && (TLS_FAILURE.test(message) || TLS_CODES.test(String(nodeCode)) || CONNECTION_FILE_CODES.has(String(nodeCode))))
       ? 'TARGET_UNAVAILABLE'
       : sqlClass === '42' || sqlClass === '3F'
         ? 'TARGET_SCHEMA'

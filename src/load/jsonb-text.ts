@@ -1,4 +1,5 @@
-import { LegacyNumber, LegacySet, toJsonText, type LegacyItem, type LegacyValue } from '../transform/legacy-value.js';
+import { toPlainDecimal } from '../transform/decimal.js';
+import { LegacyNumber, LegacySet, setAttribute, toJsonText, type LegacyItem, type LegacyValue } from '../transform/legacy-value.js';
 import type { Position } from '../extract/source.js';
 
 /**
@@ -35,8 +36,9 @@ export function storableItemJson(item: LegacyItem): StorableItem {
       return storableText(value);
     }
     if (value instanceof LegacyNumber) {
-      if (JSON_NUMBER.test(value.text)) return value;
-      adjustments.add('numbers that are not JSON numbers are written as strings');
+      // jsonb numbers are numerics: beyond numeric's range (131,072 integer digits) jsonb refuses them.
+      if (JSON_NUMBER.test(value.text) && toPlainDecimal(value.text) !== undefined) return value;
+      adjustments.add('numbers that are not JSON numbers, or beyond what jsonb holds, are written as strings');
       return clean(value.text);
     }
     if (value instanceof LegacySet) {
@@ -48,7 +50,8 @@ export function storableItemJson(item: LegacyItem): StorableItem {
   };
   const cleanMap = (map: { [attribute: string]: LegacyValue }): { [attribute: string]: LegacyValue } => {
     const out: { [attribute: string]: LegacyValue } = {};
-    for (const [name, value] of Object.entries(map)) out[clean(name) as string] = clean(value);
+    // setAttribute: `out[name] =` would drop an attribute named __proto__ from the raw item kept.
+    for (const [name, value] of Object.entries(map)) setAttribute(out, clean(name) as string, clean(value));
     return out;
   };
   const json = toJsonText(cleanMap(item));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { MigrateError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import type { SqlClient } from './sql-client.js';
+import { targetFailure } from './database-error.js';
 import { quoteIdent } from './identifiers.js';
 
 export interface Migration {
@@ -37,14 +38,20 @@ export async function loadMigrations(targetSchema: string): Promise<Migration[]>
  */
 export async function applyMigrations(sql: SqlClient, targetSchema = 'public'): Promise<string[]> {
   const migrations = await loadMigrations(targetSchema);
-  await sql.transaction(async (tx) => {
-    // Two processes starting at once must not both apply: the advisory lock serialises them.
-    await tx.query('select pg_advisory_xact_lock(7312001)');
-    await tx.query('create schema if not exists kpi_migrate');
-    await tx.query(`create table if not exists kpi_migrate.schema_migrations (
+  // The first statement of a run: a target that cannot be reached (refused, TLS demanded but not
+  // offered, a CA file missing) is reported as such, not as a fault of the tool.
+  await sql
+    .transaction(async (tx) => {
+      // Two processes starting at once must not both apply: the advisory lock serialises them.
+      await tx.query('select pg_advisory_xact_lock(7312001)');
+      await tx.query('create schema if not exists kpi_migrate');
+      await tx.query(`create table if not exists kpi_migrate.schema_migrations (
       version int primary key, name text not null, checksum text not null,
       target_schema text not null, applied_at timestamptz not null default now())`);
-  });
+    })
+    .catch((error: unknown) => {
+      throw targetFailure(error, 'preparing the target database');
+    });
   const applied: string[] = [];
   for (const migration of migrations) {
     const done = await sql.transaction(async (tx) => {

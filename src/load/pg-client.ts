@@ -34,6 +34,10 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
   const pool = new pg.Pool({ connectionString, max: poolSize, application_name: 'kpi-migrate' });
   // An idle client dropped by the server must not crash the process; the next query fails instead.
   pool.on('error', () => {});
+  // A backend killed just after its startup can send ReadyForQuery and the FATAL message in one
+  // read: the pool hands the new client over in between, before any caller could listen on it.
+  // The error is not lost: the client's queries fail with it, and transaction() reports it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const base = sessionOf(pool);
   return {
     dialect: 'postgres',
@@ -44,6 +48,14 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
     },
     async transaction(work) {
       const client = await pool.connect();
+      // A checked-out client is not watched by the pool: a backend terminated between two
+      // statements emits 'error' on it, which would crash the process without a listener. The
+      // next statement fails instead, and the loss (not "client is not queryable") is reported.
+      let lost: Error | undefined;
+      const onLost = (error: Error) => {
+        lost ??= error;
+      };
+      client.on('error', onLost);
       let broken: unknown;
       try {
         await client.query('begin');
@@ -52,10 +64,11 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
         return result;
       } catch (error) {
         broken = await client.query('rollback').then(() => undefined, (rollbackError: unknown) => rollbackError);
-        throw error;
+        throw lost ?? error;
       } finally {
-        // A client whose rollback failed has a dead or confused connection: destroy it.
-        client.release(broken instanceof Error ? broken : undefined);
+        client.removeListener('error', onLost);
+        // A client whose connection was lost or whose rollback failed is dead or confused: destroy it.
+        client.release(lost ?? (broken instanceof Error ? broken : undefined));
       }
     },
     async close() {

@@ -126,6 +126,9 @@ export async function loadRejectedSourceIds(
   }
 }
 
+/** Characters of a source id kept in the indexed source_id column (4 bytes each at most in UTF-8). */
+const MAX_INDEXED_SOURCE_ID = 256;
+
 /**
  * Inserts rejects with their raw items as jsonb, in one statement. What jsonb or text cannot hold
  * (U+0000, unpaired surrogates) is written as `\uXXXX` text, and the message says so.
@@ -138,9 +141,17 @@ export async function insertRejects(
   if (rejects.length === 0) return;
   const entries = rejects.map((reject) => {
     const item = storableItemJson(reject.item);
-    const message = item.adjustments.length === 0 ? reject.message : `${reject.message} (stored item: ${item.adjustments.join('; ')})`;
+    const notes = [...item.adjustments];
+    let sourceId = reject.sourceId;
+    // source_id is indexed, and a btree entry holds at most about 2.7 kB: a longer one (garbage in
+    // an Id) would fail the whole batch. The raw item keeps the Id whole.
+    if (sourceId !== null && sourceId.length > MAX_INDEXED_SOURCE_ID) {
+      notes.push(`source_id is the first ${MAX_INDEXED_SOURCE_ID} of its ${sourceId.length} characters; the item holds it whole`);
+      sourceId = `${sourceId.slice(0, MAX_INDEXED_SOURCE_ID)}…`;
+    }
+    const message = notes.length === 0 ? reject.message : `${reject.message} (stored item: ${notes.join('; ')})`;
     return (
-      `{"source_entity":${storableJson(reject.sourceEntity)},"source_id":${storableJson(reject.sourceId)},` +
+      `{"source_entity":${storableJson(reject.sourceEntity)},"source_id":${storableJson(sourceId)},` +
       `"reason":${storableJson(reject.reason)},"attribute":${storableJson(reject.attribute ?? null)},` +
       `"message":${storableJson(message)},"sqlstate":${storableJson(reject.sqlstate ?? null)},"item":${item.json}}`
     );

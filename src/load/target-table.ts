@@ -36,9 +36,14 @@ export interface TableStatements {
   createStaging: string;
   /**
    * `$1` row ids (uuid[] literal), `$2` the batch's entity, `$3` each row's source id (text[]
-   * literal): the rows among these that a different source record holds now.
+   * literal): the rows among these that a different source record holds now, then one summary
+   * row (`summary` true, `last_run_id` = how many of the ids their own record holds already).
    */
   selectHolders: string;
+  /** `$1` the batch's entity, `$2` source ids (text[] literal): whether any of them has a row. */
+  sourcesHaveRows: string;
+  /** The columns a batch COPYs, into staging or straight into the target: the data columns, then first_run_id, last_run_id. */
+  copyColumns: readonly string[];
   /** Removes (and records in row_history) rows that staged records no longer produce. */
   deleteDropped: string;
   /** Guarded upsert of the new and changed staged rows, old images into row_history; counts. */
@@ -59,15 +64,34 @@ export function tableStatements(targetSchema: string, table: TargetTable): Table
   return {
     target,
     staging,
-    // Only the data columns and no constraints: COPY checks types, the upsert checks the rest.
-    createStaging: `create temp table ${staging} on commit drop as select ${columns.join(', ')} from ${target} with no data`,
-    selectHolders: `select t.id::text as id, t.source_entity, t.source_id, t.last_run_id::text as last_run_id
-      from unnest($1::uuid[], $3::text[]) as r(id, source_id) join ${target} t on t.id = r.id
-      where (t.source_entity, t.source_id) is distinct from ($2::text, r.source_id)`,
+    // The COPY columns and no constraints: COPY checks types, the upsert checks the rest.
+    createStaging: `create temp table ${staging} on commit drop as select ${columns.join(', ')}, first_run_id, last_run_id from ${target} with no data`,
+    // Every probe of the target below goes through a LATERAL subquery with LIMIT (or OFFSET 0),
+    // which PostgreSQL never flattens into a join: a batch is a few thousand rows against a target
+    // of millions, and a hash join would read the whole target once per batch (quadratic in a run).
+    selectHolders: `with probed as (
+        select r.source_id as claimant, t.id, t.source_entity, t.source_id, t.last_run_id
+        from unnest($1::uuid[], $3::text[]) as r(id, source_id)
+        cross join lateral (select t.id, t.source_entity, t.source_id, t.last_run_id from ${target} t where t.id = r.id limit 1) t
+      )
+      select id::text as id, source_entity, source_id, last_run_id::text as last_run_id, false as summary
+      from probed where (source_entity, source_id) is distinct from ($2::text, claimant)
+      union all
+      select null, null, null, (count(*) filter (where (source_entity, source_id) is not distinct from ($2::text, claimant)))::text, true
+      from probed`,
+    sourcesHaveRows: `select exists (
+        select 1 from unnest($2::text[]) as r(source_id)
+        cross join lateral (select 1 from ${target} t where t.source_entity = $1::text and t.source_id = r.source_id limit 1) t
+      ) as found`,
+    copyColumns: [...table.columns, 'first_run_id', 'last_run_id'],
     deleteDropped: `with dropped as (
         delete from ${target} t
-        where (t.source_entity, t.source_id) in (select s.source_entity, s.source_id from ${staging} s)
-          and not exists (select 1 from ${staging} s where s.id = t.id)
+        where t.ctid = any(array(
+          select held.ctid
+          from (select distinct s.source_entity, s.source_id from ${staging} s) r
+          cross join lateral (select t.ctid, t.id from ${target} t where t.source_entity = r.source_entity and t.source_id = r.source_id offset 0) held
+          where not exists (select 1 from ${staging} s where s.id = held.id)
+        ))
         returning t.*
       )
       ${history('delete', 'dropped')}`,
@@ -75,7 +99,8 @@ export function tableStatements(targetSchema: string, table: TargetTable): Table
     // images); unchanged rows go no further, so a re-run costs one index probe per row.
     upsert: `with changes as materialized (
         select s.*, t.id is null as is_new, case when t.id is not null then to_jsonb(t) end as old_row
-        from ${staging} s left join ${target} t on t.id = s.id
+        from ${staging} s
+        left join lateral (select * from ${target} t where t.id = s.id limit 1) t on true
         where t.id is null or ${changed('t', 's')}
       ), history as (
         insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)

@@ -44,23 +44,44 @@ export function isLegacyMap(value: LegacyValue): value is { [attribute: string]:
   );
 }
 
-/** DynamoDB's typed JSON (`{"S": "…"}`, `{"N": "…"}`, …) → legacy value; numbers stay text. */
+/**
+ * DynamoDB's typed JSON (`{"S": "…"}`, `{"N": "…"}`, …) → legacy value; numbers stay text.
+ * A payload of the wrong JSON type (`{"BOOL": "false"}`, `{"S": 5}`) is refused, never coerced:
+ * only a damaged file holds one, and `Boolean("false")` would silently turn it into true.
+ */
 export function fromAttributeValue(attribute: AttributeValue | Record<string, unknown>): LegacyValue {
   const av = attribute as Record<string, unknown>;
-  if ('S' in av && av.S !== undefined) return String(av.S);
-  if ('N' in av && av.N !== undefined) return new LegacyNumber(String(av.N));
-  if ('BOOL' in av && av.BOOL !== undefined) return Boolean(av.BOOL);
-  if ('NULL' in av && av.NULL !== undefined) return null;
-  if ('M' in av && av.M !== undefined) return fromAttributeMap(av.M as Record<string, AttributeValue>);
-  if ('L' in av && av.L !== undefined) return (av.L as AttributeValue[]).map(fromAttributeValue);
-  if ('B' in av && av.B !== undefined) return toBytes(av.B);
-  if ('SS' in av && av.SS !== undefined) return new LegacySet('SS', (av.SS as string[]).map(String));
-  if ('NS' in av && av.NS !== undefined) {
-    return new LegacySet('NS', (av.NS as string[]).map((n) => new LegacyNumber(String(n))));
+  if (typeof av !== 'object' || av === null || Array.isArray(av)) throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(av)}`);
+  if ('S' in av && av.S !== undefined) return payload(av.S, 'S', isString);
+  if ('N' in av && av.N !== undefined) return new LegacyNumber(payload(av.N, 'N', isString));
+  if ('BOOL' in av && av.BOOL !== undefined) return payload(av.BOOL, 'BOOL', (v): v is boolean => typeof v === 'boolean');
+  if ('NULL' in av && av.NULL !== undefined) {
+    payload(av.NULL, 'NULL', (v) => v === true);
+    return null;
   }
-  if ('BS' in av && av.BS !== undefined) return new LegacySet('BS', (av.BS as unknown[]).map(toBytes));
+  if ('M' in av && av.M !== undefined) {
+    return fromAttributeMap(payload(av.M, 'M', (v): v is Record<string, AttributeValue> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)));
+  }
+  if ('L' in av && av.L !== undefined) return payload(av.L, 'L', Array.isArray).map(fromAttributeValue);
+  if ('B' in av && av.B !== undefined) return toBytes(av.B);
+  if ('SS' in av && av.SS !== undefined) return new LegacySet('SS', payload(av.SS, 'SS', isStringList));
+  if ('NS' in av && av.NS !== undefined) {
+    return new LegacySet('NS', payload(av.NS, 'NS', isStringList).map((n) => new LegacyNumber(n)));
+  }
+  if ('BS' in av && av.BS !== undefined) return new LegacySet('BS', payload(av.BS, 'BS', Array.isArray).map(toBytes));
   throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(Object.keys(av))}`);
 }
+
+function payload<T>(value: unknown, tag: string, is: (value: unknown) => value is T): T;
+function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown;
+function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown {
+  if (is(value)) return value;
+  const found = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value).slice(0, 40)}`;
+  throw new TypeError(`a DynamoDB ${tag} attribute holds ${found}`);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
 
 export function fromAttributeMap(item: Record<string, AttributeValue | Record<string, unknown>>): LegacyItem {
   const out: LegacyItem = {};
@@ -72,7 +93,7 @@ export function fromAttributeMap(item: Record<string, AttributeValue | Record<st
  * `out[name] = value` would drop an attribute named `__proto__` (it sets the prototype instead);
  * legacy data may hold any name, and nothing may be dropped silently.
  */
-export function setAttribute(out: { [attribute: string]: LegacyValue }, name: string, value: LegacyValue): void {
+export function setAttribute<Value = LegacyValue>(out: { [attribute: string]: Value }, name: string, value: Value): void {
   if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   else out[name] = value;
 }
@@ -95,7 +116,7 @@ export function toAttributeValue(value: LegacyValue): AttributeValue {
 
 export function toAttributeMap(item: LegacyItem): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
-  for (const [name, value] of Object.entries(item)) out[name] = toAttributeValue(value);
+  for (const [name, value] of Object.entries(item)) setAttribute(out, name, toAttributeValue(value));
   return out;
 }
 
@@ -125,9 +146,12 @@ export function toJsonText(value: LegacyValue): string {
   return `{${members.join(',')}}`;
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 function toBytes(raw: unknown): Uint8Array {
   if (raw instanceof Uint8Array) return raw;
-  // DynamoDB JSON in export files and `aws dynamodb scan` output carries binary as base64 text.
-  if (typeof raw === 'string') return new Uint8Array(Buffer.from(raw, 'base64'));
+  // DynamoDB JSON in export files and `aws dynamodb scan` output carries binary as base64 text;
+  // Buffer.from would skip any other character silently, so other text is refused.
+  if (typeof raw === 'string' && BASE64.test(raw)) return new Uint8Array(Buffer.from(raw, 'base64'));
   throw new TypeError('binary attribute is neither bytes nor base64 text');
 }

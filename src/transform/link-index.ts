@@ -1,3 +1,5 @@
+import { canonicalGuid } from './coerce.js';
+import { compareGuidWords, grownArray, guidToWords, ScopedGuidTable, wordsToGuid } from './guid-table.js';
 import type { KpiLinkRow } from './rows.js';
 
 /** A link that made it into kpi_links, as the fan-out of kpi_data needs it. Canonical GUIDs. */
@@ -16,73 +18,162 @@ export interface IndexedLink {
   readonly sourceId: string;
 }
 
-interface KpiLinks {
-  readonly key: string;
-  /** Kept in fan-out order: is_primary desc, id asc. */
-  readonly links: IndexedLink[];
-}
-
 const NO_LINKS: readonly IndexedLink[] = Object.freeze([]);
 
 export function migratedLinkOf(row: Pick<KpiLinkRow, 'id' | 'tenant_id' | 'kpi_id' | 'is_primary' | 'source_id'>): MigratedLink {
   return { id: row.id, tenantId: row.tenant_id, kpiId: row.kpi_id, isPrimary: row.is_primary, sourceId: row.source_id };
 }
 
+const PRIMARY = 1;
+const REMOVED = 2;
+/** The source id differs from the id's canonical text (braces, upper case): it is kept apart. */
+const OWN_SOURCE_ID = 4;
+/** The id is no canonical GUID (the transform makes sure it is): it is kept as text. */
+const TEXT_ID = 8;
+const END = -1;
+
 /**
  * The migrated links of every KPI, in fan-out order.
  *
- * Memory per link: a three-field object (about 40 bytes) holding the 36-character id (about
- * 56 bytes; the source id shares it when it is already canonical), its array slot (8 bytes) and
- * an entry in the by-source-id Map (about 40 bytes): roughly 150 bytes. Each KPI with links
- * adds its 73-character key and array, about 150 bytes more.
+ * Links are numbered as they come and kept in typed arrays: the id as four 32-bit words, a flag
+ * byte, the next link of the same KPI, the link's KPI and the next link with the same id. The
+ * KPIs (tenant, kpi) and the ids each have a ScopedGuidTable. About 90 bytes a link, where a
+ * Map of objects keyed by `tenant|kpi` text took about 350; a source id spelled otherwise than
+ * the id (braces, upper case) adds a Map entry. Removed links leave their numbers unused.
  */
 export class LinkIndex {
-  readonly #byKpi = new Map<string, KpiLinks>();
-  readonly #bySourceId = new Map<string, KpiLinks>();
+  #ids = new Uint32Array(4 * 1024);
+  #flags = new Uint8Array(1024);
+  /** Next link of the same KPI in fan-out order. */
+  #next = new Int32Array(1024);
+  /** The KPI (group entry) of each link. */
+  #groupOf = new Int32Array(1024);
+  /** Next link with the same canonical id (two source records may spell one id). */
+  #sameId = new Int32Array(1024);
+  readonly #texts = new Map<number, string>();
+  readonly #sourceIds = new Map<number, string>();
+  #count = 0;
+  #live = 0;
+  readonly #groups = new ScopedGuidTable();
+  #heads = new Int32Array(1024);
+  readonly #byId = new ScopedGuidTable();
+  #firstWithId = new Int32Array(1024);
 
   /** Adds a link; a link with the same source id (the same record read again) replaces it. */
   add(link: MigratedLink): void {
     this.remove(link.sourceId);
-    const key = `${link.tenantId}|${link.kpiId}`;
-    let group = this.#byKpi.get(key);
-    if (group === undefined) {
-      group = { key, links: [] };
-      this.#byKpi.set(key, group);
+    const n = this.#count++;
+    this.#ids = grownArray(this.#ids, 4 * (n + 1));
+    this.#flags = grownArray(this.#flags, n + 1);
+    this.#next = grownArray(this.#next, n + 1);
+    this.#groupOf = grownArray(this.#groupOf, n + 1);
+    this.#sameId = grownArray(this.#sameId, n + 1);
+    let flags = link.isPrimary ? PRIMARY : 0;
+    if (!guidToWords(link.id, this.#ids, 4 * n)) {
+      flags |= TEXT_ID;
+      this.#texts.set(n, link.id);
     }
-    const entry: IndexedLink = {
-      id: link.id,
-      isPrimary: link.isPrimary,
-      sourceId: link.sourceId === link.id ? link.id : link.sourceId,
-    };
-    const at = group.links.findIndex((other) => compareFanOutOrder(entry, other) < 0);
-    group.links.splice(at === -1 ? group.links.length : at, 0, entry);
-    this.#bySourceId.set(entry.sourceId, group);
+    if (link.sourceId !== link.id) {
+      flags |= OWN_SOURCE_ID;
+      this.#sourceIds.set(n, link.sourceId);
+    }
+    this.#flags[n] = flags;
+
+    const byId = this.#byId.insert('', link.id);
+    this.#firstWithId = grownArray(this.#firstWithId, byId.entry + 1);
+    this.#sameId[n] = byId.created ? END : this.#firstWithId[byId.entry]!;
+    this.#firstWithId[byId.entry] = n;
+
+    const group = this.#groups.insert(link.tenantId, link.kpiId);
+    this.#heads = grownArray(this.#heads, group.entry + 1);
+    if (group.created) this.#heads[group.entry] = END;
+    this.#groupOf[n] = group.entry;
+    let before = END;
+    let at = this.#heads[group.entry]!;
+    while (at !== END && this.#compare(at, n) <= 0) {
+      before = at;
+      at = this.#next[at]!;
+    }
+    this.#next[n] = at;
+    if (before === END) this.#heads[group.entry] = n;
+    else this.#next[before] = n;
+    this.#live += 1;
   }
 
   /** Forgets a link the load stage rejected. Returns whether it was there. */
   remove(sourceId: string): boolean {
-    const group = this.#bySourceId.get(sourceId);
-    if (group === undefined) return false;
-    this.#bySourceId.delete(sourceId);
-    const at = group.links.findIndex((link) => link.sourceId === sourceId);
-    if (at !== -1) group.links.splice(at, 1);
-    if (group.links.length === 0) this.#byKpi.delete(group.key);
+    const n = this.#find(sourceId);
+    if (n === END) return false;
+    const group = this.#groupOf[n]!;
+    let before = END;
+    let at = this.#heads[group]!;
+    while (at !== n) {
+      before = at;
+      at = this.#next[at]!;
+    }
+    if (before === END) this.#heads[group] = this.#next[n]!;
+    else this.#next[before] = this.#next[n]!;
+    this.#flags[n] = this.#flags[n]! | REMOVED;
+    this.#texts.delete(n);
+    this.#sourceIds.delete(n);
+    this.#live -= 1;
     return true;
   }
 
-  /** The links of a KPI in a tenant, is_primary desc then id asc (contract §3). Do not modify. */
+  /** The links of a KPI in a tenant, is_primary desc then id asc (contract §3). */
   linksOf(tenantId: string, kpiId: string): readonly IndexedLink[] {
-    return this.#byKpi.get(`${tenantId}|${kpiId}`)?.links ?? NO_LINKS;
+    const group = this.#groups.find(tenantId, kpiId);
+    if (group === -1 || this.#heads[group] === END) return NO_LINKS;
+    const links: IndexedLink[] = [];
+    for (let at = this.#heads[group]!; at !== END; at = this.#next[at]!) {
+      const id = this.#idOf(at);
+      links.push({ id, isPrimary: (this.#flags[at]! & PRIMARY) !== 0, sourceId: this.#sourceIdOf(at, id) });
+    }
+    return links;
   }
 
   get size(): number {
-    return this.#bySourceId.size;
+    return this.#live;
+  }
+
+  #idOf(n: number): string {
+    return (this.#flags[n]! & TEXT_ID) !== 0 ? this.#texts.get(n)! : wordsToGuid(this.#ids, 4 * n);
+  }
+
+  #sourceIdOf(n: number, id = this.#idOf(n)): string {
+    return (this.#flags[n]! & OWN_SOURCE_ID) !== 0 ? this.#sourceIds.get(n)! : id;
+  }
+
+  /** The live link read from `sourceId`, or END. */
+  #find(sourceId: string): number {
+    const canonical = canonicalGuid(sourceId);
+    const entry = canonical === undefined ? -1 : this.#byId.find('', canonical);
+    if (entry !== -1) {
+      for (let at = this.#firstWithId[entry]!; at !== END; at = this.#sameId[at]!) {
+        if ((this.#flags[at]! & REMOVED) === 0 && this.#sourceIdOf(at) === sourceId) return at;
+      }
+    }
+    // An id kept as text is found by its own spelling only.
+    const byText = this.#byId.find('', sourceId);
+    if (byText !== -1 && byText !== entry) {
+      for (let at = this.#firstWithId[byText]!; at !== END; at = this.#sameId[at]!) {
+        if ((this.#flags[at]! & REMOVED) === 0 && this.#sourceIdOf(at) === sourceId) return at;
+      }
+    }
+    return END;
+  }
+
+  /** Fan-out order: is_primary desc, id asc, then the source id (independent of read order). */
+  #compare(a: number, b: number): number {
+    const primaryA = (this.#flags[a]! & PRIMARY) !== 0;
+    const primaryB = (this.#flags[b]! & PRIMARY) !== 0;
+    if (primaryA !== primaryB) return primaryA ? -1 : 1;
+    const textIds = ((this.#flags[a]! | this.#flags[b]!) & TEXT_ID) !== 0;
+    const byId = textIds ? compareText(this.#idOf(a), this.#idOf(b)) : compareGuidWords(this.#ids, 4 * a, this.#ids, 4 * b);
+    return byId !== 0 ? byId : compareText(this.#sourceIdOf(a), this.#sourceIdOf(b));
   }
 }
 
-function compareFanOutOrder(a: IndexedLink, b: IndexedLink): number {
-  if (a.isPrimary !== b.isPrimary) return a.isPrimary ? -1 : 1;
-  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
-  // Two source records with one canonical id (the load stage rejects one): still independent of read order.
-  return a.sourceId < b.sourceId ? -1 : a.sourceId > b.sourceId ? 1 : 0;
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

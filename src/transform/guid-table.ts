@@ -1,0 +1,175 @@
+/**
+ * Compact keys for the in-memory lookups and link index, which grow with the data: a canonical
+ * GUID is kept as four 32-bit words (16 bytes) in typed arrays instead of a 36-character string
+ * (about 56 bytes) plus a Map entry. Pure data structures, no I/O.
+ */
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+const DASH_AT = [8, 13, 18, 23];
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/**
+ * Writes a canonical GUID (36 characters, lowercase hex, hyphens at 8-13-18-23) as four words
+ * at `words[at..at+3]`; false, and nothing written, for any other text.
+ */
+export function guidToWords(text: string, words: Uint32Array, at: number): boolean {
+  if (text.length !== 36) return false;
+  for (const dash of DASH_AT) if (text.charCodeAt(dash) !== 45) return false;
+  const w0 = hexWord(text, 0, 8);
+  const w1 = hexWord(text, 9, 13) * 65536 + hexWord(text, 14, 18);
+  const w2 = hexWord(text, 19, 23) * 65536 + hexWord(text, 24, 28);
+  const w3 = hexWord(text, 28, 36);
+  if (w0 < 0 || w1 < 0 || w2 < 0 || w3 < 0) return false;
+  words[at] = w0;
+  words[at + 1] = w1;
+  words[at + 2] = w2;
+  words[at + 3] = w3;
+  return true;
+}
+
+/** The hex digits text[from..to) as a number; -Infinity when one is not a lowercase hex digit. */
+function hexWord(text: string, from: number, to: number): number {
+  let word = 0;
+  for (let i = from; i < to; i++) {
+    const value = hexValue(text.charCodeAt(i));
+    if (value < 0) return -Infinity;
+    word = word * 16 + value;
+  }
+  return word;
+}
+
+/** The canonical text of the GUID at `words[at..at+3]`. */
+export function wordsToGuid(words: Uint32Array, at: number): string {
+  let hex = '';
+  for (let w = 0; w < 4; w++) {
+    const word = words[at + w]!;
+    hex += HEX[word >>> 24]! + HEX[(word >>> 16) & 0xff]! + HEX[(word >>> 8) & 0xff]! + HEX[word & 0xff]!;
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Orders two GUIDs as their canonical texts order (fixed-width lowercase hex: numerically). */
+export function compareGuidWords(a: Uint32Array, at: number, b: Uint32Array, bt: number): number {
+  for (let w = 0; w < 4; w++) {
+    const x = a[at + w]!;
+    const y = b[bt + w]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+function grown<T extends Uint32Array | Int32Array | Uint8Array>(array: T, length: number): T {
+  if (array.length >= length) return array;
+  const bigger = new (array.constructor as new (length: number) => T)(Math.max(length, array.length * 2));
+  bigger.set(array);
+  return bigger;
+}
+
+export { grown as grownArray };
+
+const KEY_WORDS = 5;
+const EMPTY = 0;
+
+/**
+ * (scope, GUID) → a dense entry number (0, 1, 2… in insertion order), for callers that keep
+ * their values in parallel typed arrays. A scope is any string (a tenant id): scopes are few and
+ * numbered once. Memory per entry: 20 bytes of key and about 8 bytes of slots. Keys that are
+ * not canonical GUIDs still work, through an ordinary Map (the transform canonicalises ids, so
+ * there are none in practice).
+ */
+export class ScopedGuidTable {
+  readonly #scopes = new Map<string, number>();
+  #keys = new Uint32Array(KEY_WORDS * 1024);
+  /** Entry number + 1 per slot; 0 is an empty slot. Open addressing, linear probing, ≤ 50% full. */
+  #slots = new Int32Array(2048);
+  #size = 0;
+  readonly #unusual = new Map<string, number>();
+  readonly #probe = new Uint32Array(4);
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The entry of (scope, guid), or -1. */
+  find(scope: string, guid: string): number {
+    const scopeNumber = this.#scopes.get(scope);
+    if (scopeNumber === undefined) return -1;
+    if (!guidToWords(guid, this.#probe, 0)) return this.#unusual.get(`${scopeNumber}\u0000${guid}`) ?? -1;
+    const slot = this.#slotOf(scopeNumber, this.#probe);
+    const entry = this.#slots[slot]!;
+    return entry === EMPTY ? -1 : entry - 1;
+  }
+
+  /** The entry of (scope, guid), made if it was not there: `created` says which. */
+  insert(scope: string, guid: string): { entry: number; created: boolean } {
+    let scopeNumber = this.#scopes.get(scope);
+    if (scopeNumber === undefined) {
+      scopeNumber = this.#scopes.size;
+      this.#scopes.set(scope, scopeNumber);
+    }
+    if (!guidToWords(guid, this.#probe, 0)) {
+      const key = `${scopeNumber}\u0000${guid}`;
+      const known = this.#unusual.get(key);
+      if (known !== undefined) return { entry: known, created: false };
+      const entry = this.#newEntry(scopeNumber);
+      this.#unusual.set(key, entry);
+      return { entry, created: true };
+    }
+    let slot = this.#slotOf(scopeNumber, this.#probe);
+    const known = this.#slots[slot]!;
+    if (known !== EMPTY) return { entry: known - 1, created: false };
+    const entry = this.#newEntry(scopeNumber);
+    this.#keys.set(this.#probe, entry * KEY_WORDS + 1);
+    if (2 * (this.#size - this.#unusual.size) > this.#slots.length) {
+      this.#rehash(this.#slots.length * 2);
+      slot = this.#slotOf(scopeNumber, this.#probe);
+    }
+    this.#slots[slot] = entry + 1;
+    return { entry, created: true };
+  }
+
+  #newEntry(scopeNumber: number): number {
+    const entry = this.#size++;
+    this.#keys = grown(this.#keys, (entry + 1) * KEY_WORDS);
+    this.#keys[entry * KEY_WORDS] = scopeNumber;
+    return entry;
+  }
+
+  #hash(scopeNumber: number, words: Uint32Array, at: number): number {
+    let h = Math.imul(scopeNumber ^ 0x9e3779b9, 0x85ebca6b);
+    for (let w = 0; w < 4; w++) h = Math.imul(h ^ words[at + w]!, 0xc2b2ae35) ^ (h >>> 15);
+    return (h ^ (h >>> 13)) >>> 0;
+  }
+
+  /** The slot holding (scope, words), or the empty slot where it would go. */
+  #slotOf(scopeNumber: number, words: Uint32Array): number {
+    const mask = this.#slots.length - 1;
+    for (let slot = this.#hash(scopeNumber, words, 0) & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.#slots[slot]!;
+      if (entry === EMPTY) return slot;
+      const at = (entry - 1) * KEY_WORDS;
+      const keys = this.#keys;
+      if (keys[at] === scopeNumber && keys[at + 1] === words[0] && keys[at + 2] === words[1] && keys[at + 3] === words[2] && keys[at + 4] === words[3]) {
+        return slot;
+      }
+    }
+  }
+
+  #rehash(capacity: number): void {
+    const old = this.#slots;
+    this.#slots = new Int32Array(capacity);
+    const mask = capacity - 1;
+    for (const entry of old) {
+      if (entry === EMPTY) continue;
+      const at = (entry - 1) * KEY_WORDS;
+      let slot = this.#hash(this.#keys[at]!, this.#keys, at + 1) & mask;
+      while (this.#slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+      this.#slots[slot] = entry;
+    }
+  }
+}
