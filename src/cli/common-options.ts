@@ -8,7 +8,8 @@ export function withConfigOptions<T>(yargs: Argv<T>) {
     .option('config', { type: 'string', describe: 'config file (default: ./kpi-migrate.config.json when present)' })
     .option('env', { type: 'string', describe: 'named environment from the config file (default: local)' })
     .option('database-url', { type: 'string', describe: 'target PostgreSQL URL, or pglite://DIR (default: $DATABASE_URL, else embedded PGlite)' })
-    .option('schema', { type: 'string', describe: 'target schema (default: public)' });
+    .option('schema', { type: 'string', describe: 'target schema (default: public)' })
+    .group(['config', 'env', 'database-url', 'schema'], 'Environment and target:');
 }
 
 export function withSourceOptions<T>(yargs: Argv<T>) {
@@ -23,7 +24,11 @@ export function withSourceOptions<T>(yargs: Argv<T>) {
     .option('page-limit', { type: 'number', describe: '--source dynamodb: items per Scan page (default: 1000)' })
     .option('max-read-units', { type: 'number', describe: '--source dynamodb: read capacity units per second to stay under' })
     .option('kv-url', { type: 'string', describe: '--source kv: PostgreSQL URL of the kv_store (default: $KV_DATABASE_URL)' })
-    .option('kv-table', { type: 'string', describe: '--source kv: table name (default: kv_store)' });
+    .option('kv-table', { type: 'string', describe: '--source kv: table name (default: kv_store)' })
+    .group(
+      ['source', 'export-dir', 'region', 'dynamodb-endpoint', 'table-prefix', 'table', 'segments', 'page-limit', 'max-read-units', 'kv-url', 'kv-table'],
+      'Source (read only: the tool never writes to it):',
+    );
 }
 
 export interface ConfigArgs {

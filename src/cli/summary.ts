@@ -1,27 +1,55 @@
 import type { MigrateResult } from '../pipeline/migrate.js';
 import { LEGACY_ENTITIES } from '../transform/entities.js';
+import type { EntityTimings } from './progress-display.js';
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+function table(header: string[], rows: string[][], footer?: string[]): string {
+  const all = footer === undefined ? rows : [...rows, footer];
+  const widths = header.map((h, i) => Math.max(h.length, ...all.map((r) => (r[i] ?? '').length)));
   const fmt = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [fmt(header), rule, ...rows.map(fmt), ...(footer === undefined ? [] : [rule, fmt(footer)])].join('\n');
 }
 
-/** The end-of-run table, per entity as pgloader prints it, then the rejects by reason. */
-export function renderRunSummary(result: MigrateResult): string {
-  const seconds = (result.finishedAt.getTime() - result.startedAt.getTime()) / 1000;
+function seconds(value: number): string {
+  return `${value.toFixed(1)} s`;
+}
+
+function rate(items: number, value: number): string {
+  return value > 0 ? `${Math.round(items / value).toLocaleString('en-US')}/s` : '-';
+}
+
+/**
+ * The end-of-run table, per entity as pgloader prints it, then the rejects by reason. Time and
+ * rate are this process's (a resumed run's counts include earlier sessions; its times do not):
+ * rate = items of the table read in this session / time spent on the table, every phase included.
+ */
+export function renderRunSummary(result: MigrateResult, timings: EntityTimings = {}): string {
+  const wall = (result.finishedAt.getTime() - result.startedAt.getTime()) / 1000;
   const rows: string[][] = [];
   const reasons = new Map<string, number>();
+  const totals = { read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, sessionRead: 0 };
   for (const entity of LEGACY_ENTITIES) {
     const c = result.counts.entities[entity];
     if (c === undefined) continue;
-    rows.push([entity, c.read, c.migrated, c.rejected, c.skipped, c.rowsOut, c.inserted, c.updated, c.unchanged].map(String));
+    const timing = timings[entity];
+    rows.push([
+      ...[entity, c.read, c.migrated, c.rejected, c.skipped, c.rowsOut, c.inserted, c.updated, c.unchanged].map(String),
+      timing === undefined ? '-' : seconds(timing.seconds),
+      timing === undefined ? '-' : rate(timing.itemsRead, timing.seconds),
+    ]);
+    for (const key of ['read', 'migrated', 'rejected', 'skipped', 'rowsOut', 'inserted', 'updated', 'unchanged'] as const) totals[key] += c[key];
+    totals.sessionRead += timing?.itemsRead ?? 0;
     for (const [reason, n] of Object.entries(c.rejectsByReason)) reasons.set(`${entity} ${reason}`, n);
   }
+  const footer = [
+    ...['total', totals.read, totals.migrated, totals.rejected, totals.skipped, totals.rowsOut, totals.inserted, totals.updated, totals.unchanged].map(String),
+    seconds(wall),
+    Object.keys(timings).length === 0 ? '-' : rate(totals.sessionRead, wall),
+  ];
   const lines = [
-    `run ${result.runId} ${result.dryRun ? '(dry run: nothing written) ' : ''}${result.status} in ${seconds.toFixed(1)} s — environment ${result.environment}, target ${result.target}`,
+    `run ${result.runId} ${result.dryRun ? '(dry run: nothing written) ' : ''}${result.status} in ${wall.toFixed(1)} s — environment ${result.environment}, target ${result.target}`,
     '',
-    table(['entity', 'read', 'migrated', 'rejected', 'skipped', 'rows', 'inserted', 'updated', 'unchanged'], rows),
+    table(['entity', 'read', 'migrated', 'rejected', 'skipped', 'rows', 'inserted', 'updated', 'unchanged', 'time', 'rate'], rows, footer),
   ];
   if (reasons.size > 0) {
     lines.push('', table(['rejects', 'count'], [...reasons].map(([k, n]) => [k, String(n)])));

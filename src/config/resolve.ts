@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { MigrateError } from '../errors.js';
-import { configFileSchema, environmentSchema, type SourceConfig } from './schema.js';
+import { configFileSchema, environmentSchema, type ConfigFile, type SourceConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'kpi-migrate.config.json';
 /** The embedded default target when nothing else is configured. */
@@ -37,10 +37,16 @@ export interface ConfigOverrides {
 }
 
 export interface ResolveInput {
-  configFile?: string;
+  /** A config file; absent: ./kpi-migrate.config.json when there is one; `false`: none at all. */
+  configFile?: string | false;
   environment?: string;
   overrides?: ConfigOverrides;
   env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfigFile {
+  file: string;
+  content: ConfigFile;
 }
 
 function formatIssues(error: z.ZodError, prefix: string): string[] {
@@ -53,6 +59,61 @@ function readConfigFile(file: string): unknown {
   } catch (error) {
     throw new MigrateError('CONFIG_INVALID', `cannot read config file ${file}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** Why a URL written in a config file would put a secret in it, if it would. */
+function secretInUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || ENV_REFERENCE.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return /\/\/[^/@:\s]+:[^@\s]+@/.test(value) ? 'holds a password' : undefined;
+  }
+  if (url.password) return 'holds a password';
+  const secretParameter = [...url.searchParams.keys()].find((key) => /pass|secret|token|key/i.test(key));
+  return secretParameter === undefined ? undefined : `holds a secret parameter (${secretParameter})`;
+}
+
+/** Secrets come only from the environment: a file that holds one is refused, wherever it is. */
+function secretProblems(raw: unknown): string[] {
+  const environments = (raw as { environments?: unknown } | null)?.environments;
+  if (typeof environments !== 'object' || environments === null) return [];
+  const problems: string[] = [];
+  for (const [name, environment] of Object.entries(environments as Record<string, unknown>)) {
+    const e = (environment ?? {}) as { target?: { databaseUrl?: unknown }; source?: { url?: unknown } };
+    for (const [where, value] of [
+      ['target.databaseUrl', e.target?.databaseUrl],
+      ['source.url', e.source?.url],
+    ] as const) {
+      const why = secretInUrl(value);
+      if (why !== undefined) {
+        problems.push(
+          `environments.${name}.${where}: ${why}; secrets come from the environment: write "\${SOME_VARIABLE}" here (or leave it out for DATABASE_URL), or keep the password in PGPASSWORD`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * The config file parsed and checked (every problem at once), or undefined when there is none.
+ * `configFile` absent means ./kpi-migrate.config.json if it exists.
+ */
+export function loadConfigFile(configFile: string | false | undefined): LoadedConfigFile | undefined {
+  if (configFile === false) return undefined;
+  const file = configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file === undefined) return undefined;
+  const raw = readConfigFile(file);
+  const parsed = configFileSchema.safeParse(raw);
+  const problems = [...(parsed.success ? [] : formatIssues(parsed.error, '')), ...secretProblems(raw)];
+  if (!parsed.success || problems.length > 0) {
+    throw new MigrateError('CONFIG_INVALID', `invalid config file ${file}:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return { file, content: parsed.data };
 }
 
 function pickDefined<T extends object>(value: T): Partial<T> {
@@ -76,32 +137,38 @@ function overlaySource(fileSource: Record<string, unknown> | undefined, o: Confi
   return { ...base, ...pickDefined({ url: o.kvUrl, table: o.kvTable, prefixes: o.tables }) };
 }
 
+/** `${NAME}` → the value of that environment variable; anything else as it is. */
+function expandReference(value: string | undefined, env: NodeJS.ProcessEnv, where: string, problems: string[]): string | undefined {
+  const name = value === undefined ? undefined : ENV_REFERENCE.exec(value)?.[1];
+  if (name === undefined) return value;
+  const expanded = env[name];
+  if (expanded === undefined || expanded === '') {
+    problems.push(`${where}: \${${name}} names an environment variable that is not set`);
+    return undefined;
+  }
+  return expanded;
+}
+
 /**
  * Config file → environment → flags, validated once; every problem is reported together.
- * Secrets come only from the environment (DATABASE_URL, KV_DATABASE_URL, AWS's own variables).
+ * Secrets come only from the environment (DATABASE_URL, KV_DATABASE_URL, `${NAME}` references,
+ * PGPASSWORD, AWS's own variables and profiles).
  */
 export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
   const env = input.env ?? process.env;
   const overrides = input.overrides ?? {};
-  const file = input.configFile ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const loaded = loadConfigFile(input.configFile);
   const problems: string[] = [];
 
-  let environments: Record<string, unknown> = {};
-  let defaultEnvironment: string | undefined;
-  if (file !== undefined) {
-    const parsed = configFileSchema.safeParse(readConfigFile(file));
-    if (!parsed.success) {
-      throw new MigrateError('CONFIG_INVALID', `invalid config file ${file}:\n  ${formatIssues(parsed.error, '').join('\n  ')}`, {
-        details: { problems: formatIssues(parsed.error, '') },
-      });
-    }
-    environments = parsed.data.environments;
-    defaultEnvironment = parsed.data.defaultEnvironment;
-  }
-  const environment = input.environment ?? env.KPI_MIGRATE_ENV ?? defaultEnvironment ?? 'local';
+  const environments: Record<string, unknown> = loaded?.content.environments ?? {};
+  const environment = input.environment ?? env.KPI_MIGRATE_ENV ?? loaded?.content.defaultEnvironment ?? 'local';
   const fileEnvironment = (environments[environment] ?? undefined) as Record<string, unknown> | undefined;
-  if (file !== undefined && fileEnvironment === undefined && input.environment !== undefined) {
-    problems.push(`environment: "${environment}" is not defined in ${file} (defined: ${Object.keys(environments).join(', ') || 'none'})`);
+  if (loaded !== undefined && fileEnvironment === undefined && environment !== 'local') {
+    problems.push(`environment: "${environment}" is not defined in ${loaded.file} (defined: ${Object.keys(environments).join(', ') || 'none'})`);
+  }
+  // Without a file nothing says whether the environment is protected: only `local` may go without.
+  if (loaded === undefined && environment !== 'local') {
+    problems.push(`environment: "${environment}" needs a config file (--config, or ${DEFAULT_CONFIG_FILE} in the current directory)`);
   }
   const fileTarget = (fileEnvironment?.target ?? {}) as Record<string, unknown>;
   const raw = {
@@ -111,17 +178,29 @@ export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
     ...pickDefined({ batchRows: overrides.batchRows, sampleSize: overrides.sampleSize }),
   };
   const parsed = environmentSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...formatIssues(parsed.error, `environments.${environment}`));
-  if (problems.length > 0 || !parsed.success) {
+  const prefix = `environments.${environment}`;
+  if (!parsed.success) problems.push(...formatIssues(parsed.error, prefix));
+
+  let source: SourceConfig | undefined;
+  let databaseUrl: string | undefined;
+  if (parsed.success) {
+    const config = parsed.data;
+    source = config.source;
+    if (source?.kind === 'kv') {
+      const url = expandReference(source.url, env, `${prefix}.source.url`, problems) ?? (source.url === undefined ? env.KV_DATABASE_URL || undefined : undefined);
+      source = { ...source, url };
+    }
+    databaseUrl =
+      expandReference(config.target.databaseUrl, env, `${prefix}.target.databaseUrl`, problems) ??
+      (config.target.databaseUrl === undefined ? env.DATABASE_URL || (config.protected ? undefined : DEFAULT_EMBEDDED_DATABASE) : undefined);
+    if (databaseUrl === undefined && config.target.databaseUrl === undefined) {
+      problems.push(`${prefix}.target.databaseUrl: a protected environment needs DATABASE_URL or an explicit target (the embedded default is for local use)`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success || databaseUrl === undefined) {
     throw new MigrateError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
   }
   const config = parsed.data;
-  let source = config.source;
-  if (source?.kind === 'kv' && source.url === undefined && env.KV_DATABASE_URL) source = { ...source, url: env.KV_DATABASE_URL };
-  const databaseUrl = config.target.databaseUrl ?? env.DATABASE_URL ?? (config.protected ? undefined : DEFAULT_EMBEDDED_DATABASE);
-  if (databaseUrl === undefined) {
-    throw new MigrateError('CONFIG_INVALID', `invalid configuration:\n  environments.${environment}.target.databaseUrl: a protected environment needs DATABASE_URL or an explicit target`);
-  }
   return {
     environment,
     protected: config.protected,
@@ -130,6 +209,12 @@ export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
     batchRows: config.batchRows,
     sampleSize: config.sampleSize,
   };
+}
+
+/** The resolved configuration with every secret masked: what `kpi-migrate config` prints. */
+export function maskedConfig(config: ResolvedConfig): ResolvedConfig {
+  const source = config.source?.kind === 'kv' && config.source.url !== undefined ? { ...config.source, url: redactUrl(config.source.url) } : config.source;
+  return { ...config, source, target: { ...config.target, databaseUrl: redactUrl(config.target.databaseUrl) } };
 }
 
 /** A stable fingerprint of what a run was configured to do, without secrets. */

@@ -24,7 +24,7 @@ const exportSource = z.strictObject({
 
 const kvSource = z.strictObject({
   kind: z.literal('kv'),
-  /** Secrets never live in the file: the URL names an environment variable or has no password. */
+  /** Secrets never live in the file: the URL is `${NAME}` (an environment variable) or has no password. */
   url: z.string().min(1).optional(),
   table: z.string().min(1).default('kv_store'),
   prefixes: tableOverrides.default({}),
@@ -39,7 +39,10 @@ export const environmentSchema = z.strictObject({
   source: sourceSchema.optional(),
   target: z
     .strictObject({
-      /** Without a URL here, DATABASE_URL from the environment is used. */
+      /**
+       * Without a URL here, DATABASE_URL from the environment is used. `${NAME}` takes it from
+       * that environment variable; a URL with a password is refused in a file (resolve.ts).
+       */
       databaseUrl: z.string().min(1).optional(),
       schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain SQL identifier').default('public'),
     })
@@ -50,6 +53,7 @@ export const environmentSchema = z.strictObject({
 
 export const configFileSchema = z.strictObject({
   $schema: z.string().optional(),
+  /** The environment used when neither --env nor KPI_MIGRATE_ENV names one. */
   defaultEnvironment: z.string().optional(),
   environments: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), environmentSchema),
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EMBEDDED_DATABASE, configHash, redactUrl, resolveConfig } from '../../src/config/resolve.js';
+import { DEFAULT_EMBEDDED_DATABASE, configHash, maskedConfig, redactUrl, resolveConfig } from '../../src/config/resolve.js';
 import { MigrateError } from '../../src/errors.js';
 
 function configFile(content: unknown): string {
@@ -64,5 +64,59 @@ describe('resolveConfig', () => {
     expect(redactUrl(config.target.databaseUrl)).toBe('postgres://u:*****@db/x');
     const other = resolveConfig({ env: { DATABASE_URL: 'postgres://u:other@db/x' }, overrides: { source: 'export', exportDir: 'd' } });
     expect(configHash(config)).toBe(configHash(other));
+  });
+
+  it('refuses a secret written in the file, reported with the schema’s own problems', () => {
+    const file = configFile({
+      environments: {
+        staging: { target: { databaseUrl: 'postgres://migrator:hunter2@db/kpi' }, batchRows: 0 },
+        prod: { source: { kind: 'kv', url: 'postgres://kv@db/legacy?password=hunter2' } },
+      },
+    });
+    let error: unknown;
+    try {
+      resolveConfig({ configFile: file, environment: 'staging', env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MigrateError);
+    expect((error as MigrateError).code).toBe('CONFIG_INVALID');
+    const problems = ((error as MigrateError).details.problems as string[]).join('\n');
+    expect(problems).toMatch(/environments\.staging\.target\.databaseUrl: holds a password/);
+    expect(problems).toMatch(/environments\.prod\.source\.url: holds a secret parameter \(password\)/);
+    expect(problems).toMatch(/environments\.staging\.batchRows/);
+    expect((error as MigrateError).message).not.toContain('hunter2');
+  });
+
+  it('takes a URL from the environment variable a file names, and says when it is not set', () => {
+    const file = configFile({
+      environments: {
+        staging: { target: { databaseUrl: '${STAGING_DATABASE_URL}' } },
+        legacy: { source: { kind: 'kv', url: '${LEGACY_KV_URL}' }, target: { databaseUrl: '${MISSING_URL}' } },
+      },
+    });
+    const staging = resolveConfig({ configFile: file, environment: 'staging', env: { STAGING_DATABASE_URL: 'postgres://m:pw@db/staging', DATABASE_URL: 'postgres://other/x' } });
+    expect(staging.target.databaseUrl).toBe('postgres://m:pw@db/staging');
+    expect(() => resolveConfig({ configFile: file, environment: 'legacy', env: {} })).toThrow(
+      /source\.url: \$\{LEGACY_KV_URL\} names an environment variable that is not set[\s\S]*target\.databaseUrl: \$\{MISSING_URL\}/,
+    );
+  });
+
+  it('needs a config file for any environment but local: nothing else says whether it is protected', () => {
+    expect(() => resolveConfig({ configFile: false, environment: 'prod', env: {} })).toThrow(/"prod" needs a config file/);
+    expect(() => resolveConfig({ configFile: false, env: { KPI_MIGRATE_ENV: 'prod' } })).toThrow(/"prod" needs a config file/);
+    expect(resolveConfig({ configFile: false, environment: 'local', env: {} }).environment).toBe('local');
+  });
+
+  it('masks every secret of a resolved configuration', () => {
+    const config = resolveConfig({
+      configFile: false,
+      env: { DATABASE_URL: 'postgres://u:hunter2@db/x', KV_DATABASE_URL: 'postgresql://k:sesame99@kv/legacy' },
+      overrides: { source: 'kv' },
+    });
+    const printed = JSON.stringify(maskedConfig(config));
+    expect(printed).not.toMatch(/hunter2|sesame99/);
+    expect(printed).toContain('postgres://u:*****@db/x');
+    expect(printed).toContain('postgresql://k:*****@kv/legacy');
   });
 });

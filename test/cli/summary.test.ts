@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { renderRunSummary } from '../../src/cli/summary.js';
+import type { MigrateResult } from '../../src/pipeline/migrate.js';
+import type { EntityRunCounts } from '../../src/load/index.js';
+
+const counts = (c: Partial<EntityRunCounts>): EntityRunCounts => ({
+  read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, personFallbacks: 0, rejectsByReason: {},
+  ...c,
+});
+
+const result: MigrateResult = {
+  runId: '7',
+  status: 'completed',
+  startedAt: new Date('2024-01-01T00:00:00Z'),
+  finishedAt: new Date('2024-01-01T00:00:10Z'),
+  environment: 'staging',
+  target: 'postgres://m:*****@db/kpi',
+  accountingBalanced: true,
+  unbalanced: [],
+  dryRun: false,
+  counts: {
+    runId: '7',
+    entities: {
+      Kpi: counts({ read: 30, migrated: 30 }),
+      GoalKpiLink: counts({ read: 48, migrated: 44, rejected: 4, rowsOut: 44, inserted: 40, unchanged: 4, personFallbacks: 11, rejectsByReason: { invalid_id: 4 } }),
+      KpiActual: counts({ read: 12000, migrated: 11990, rejected: 10, rowsOut: 18000, inserted: 18000, rejectsByReason: { no_kpi_link: 10 } }),
+    },
+  },
+};
+
+describe('the end-of-run summary', () => {
+  it('prints a row per entity with this session’s time and rate, and a total row', () => {
+    const text = renderRunSummary(result, { Kpi: { seconds: 0.5, itemsRead: 30 }, GoalKpiLink: { seconds: 2, itemsRead: 48 }, KpiActual: { seconds: 6, itemsRead: 12000 } });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('run 7 completed in 10.0 s — environment staging, target postgres://m:*****@db/kpi');
+    expect(lines[2]).toMatch(/^entity +read +migrated +rejected +skipped +rows +inserted +updated +unchanged +time +rate$/);
+    expect(text).toMatch(/^Kpi +30 +30 +0 +0 +0 +0 +0 +0 +0\.5 s +60\/s$/m);
+    expect(text).toMatch(/^GoalKpiLink +48 +44 +4 +0 +44 +40 +0 +4 +2\.0 s +24\/s$/m);
+    expect(text).toMatch(/^KpiActual +12000 +11990 +10 +0 +18000 +18000 +0 +0 +6\.0 s +2,000\/s$/m);
+    expect(text).toMatch(/^total +12078 +12064 +14 +0 +18044 +18040 +0 +4 +10\.0 s +1,208\/s$/m);
+    expect(text).toMatch(/^GoalKpiLink invalid_id +4$/m);
+    expect(text).toContain('(kpi-migrate rejects --run 7 lists them)');
+    expect(text).toContain('11 link(s) have no matching person');
+    expect(text.trimEnd().endsWith('accounting: read = migrated + rejected + skipped for every table ✓')).toBe(true);
+  });
+
+  it('leaves time and rate empty without timings, and says when the accounting fails', () => {
+    const text = renderRunSummary({ ...result, accountingBalanced: false, unbalanced: ['KpiActual: read 12000 ≠ migrated 11990 + rejected 9 + skipped 0'] });
+    expect(text).toMatch(/^Kpi +30 +30 +0 +0 +0 +0 +0 +0 +- +-$/m);
+    expect(text).toMatch(/^total .* 10\.0 s +-$/m);
+    expect(text).toContain('accounting FAILED:\n  KpiActual: read 12000 ≠ migrated 11990 + rejected 9 + skipped 0');
+  });
+});
