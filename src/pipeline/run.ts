@@ -30,7 +30,8 @@ import {
   type RecordRows,
   type RunCounts,
 } from '../load/index.js';
-import { MigrateError, coerceError } from '../errors.js';
+import { MigrateError } from '../errors.js';
+import { targetFailure } from '../load/database-error.js';
 import { itemsOf } from './read-all.js';
 import { silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 
@@ -144,7 +145,8 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
     const counts = request.dryRun ? countsOf(runId, figures) : await runCounts(sql, runId);
     return { runId, status: 'completed', counts, startedAt, finishedAt: new Date() };
   } catch (error) {
-    const failure = coerceError(error);
+    // Errors the load stage did not wrap (a runner query cut off mid-run) are classified once here.
+    const failure = targetFailure(error, `run ${runId}`);
     await finishRun(sql, runId, 'failed', { code: failure.code, message: failure.message }).catch(() => {});
     throw failure;
   }
