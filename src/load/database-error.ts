@@ -59,7 +59,7 @@ export function targetFailure(error: unknown, doing: string): MigrateError {
     sqlClass === '53' ||
     sqlClass === '57' ||
     UNAVAILABLE_CODES.has(String(nodeCode)) ||
-    /Connection terminated/i.test(message) ||
+    /Connection terminated|connection error and is not queryable/i.test(message) ||
     (refusal === undefined && (TLS_FAILURE.test(message) || TLS_CODES.test(String(nodeCode)) || CONNECTION_FILE_CODES.has(String(nodeCode))))
       ? 'TARGET_UNAVAILABLE'
       : sqlClass === '42' || sqlClass === '3F'

@@ -36,8 +36,10 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
   pool.on('error', () => {});
   // A backend killed just after its startup can send ReadyForQuery and the FATAL message in one
   // read: the pool hands the new client over in between, before any caller could listen on it.
-  // The error is not lost: the client's queries fail with it, and transaction() reports it.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  // The error is not lost: the client's queries fail, and transaction() reports the error itself.
+  // The error is kept: a client it hit before transaction() listened says only "not queryable".
+  const connectionErrors = new WeakMap<pg.PoolClient, Error>();
+  pool.on('connect', (client) => client.on('error', (error) => void (connectionErrors.has(client) || connectionErrors.set(client, error))));
   const base = sessionOf(pool);
   return {
     dialect: 'postgres',
@@ -64,6 +66,7 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
         return result;
       } catch (error) {
         broken = await client.query('rollback').then(() => undefined, (rollbackError: unknown) => rollbackError);
+        lost ??= connectionErrors.get(client);
         throw lost ?? error;
       } finally {
         client.removeListener('error', onLost);
