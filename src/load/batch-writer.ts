@@ -394,8 +394,7 @@ function arrayLiteral(values: readonly string[]): string {
 async function loadSuspectsApart(context: LoadContext, records: Candidate[], fresh: boolean): Promise<LoadResult> {
   const suspects = new Set(records.filter((candidate) => candidate.copyText.includes('\u0000')));
   const rest = suspects.size === 0 ? records : records.filter((candidate) => !suspects.has(candidate));
-  const results: LoadResult[] = [];
-  for (const suspect of suspects) results.push(await loadIsolatingRefusals(context, [suspect]));
+  const results: LoadResult[] = suspects.size === 0 ? [] : await loadEachUnderOneSavepoint(context, [...suspects]);
   if (rest.length > 0) results.push((fresh ? await copyFreshRecords(context, rest) : undefined) ?? (await loadIsolatingRefusals(context, rest)));
   if (results.length === 1) return results[0]!;
   // One record per source id among the winners (resolveIdConflicts), so the id gives the order.
@@ -411,6 +410,34 @@ async function loadSuspectsApart(context: LoadContext, records: Candidate[], fre
     rowsOut: sum(results, 'rowsOut'),
     rejects,
   };
+}
+
+/**
+ * Records one by one under ONE savepoint: a refused record costs its COPY and a rollback to the
+ * savepoint, which stays for the next one (four round trips each otherwise). A record the database
+ * takes is kept by releasing the savepoint and setting it again.
+ */
+async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly Candidate[]): Promise<LoadResult[]> {
+  const { session, plan } = context;
+  if (!context.staged) {
+    await session.query(plan.sql.createStaging);
+    context.staged = true;
+  }
+  const results: LoadResult[] = [];
+  await session.query('savepoint kpi_migrate_one');
+  for (const record of records) {
+    try {
+      results.push(await loadRecords(context, [record]));
+      await session.exec('release savepoint kpi_migrate_one; savepoint kpi_migrate_one');
+    } catch (error) {
+      const refusal = databaseRefusalOf(error);
+      if (refusal === undefined || !refusesRecord(refusal)) throw error;
+      await session.query('rollback to savepoint kpi_migrate_one');
+      results.push({ ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan.input.entity, record, refusal)] });
+    }
+  }
+  await session.query('release savepoint kpi_migrate_one');
+  return results;
 }
 
 /**

@@ -12,6 +12,8 @@ import { openConfiguredSource } from './open-source.js';
 import { segmentPartition } from '../extract/dynamodb-source.js';
 import { MigrateError } from '../errors.js';
 import { runMigration, type RunResult } from './run.js';
+import { createWorkerRecordReader, transformWorkerAvailable } from './worker-reader.js';
+import { migrateInWorker, migrationWorkerAvailable } from './migration-thread.js';
 import type { ProgressSink } from './progress.js';
 
 export interface MigrateOptions {
@@ -22,6 +24,11 @@ export interface MigrateOptions {
   tenant?: string;
   dryRun?: boolean;
   progress?: ProgressSink;
+  /**
+   * Run in worker threads when the build and the configuration allow it (default): the writer in
+   * one with a bounded heap, reading and mapping in another. False keeps everything in this thread.
+   */
+  workerThreads?: boolean;
 }
 
 export interface MigrateResult extends RunResult {
@@ -89,22 +96,36 @@ function checkWorkerConfig(config: ResolvedConfig, worker: MigrateOptions['worke
 
 /** Opens the configured source and target, runs (or resumes) one migration, and closes both. */
 export async function migrate(config: ResolvedConfig, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const threads = options.workerThreads ?? true;
+  if (threads && migrationWorkerAvailable(config)) return migrateInWorker(config, options);
+  return migrateInThisThread(config, options, { transformInWorker: threads });
+}
+
+/** migrate() without a thread of its own (the migration worker runs this). */
+export async function migrateInThisThread(
+  config: ResolvedConfig,
+  options: MigrateOptions,
+  { transformInWorker }: { transformInWorker: boolean },
+): Promise<MigrateResult> {
   const worker = options.worker;
   const segments = checkWorkerConfig(config, worker);
+  const tenant = options.tenant?.toLowerCase().replace(/[{}]/g, '');
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
     const source = await openConfiguredSource(config, worker ? { worker } : {});
     const lookupSource = worker ? await openConfiguredSource(config) : undefined;
+    const inWorker = transformInWorker && transformWorkerAvailable(config);
     try {
       const result = await runMigration({
         source,
         lookupSource,
+        reader: inWorker ? createWorkerRecordReader({ config, worker, tenant, batchRows: config.batchRows }) : undefined,
         sharedRun: worker && segments ? { allPartitions: () => Array.from({ length: segments }, (_, i) => segmentPartition(i, segments)) } : undefined,
         sql,
         targetSchema: config.target.schema,
         environment: config.environment,
         batchRows: config.batchRows,
-        tenant: options.tenant?.toLowerCase().replace(/[{}]/g, ''),
+        tenant,
         dryRun: options.dryRun ?? false,
         resume: options.resume,
         ledgerOptions: ledgerOptionsOf(config, options.tenant, worker),

@@ -1,19 +1,6 @@
-import type { LegacySource, Position, SourcePage } from '../extract/source.js';
+import type { LegacySource } from '../extract/source.js';
 import { DATA_ENTITIES, type LegacyEntity, type MigratedEntity } from '../transform/entities.js';
-import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
-import type { Reject, RejectReason } from '../transform/reject.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
-import {
-  LinkIndex,
-  LinkLookups,
-  canonicalTenantOf,
-  mapGoalKpiLink,
-  mapKpiActual,
-  mapKpiMilestone,
-  mapKpiReading,
-  parseKpi,
-  parsePerson,
-} from '../transform/index.js';
+import type { RejectReason } from '../transform/reject.js';
 import type { SqlClient } from '../load/sql-client.js';
 import { applyMigrations } from '../load/migrate.js';
 import {
@@ -27,12 +14,11 @@ import {
   runCounts,
   startRun,
   writeBatch,
-  type RecordRows,
   type RunCounts,
 } from '../load/index.js';
 import { MigrateError } from '../errors.js';
 import { targetFailure } from '../load/database-error.js';
-import { itemsOf } from './read-all.js';
+import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
 import { silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 
 export interface RunRequest {
@@ -58,6 +44,11 @@ export interface RunRequest {
    * before data rows reference them and an earlier entity always wins an id_conflict.
    */
   sharedRun?: { allPartitions(entity: MigratedEntity): string[]; pollMs?: number };
+  /**
+   * Reads and maps the records (from `source` and `lookupSource`); by default in this thread.
+   * The runner closes it.
+   */
+  reader?: RecordReader;
   /** Recorded in the ledger: what the operator asked for (no secrets). */
   ledgerOptions: Record<string, unknown>;
   codeVersion: string;
@@ -72,13 +63,6 @@ export interface RunResult {
   startedAt: Date;
   finishedAt: Date;
 }
-
-type DataMapper = (item: LegacyItem, links: LinkIndex) => ReturnType<typeof mapKpiMilestone>;
-const DATA_MAPPERS: Record<(typeof DATA_ENTITIES)[number], DataMapper> = {
-  KpiMilestone: mapKpiMilestone,
-  KpiActual: mapKpiActual,
-  KpiReading: mapKpiReading,
-};
 
 /** What one entity's pass saw: the progress figures plus what the ledger would hold. */
 interface EntityFigures extends EntityProgress {
@@ -120,25 +104,57 @@ function newProgress(entity: LegacyEntity, phase: EntityProgress['phase']): Enti
 export async function runMigration(request: RunRequest): Promise<RunResult> {
   const { source, sql, targetSchema } = request;
   const progress = request.progress ?? silentProgress;
-  await applyMigrations(sql, targetSchema);
-  const runId = await openRun(request);
+  const reader =
+    request.reader ??
+    createRecordReader({ source, wholeTables: request.lookupSource ?? source, tenant: request.tenant, batchRows: request.batchRows });
+  try {
+    await applyMigrations(sql, targetSchema);
+    const runId = await openRun(request);
+    return await runWith(request, reader, runId, progress);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function runWith(request: RunRequest, reader: RecordReader, runId: string, progress: ProgressSink): Promise<RunResult> {
+  const { sql } = request;
   const startedAt = new Date();
   try {
     const figures: EntityFigures[] = [];
-    const wholeTables = request.lookupSource ?? source;
-    const lookups = await buildLookups(request, wholeTables, runId, progress, figures);
-    const links = await buildLinkIndex(wholeTables, lookups, request.tenant, progress);
-    const linkFigures = await loadEntity(request, runId, 'GoalKpiLink', (item) => mapGoalKpiLink(item, lookups), progress);
+    const report: ReaderProgress = (update) => progress.update(update);
+    for (const outcome of await reader.readLookups(report)) {
+      const lookupFigures = newFigures(outcome.entity, 'lookup');
+      Object.assign(lookupFigures, { read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, done: true });
+      for (const reject of outcome.rejects) countReject(lookupFigures, reject.reason);
+      figures.push(lookupFigures);
+      if (!request.dryRun) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
+    }
+    // The index needs every link. Loading reads them all too, unless this worker reads only its
+    // share or an earlier session loaded some: only then does the index take a pass of its own.
+    const indexLinks =
+      request.lookupSource === undefined && request.sharedRun === undefined && Object.keys(await loadCheckpoints(sql, runId, 'GoalKpiLink')).length === 0;
+    if (!indexLinks) await reader.indexLinks(report);
+    const linkFigures = await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks), progress);
     figures.push(linkFigures);
     await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
     const refusedLinks = request.dryRun ? linkFigures.refusedSourceIds : await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
-    for (const sourceId of refusedLinks) links.remove(sourceId);
-    for (const entity of DATA_ENTITIES) {
-      const map = DATA_MAPPERS[entity];
-      figures.push(await loadEntity(request, runId, entity, (item) => map(item, links), progress));
-      await waitForOtherWorkers(request, runId, entity, progress);
+    await reader.forgetLinks(refusedLinks);
+    // Facts of one entity do not depend on what another wrote: the next one is read while the
+    // last batch of this one is written (its rows still wait for their turn, and for other workers).
+    let upcoming: EntityReading | undefined = await openEntity(request, reader, runId, DATA_ENTITIES[0], false);
+    try {
+      for (const [at, entity] of DATA_ENTITIES.entries()) {
+        const reading = upcoming!;
+        upcoming = undefined;
+        const next = DATA_ENTITIES[at + 1];
+        const readNext = next === undefined ? undefined : async () => void (upcoming = await openEntity(request, reader, runId, next, false));
+        figures.push(await loadEntity(request, runId, reading, progress, readNext));
+        await waitForOtherWorkers(request, runId, entity, progress);
+      }
+    } finally {
+      abandon(upcoming);
     }
     await completeRun(request, runId);
     // A dry run stored nothing, so its counts are the ones this process saw.
@@ -207,97 +223,57 @@ async function waitForOtherWorkers(request: RunRequest, runId: string, entity: M
   }
 }
 
-async function buildLookups(request: RunRequest, source: LegacySource, runId: string, progress: ProgressSink, out: EntityFigures[]): Promise<LinkLookups> {
-  const lookups = new LinkLookups();
-  for (const [entity, parse, add] of [
-    ['Kpi', parseKpi, (v: never) => lookups.addKpi(v)],
-    ['Person', parsePerson, (v: never) => lookups.addPerson(v)],
-  ] as const) {
-    const figures = newFigures(entity, 'lookup');
-    const rejects: Reject[] = [];
-    for await (const item of itemsOf(source, entity)) {
-      figures.read += 1;
-      const parsed = parse(item);
-      if (parsed.ok) {
-        add(parsed.value as never);
-        figures.migrated += 1;
-      } else {
-        rejects.push(parsed.reject);
-        figures.rejected += 1;
-        countReject(figures, parsed.reject.reason);
-      }
-      if (figures.read % 10_000 === 0) progress.update(figures);
-    }
-    figures.done = true;
-    progress.update(figures);
-    out.push(figures);
-    if (!request.dryRun) await recordLookupOutcome(request.sql, runId, entity, { read: figures.read, used: figures.migrated, rejects });
-  }
-  return lookups;
+/** An entity's batches, asked for ahead: reading starts at once, before the writer gets to it. */
+interface EntityReading {
+  entity: MigratedEntity;
+  batches: AsyncIterator<MappedBatch>;
+  first: Promise<IteratorResult<MappedBatch>>;
 }
 
-async function buildLinkIndex(source: LegacySource, lookups: LinkLookups, tenant: string | undefined, progress: ProgressSink): Promise<LinkIndex> {
-  const index = new LinkIndex();
-  const figures = newProgress('GoalKpiLink', 'index');
-  for await (const item of itemsOf(source, 'GoalKpiLink')) {
-    figures.read += 1;
-    if (tenant !== undefined && canonicalTenantOf(item) !== tenant) continue;
-    const mapped = mapGoalKpiLink(item, lookups);
-    if (mapped.ok) {
-      for (const row of mapped.rows) {
-        index.add({ id: row.id, tenantId: row.tenant_id, kpiId: row.kpi_id, isPrimary: row.is_primary, sourceId: row.source_id });
-      }
-    }
-  }
-  figures.done = true;
-  progress.update(figures);
-  return index;
+async function openEntity(request: RunRequest, reader: RecordReader, runId: string, entity: MigratedEntity, indexLinks: boolean): Promise<EntityReading> {
+  const from = await loadCheckpoints(request.sql, runId, entity);
+  const batches = reader.batches(entity, from, { indexLinks, runId })[Symbol.asyncIterator]();
+  const first = batches.next();
+  // Awaited when the entity's turn comes; a failure must not go unhandled before then.
+  first.catch(() => {});
+  return { entity, batches, first };
 }
 
-interface PendingBatch {
-  read: number;
-  skipped: number;
-  personFallbacks: number;
-  records: RecordRows<KpiLinkRow | KpiDataRow>[];
-  rows: number;
-  rejects: Reject[];
-  checkpoints: Map<string, { partition: string; position: Position | null; done: boolean }>;
+/** A reading the run no longer wants (it failed first): stopped whenever it next yields, not waited for. */
+function abandon(reading: EntityReading | undefined): void {
+  void reading?.batches.return?.()?.catch(() => {});
 }
 
-function emptyBatch(): PendingBatch {
-  return { read: 0, skipped: 0, personFallbacks: 0, records: [], rows: 0, rejects: [], checkpoints: new Map() };
-}
-
-type EntityMapper = (item: LegacyItem) => { ok: true; rows: (KpiLinkRow | KpiDataRow)[]; personFallback?: boolean } | { ok: false; reject: Reject };
-
+/**
+ * Writes an entity's batches in order, each in its own transaction with its checkpoints. The
+ * database works in another process: while it writes one batch, the reader maps the next; when
+ * the entity has no more, `readNext` starts the next entity's reading during the last write.
+ */
 async function loadEntity(
   request: RunRequest,
   runId: string,
-  entity: MigratedEntity,
-  map: EntityMapper,
+  reading: EntityReading,
   progress: ProgressSink,
+  readNext?: () => Promise<void>,
 ): Promise<EntityFigures> {
-  const { sql, source, tenant } = request;
-  const resumeFrom = await loadCheckpoints(sql, runId, entity);
+  const { sql } = request;
+  const { entity } = reading;
   const figures = newFigures(entity, 'load');
-  let batch = emptyBatch();
 
-  const flush = async (): Promise<void> => {
-    if (batch.checkpoints.size === 0) return;
+  const write = async (batch: MappedBatch): Promise<void> => {
     const outcome = await writeBatch(sql, {
       runId,
       targetSchema: request.targetSchema,
       entity,
-      ...(entity === 'GoalKpiLink'
-        ? { links: batch.records as RecordRows<KpiLinkRow>[] }
-        : { data: batch.records as RecordRows<KpiDataRow>[] }),
-      mappingRejects: batch.rejects,
+      prepared: batch.prepared,
+      mappingRejects: batch.mappingRejects,
       read: batch.read,
       skipped: batch.skipped,
       personFallbacks: batch.personFallbacks,
-      checkpoints: [...batch.checkpoints.values()],
+      checkpoints: batch.checkpoints,
       dryRun: request.dryRun ?? false,
     });
+    batch.written?.();
     figures.read += batch.read;
     figures.skipped += batch.skipped;
     figures.migrated += outcome.migrated;
@@ -313,36 +289,34 @@ async function loadEntity(
         figures.refusedSourceIds.push(reject.sourceId);
       }
     }
-    progress.update(figures);
-    batch = emptyBatch();
+    reportProgress(progress, figures);
   };
 
-  const take = (page: SourcePage): void => {
-    for (const item of page.items) {
-      batch.read += 1;
-      if (tenant !== undefined && canonicalTenantOf(item) !== tenant) {
-        batch.skipped += 1;
-        continue;
-      }
-      const mapped = map(item);
-      if (!mapped.ok) {
-        batch.rejects.push(mapped.reject);
-        continue;
-      }
-      if (mapped.personFallback) batch.personFallbacks += 1;
-      const sourceId = mapped.rows[0]?.source_id ?? '';
-      batch.records.push({ sourceId, item, rows: mapped.rows });
-      batch.rows += mapped.rows.length;
+  // One batch writes while the next is read; they commit one at a time, in order, so a
+  // partition's checkpoint only moves forward.
+  let writing: Promise<void> | undefined;
+  try {
+    for (let next = await reading.first; !next.done; next = await reading.batches.next()) {
+      await writing;
+      writing = write(next.value);
+      // Awaited before the next batch or at the end; a failure must not go unhandled in between.
+      writing.catch(() => {});
     }
-    batch.checkpoints.set(page.partition, { partition: page.partition, position: page.position, done: page.done });
-  };
-
-  for await (const page of source.readTable(entity, resumeFrom)) {
-    take(page);
-    if (batch.rows + batch.rejects.length >= request.batchRows) await flush();
+    await readNext?.();
+    await writing;
+  } catch (error) {
+    // No batch may still be writing when the run is marked failed.
+    await writing?.catch(() => {});
+    abandon(reading);
+    throw error;
   }
-  await flush();
   figures.done = true;
-  progress.update(figures);
+  reportProgress(progress, figures);
   return figures;
+}
+
+/** The figures without the refused ids, which only the runner needs and which grow with the run. */
+function reportProgress(progress: ProgressSink, figures: EntityFigures): void {
+  const { refusedSourceIds: _refused, ...shown } = figures;
+  progress.update(shown);
 }

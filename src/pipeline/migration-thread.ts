@@ -1,0 +1,83 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { MigrateError } from '../errors.js';
+import type { MigrateOptions, MigrateResult } from './migrate.js';
+import type { EntityProgress } from './progress.js';
+import { workerFailure } from './worker-reader.js';
+import { errorFromWire, type WireError } from './worker-wire.js';
+
+const WORKER_FILE = new URL('./migration-worker.js', import.meta.url);
+
+/** What the migration worker is started with: migrate()'s arguments, less the progress sink. */
+export interface MigrationWorkerData {
+  config: ResolvedConfig;
+  options: Omit<MigrateOptions, 'progress' | 'workerThreads'>;
+}
+
+export type FromMigrationWorker =
+  | { type: 'progress'; value: EntityProgress }
+  | { type: 'message'; text: string }
+  | { type: 'result'; value: MigrateResult }
+  | { type: 'error'; error: WireError };
+
+/**
+ * Whether migrate() can run in a worker thread: the worker is compiled JavaScript (run from
+ * TypeScript sources, as the tests are, there is none), and the target is a PostgreSQL server
+ * (an embedded PGlite stays in the process that opened it).
+ */
+export function migrationWorkerAvailable(config: ResolvedConfig): boolean {
+  return WORKER_FILE.pathname.endsWith('.js') && existsSync(fileURLToPath(WORKER_FILE)) && /^postgres(ql)?:\/\//.test(config.target.databaseUrl);
+}
+
+/**
+ * The writer's heap, bounded: without a limit V8 lets a heap grow to several times what is live
+ * before it collects, and the process's resident memory with it. Live are two or three batches
+ * (their COPY text takes two bytes a character as soon as one character needs them) and what
+ * writing one allocates; the bound leaves room for several times that, since reaching it ends
+ * the run (192 MB did, at 2 million facts).
+ */
+function heapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
+  return { maxOldGenerationSizeMb: Math.max(512, Math.ceil((batchRows * 24) / 1024)) };
+}
+
+/**
+ * migrate() in a worker thread (which reads and maps in a worker of its own): this thread only
+ * relays progress, so its heap, which no flag can bound once the process runs, stays small.
+ */
+export function migrateInWorker(config: ResolvedConfig, options: MigrateOptions): Promise<MigrateResult> {
+  const { progress, workerThreads: _threads, ...rest } = options;
+  const workerData: MigrationWorkerData = { config, options: rest };
+  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: heapLimits(config.batchRows) });
+  return new Promise<MigrateResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
+      outcome();
+      // The worker posts its outcome after closing what it opened: nothing of it is still needed.
+      void worker.terminate();
+    };
+    worker.on('message', (message: FromMigrationWorker) => {
+      switch (message.type) {
+        case 'progress':
+          progress?.update(message.value);
+          return;
+        case 'message':
+          progress?.message?.(message.text);
+          return;
+        case 'result':
+          settle(() => resolve(message.value));
+          return;
+        case 'error':
+          settle(() => reject(errorFromWire(message.error)));
+          return;
+      }
+    });
+    worker.on('error', (error) =>
+      settle(() => reject(new MigrateError('INTERNAL', `the migration worker failed: ${workerFailure(error, config.batchRows)}`, { cause: error }))),
+    );
+    worker.on('exit', (code) => settle(() => reject(new MigrateError('INTERNAL', `the migration worker exited (code ${code}) without a result`))));
+  });
+}

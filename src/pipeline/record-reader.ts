@@ -1,0 +1,187 @@
+import type { LegacySource, ResumeState, SourcePage } from '../extract/source.js';
+import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
+import { prepareRecord, type CheckpointAdvance, type PreparedBatch, type PreparedRecord } from '../load/batch-writer.js';
+import {
+  LinkIndex,
+  LinkLookups,
+  canonicalTenantOf,
+  mapGoalKpiLink,
+  mapKpiActual,
+  mapKpiMilestone,
+  mapKpiReading,
+  migratedLinkOf,
+  type DataEntity,
+  type LegacyItem,
+  type MigratedEntity,
+  type Reject,
+  type RejectReason,
+} from '../transform/index.js';
+import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
+import { readLinkIndex, readLinkLookups, type LookupOutcome } from './lookups.js';
+import type { EntityProgress } from './progress.js';
+
+/** One transaction's worth of an entity, mapped and encoded: what the writer needs, nothing more. */
+export interface MappedBatch {
+  read: number;
+  skipped: number;
+  personFallbacks: number;
+  prepared: PreparedBatch;
+  mappingRejects: Reject[];
+  /** Where each partition stands once this batch is committed. */
+  checkpoints: CheckpointAdvance[];
+  /** Called once the batch is written: its records' items are not asked for any more. */
+  written?(): void;
+}
+
+export type { LookupOutcome };
+
+export type ReaderProgress = (progress: EntityProgress & { rejectsByReason?: Partial<Record<RejectReason, number>> }) => void;
+
+/**
+ * The read side of a run, extract and transform: lookups, the link index, and each entity's
+ * records as batches ready to load. The link index lives here, next to the mapping that uses it.
+ */
+export interface RecordReader {
+  /** Reads the KPIs and people whole into the lookups. First, once. */
+  readLookups(progress: ReaderProgress): Promise<LookupOutcome[]>;
+  /** Reads the links whole into the index, for a run whose link loading will not read them all. */
+  indexLinks(progress: ReaderProgress): Promise<void>;
+  /**
+   * The entity's records from `from` on, in batches of about `batchRows` rows of whole pages.
+   * With `indexLinks`, every mapped link also goes into the index (loading reads them all).
+   * The rows' COPY text names `runId` as their first and last run.
+   */
+  batches(entity: MigratedEntity, from: ResumeState, options: { indexLinks: boolean; runId: string }): AsyncIterable<MappedBatch>;
+  /** Links the database refused (id_conflict, db_error): no data row may fan out to them. */
+  forgetLinks(sourceIds: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RecordReaderOptions {
+  /** The records this process loads. */
+  source: LegacySource;
+  /** Whole tables, for the lookups and the link index (a worker of a shared run reads only its share of `source`). */
+  wholeTables: LegacySource;
+  /** Canonical tenant GUID: only its records are mapped, the others are counted as skipped. */
+  tenant?: string;
+  batchRows: number;
+}
+
+type Mapping = { ok: true; rows: (KpiLinkRow | KpiDataRow)[]; personFallback?: boolean } | { ok: false; reject: Reject };
+
+const DATA_MAPPERS: Record<DataEntity, (item: LegacyItem, links: LinkIndex) => Mapping> = {
+  KpiMilestone: mapKpiMilestone,
+  KpiActual: mapKpiActual,
+  KpiReading: mapKpiReading,
+};
+
+function newProgress(entity: EntityProgress['entity'], phase: EntityProgress['phase']): EntityProgress {
+  return { entity, phase, read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, startedAt: Date.now(), done: false };
+}
+
+/** Reads and maps in this thread. */
+export function createRecordReader(options: RecordReaderOptions): RecordReader {
+  const { source, wholeTables, tenant } = options;
+  let lookups = new LinkLookups();
+  let links = new LinkIndex();
+  const outside = (item: LegacyItem): boolean => tenant !== undefined && canonicalTenantOf(item) !== tenant;
+
+  async function* batches(entity: MigratedEntity, from: ResumeState, { indexLinks, runId }: { indexLinks: boolean; runId: string }): AsyncGenerator<MappedBatch> {
+    const map: (item: LegacyItem) => Mapping =
+      entity === 'GoalKpiLink'
+        ? (item) => {
+            const mapped = mapGoalKpiLink(item, lookups);
+            if (indexLinks && mapped.ok) for (const row of mapped.rows) links.add(migratedLinkOf(row));
+            return mapped;
+          }
+        : (item) => DATA_MAPPERS[entity](item, links);
+    let batch = emptyBatch(runId);
+    const take = (page: SourcePage): void => {
+      for (const item of page.items) {
+        batch.read += 1;
+        if (outside(item)) {
+          batch.skipped += 1;
+          continue;
+        }
+        const mapped = map(item);
+        if (!mapped.ok) {
+          batch.mappingRejects.push(mapped.reject);
+          continue;
+        }
+        if (mapped.personFallback) batch.personFallbacks += 1;
+        // Encoded at once: the row objects die young, only their COPY text waits for the batch.
+        const prepared = prepareRecord(entity, { sourceId: mapped.rows[0]?.source_id ?? '', item, rows: mapped.rows }, runId);
+        if (prepared.ok) batch.prepared.records.push(keepingLine(prepared.record, item));
+        else batch.prepared.encodingRejects.push(prepared.reject);
+        batch.rows += mapped.rows.length;
+      }
+      batch.checkpoints.set(page.partition, { partition: page.partition, position: page.position, done: page.done });
+    };
+    for await (const page of source.readTable(entity, from)) {
+      take(page);
+      if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
+        yield finished(batch);
+        batch = emptyBatch(runId);
+      }
+    }
+    if (batch.checkpoints.size > 0) yield finished(batch);
+  }
+
+  return {
+    async readLookups(progress) {
+      const startedAt = Date.now();
+      const read = await readLinkLookups(wholeTables, {
+        onProgress: (entity, count, done) => {
+          if (!done) progress({ ...newProgress(entity, 'lookup'), startedAt, read: count });
+        },
+      });
+      lookups = read.lookups;
+      for (const outcome of read.outcomes) {
+        const rejectsByReason: Partial<Record<RejectReason, number>> = {};
+        for (const reject of outcome.rejects) rejectsByReason[reject.reason] = (rejectsByReason[reject.reason] ?? 0) + 1;
+        progress({ ...newProgress(outcome.entity, 'lookup'), startedAt, read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, rejectsByReason, done: true });
+      }
+      return read.outcomes;
+    },
+    async indexLinks(progress) {
+      let read = 0;
+      links = await readLinkIndex(wholeTables, lookups, { ...(tenant === undefined ? {} : { tenant }), onLink: () => (read += 1) });
+      progress({ ...newProgress('GoalKpiLink', 'index'), read, done: true });
+    },
+    batches,
+    async forgetLinks(sourceIds) {
+      for (const sourceId of sourceIds) links.remove(sourceId);
+    },
+    async close() {},
+  };
+}
+
+/** A prepared record whose item came from an export line: it keeps the line rather than the item. */
+export interface LineRecord extends PreparedRecord {
+  exportLine: string;
+}
+
+function keepingLine(record: PreparedRecord, item: LegacyItem): PreparedRecord | LineRecord {
+  const exportLine = exportLineOf(item);
+  if (exportLine === undefined) return record;
+  return { sourceId: record.sourceId, rowIds: record.rowIds, copyText: record.copyText, exportLine, item: async () => itemOfExportLine(exportLine) };
+}
+
+interface PendingBatch {
+  read: number;
+  skipped: number;
+  personFallbacks: number;
+  rows: number;
+  prepared: PreparedBatch;
+  mappingRejects: Reject[];
+  checkpoints: Map<string, CheckpointAdvance>;
+}
+
+function emptyBatch(runId: string): PendingBatch {
+  return { read: 0, skipped: 0, personFallbacks: 0, rows: 0, prepared: { runId, records: [], encodingRejects: [] }, mappingRejects: [], checkpoints: new Map() };
+}
+
+function finished(batch: PendingBatch): MappedBatch {
+  const { read, skipped, personFallbacks, prepared, mappingRejects } = batch;
+  return { read, skipped, personFallbacks, prepared, mappingRejects, checkpoints: [...batch.checkpoints.values()] };
+}

@@ -1,0 +1,193 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { MigrateError } from '../errors.js';
+import type { LookupOutcome, MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
+import type { LegacyItem } from '../transform/legacy-value.js';
+import {
+  batchFromWire,
+  itemOfText,
+  type ItemText,
+  errorFromWire,
+  rejectFromWire,
+  type FromWorker,
+  type ToWorker,
+  type TransformWorkerData,
+  type WireBatch,
+} from './worker-wire.js';
+
+const WORKER_FILE = new URL('./transform-worker.js', import.meta.url);
+
+/**
+ * The worker's heap, bounded: left to itself V8 lets a heap grow to several times what is live
+ * before collecting. Live are the lookups' and index's keys (typed arrays, outside this limit), the
+ * batch being mapped and the lines of the batches not yet written: a few times a batch. Reaching
+ * the bound ends the run, so it leaves room for several times that.
+ */
+function heapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
+  return { maxOldGenerationSizeMb: Math.max(512, Math.ceil((batchRows * 24) / 1024)) };
+}
+
+/** What a worker's failure says, with the way out when it ran out of heap. */
+export function workerFailure(error: Error, batchRows: number): string {
+  return (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+    ? `${error.message} (its heap holds a few batches of --batch-rows ${batchRows}: a smaller --batch-rows needs less)`
+    : error.message;
+}
+
+/** Batches the worker may have mapped ahead of the writer (each about `batchRows` rows in memory). */
+const READ_AHEAD = 1;
+
+/**
+ * Whether this configuration can be read in a worker thread: the worker is compiled JavaScript
+ * (run from TypeScript sources, as the tests are, there is none), and it opens the source itself,
+ * which must not be an embedded PGlite that this process may hold open too.
+ */
+export function transformWorkerAvailable(config: ResolvedConfig): boolean {
+  if (!WORKER_FILE.pathname.endsWith('.js') || !existsSync(fileURLToPath(WORKER_FILE))) return false;
+  const source = config.source;
+  if (source === undefined) return false;
+  return source.kind !== 'kv' || (source.url !== undefined && /^postgres(ql)?:\/\//.test(source.url));
+}
+
+interface Pending {
+  onBatch?: (batch: WireBatch) => void;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A RecordReader whose extract and transform run in a worker thread: JSON parsing, zod checks,
+ * fan-out and COPY encoding take one core while this thread drives PostgreSQL and PostgreSQL its
+ * own. The worker opens the configured source itself (the LegacySource objects cannot cross).
+ */
+export function createWorkerRecordReader(setup: TransformWorkerData): RecordReader {
+  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: heapLimits(setup.batchRows) });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let failure: MigrateError | undefined;
+  let progress: ReaderProgress = () => {};
+  let closed: Promise<void> | undefined;
+  let exited = false;
+
+  const failAll = (error: MigrateError): void => {
+    failure ??= error;
+    for (const waiting of pending.values()) waiting.reject(error);
+    pending.clear();
+  };
+  worker.on('message', (message: FromWorker) => {
+    if (message.type === 'progress') return progress(message.value);
+    const waiting = pending.get(message.id);
+    if (waiting === undefined) return;
+    if (message.type === 'batch') return waiting.onBatch?.(message.value);
+    pending.delete(message.id);
+    if (message.type === 'error') waiting.reject(errorFromWire(message.error));
+    else waiting.resolve(message.value);
+  });
+  worker.on('error', (error) => failAll(new MigrateError('INTERNAL', `the transform worker failed: ${workerFailure(error, setup.batchRows)}`, { cause: error })));
+  worker.on('exit', (code) => {
+    exited = true;
+    if (closed === undefined) failAll(new MigrateError('INTERNAL', `the transform worker exited (code ${code}) before the run was done`));
+  });
+
+  const post = (message: ToWorker): void => worker.postMessage(message);
+  const request = <T>(message: ToWorker, onBatch?: (batch: WireBatch) => void): Promise<T> => {
+    if (failure !== undefined) return Promise.reject(failure);
+    return new Promise<T>((resolve, reject) => {
+      pending.set(message.id, { onBatch, resolve: resolve as (value: unknown) => void, reject });
+      post(message);
+    });
+  };
+
+  // Items asked for in one turn go as one message: the worker answers between two pages.
+  type Waiter = { resolve(item: LegacyItem): void; reject(error: unknown): void };
+  const wanted = new Map<number, { indexes: number[]; waiters: Waiter[] }>();
+  function itemOf(seq: number, index: number): Promise<LegacyItem> {
+    let group = wanted.get(seq);
+    if (group === undefined) {
+      const asked = { indexes: [] as number[], waiters: [] as Waiter[] };
+      wanted.set(seq, asked);
+      setImmediate(() => {
+        wanted.delete(seq);
+        request<ItemText[]>({ type: 'items', id: nextId++, seq, indexes: asked.indexes }).then(
+          (texts) => texts.forEach((text, at) => asked.waiters[at]!.resolve(itemOfText(text))),
+          (error: unknown) => asked.waiters.forEach((waiter) => waiter.reject(error)),
+        );
+      });
+      group = asked;
+    }
+    const { indexes, waiters } = group;
+    return new Promise<LegacyItem>((resolve, reject) => {
+      indexes.push(index);
+      waiters.push({ resolve, reject });
+    });
+  }
+
+  async function* batches(...[entity, from, { indexLinks, runId }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
+    const id = nextId++;
+    const ready: WireBatch[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let error: unknown;
+    request<void>({ type: 'batches', id, entity, from, indexLinks, runId, credits: READ_AHEAD }, (batch) => {
+      ready.push(batch);
+      wake?.();
+    }).then(
+      () => {
+        finished = true;
+        wake?.();
+      },
+      (reason: unknown) => {
+        error = reason;
+        finished = true;
+        wake?.();
+      },
+    );
+    for (;;) {
+      const next = ready.shift();
+      if (next !== undefined) {
+        post({ type: 'credit', id });
+        const { seq } = next;
+        const batch = batchFromWire(next, (index) => itemOf(seq, index));
+        batch.written = () => post({ type: 'release', id: nextId++, seq });
+        yield batch;
+        continue;
+      }
+      if (finished) {
+        if (error !== undefined) throw error;
+        return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  }
+
+  return {
+    async readLookups(onProgress) {
+      progress = onProgress;
+      const outcomes = await request<(Omit<LookupOutcome, 'rejects'> & { rejects: Parameters<typeof rejectFromWire>[0][] })[]>({ type: 'lookups', id: nextId++ });
+      return outcomes.map((outcome) => ({ ...outcome, rejects: outcome.rejects.map(rejectFromWire) }));
+    },
+    async indexLinks(onProgress) {
+      progress = onProgress;
+      await request<void>({ type: 'index', id: nextId++ });
+    },
+    batches,
+    async forgetLinks(sourceIds) {
+      await request<void>({ type: 'forget', id: nextId++, sourceIds });
+    },
+    close() {
+      closed ??= (async () => {
+        if (exited) return;
+        const exit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        post({ type: 'close', id: nextId++ });
+        // The worker closes its source and exits; one stuck in a read is not waited for long.
+        const timer = setTimeout(() => void worker.terminate(), 5000);
+        await exit;
+        clearTimeout(timer);
+      })();
+      return closed;
+    },
+  };
+}
