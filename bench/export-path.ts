@@ -1,0 +1,88 @@
+import path from 'node:path';
+import type { BenchDatabases } from './postgres.js';
+import { rowCount, withClient } from './postgres.js';
+import { runCli, runCliOk } from './processes.js';
+
+export interface ExportRunFigures {
+  seconds: number;
+  /** kpi_links + kpi_data rows in the target after the run. */
+  targetRows: number;
+  peakRssBytes: number;
+}
+
+export interface RerunFigures {
+  seconds: number;
+  /** Rows the re-run inserted or updated: 0 when nothing changed, as the contract says. */
+  rowsWritten: number;
+}
+
+export interface ValidateFigures {
+  seconds: number;
+  exitCode: number | null;
+}
+
+export interface ExportRound {
+  run: ExportRunFigures;
+  rerun: RerunFigures;
+  validateSample?: ValidateFigures;
+  validateFull?: ValidateFigures;
+}
+
+export function exportRunArgs(exportDir: string, databaseUrl: string): string[] {
+  return ['run', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl];
+}
+
+/** `kpi-migrate run --source export` end to end into a fresh database; the database is left for the caller. */
+export async function measureExportRun(exportDir: string, databaseUrl: string): Promise<ExportRunFigures> {
+  const figures = await runCliOk('export run', exportRunArgs(exportDir, databaseUrl));
+  const targetRows = await withClient(databaseUrl, async (client) => (await rowCount(client, 'kpi_links')) + (await rowCount(client, 'kpi_data')));
+  return { seconds: figures.seconds, targetRows, peakRssBytes: figures.peakRssBytes };
+}
+
+async function rowsWrittenByLastRun(databaseUrl: string): Promise<number> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ written: string }>(
+      `select coalesce(sum(inserted + updated + deleted), 0)::text as written from kpi_migrate.run_counts
+       where run_id = (select max(id) from kpi_migrate.runs)`,
+    );
+    return Number(rows[0]?.written ?? 0);
+  });
+}
+
+/** Whether the built CLI has the `validate` command (it is registered separately). */
+export async function validateAvailable(): Promise<boolean> {
+  const help = await runCli(['validate', '--help']);
+  return help.exitCode === 0 && help.stdout.includes('--full');
+}
+
+/**
+ * One round at the default size: the run into a fresh database, the same run again (nothing
+ * changes), then validate (counts + a sample of 1,000) and validate --full, each timed.
+ */
+export async function measureExportRound(
+  exportDir: string,
+  databases: BenchDatabases,
+  options: { validate: boolean; reportDir: string; keep?: (databaseUrl: string) => Promise<void> },
+): Promise<ExportRound> {
+  const databaseUrl = await databases.create('export');
+  try {
+    const run = await measureExportRun(exportDir, databaseUrl);
+    await options.keep?.(databaseUrl);
+    const again = await runCliOk('export re-run', exportRunArgs(exportDir, databaseUrl));
+    const rerun = { seconds: again.seconds, rowsWritten: await rowsWrittenByLastRun(databaseUrl) };
+    if (!options.validate) return { run, rerun };
+    const validate = async (full: boolean): Promise<ValidateFigures> => {
+      const args = ['validate', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl, '--sample', '1000', '--seed', '1'];
+      const report = path.join(options.reportDir, `validate-${full ? 'full' : 'sample'}-${Date.now()}.json`);
+      const figures = await runCli([...args, ...(full ? ['--full'] : []), '--format', 'json', '--report', report]);
+      // Exit 1 is a failed check, still a measured validation; 2 and 3 mean it did not run.
+      if (figures.exitCode !== 0 && figures.exitCode !== 1) {
+        throw new Error(`validate${full ? ' --full' : ''} exited ${figures.exitCode}\n${figures.stderr.slice(-3000)}`);
+      }
+      return { seconds: figures.seconds, exitCode: figures.exitCode };
+    };
+    return { run, rerun, validateSample: await validate(false), validateFull: await validate(true) };
+  } finally {
+    await databases.drop(databaseUrl);
+  }
+}
