@@ -2,11 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DemoValidation } from '../pipeline/demo.js';
 import { renderReport, validateConfigured } from '../validate/index.js';
+import { renderCheckLine } from './summary.js';
 
 /** A fixed sample seed: the demo shows the same validation on every machine. */
 const DEMO_SAMPLE_SEED = 1;
-
-const MARK = { passed: '✓', failed: '✗', warning: '!', skipped: '-' } as const;
 
 /**
  * The demo's validation is the real one (`kpi-migrate validate --full`) against the demo's source
@@ -26,7 +25,7 @@ export const demoValidation: DemoValidation = {
     await writeFile(html, renderReport(outcome.report, 'html'));
     return {
       passed: outcome.report.outcome === 'passed',
-      lines: outcome.report.checks.map((check) => `${MARK[check.status]} ${check.name}${check.subject === undefined ? '' : ` (${check.subject})`}: ${check.summary}`),
+      lines: outcome.report.checks.map(renderCheckLine),
       reports: [
         { label: 'HTML', path: html },
         { label: 'Markdown', path: markdown },

@@ -1,4 +1,6 @@
 import type { MigrateResult } from '../pipeline/migrate.js';
+import type { ValidatedRunOutcome } from '../pipeline/validated-run.js';
+import type { CheckResult } from '../validate/report.js';
 import { LEGACY_ENTITIES } from '../transform/entities.js';
 import type { EntityTimings } from './progress-display.js';
 
@@ -58,5 +60,38 @@ export function renderRunSummary(result: MigrateResult, timings: EntityTimings =
   const fallbacks = result.counts.entities.GoalKpiLink?.personFallbacks ?? 0;
   if (fallbacks > 0) lines.push('', `${fallbacks} link(s) have no matching person: person_id is the user id itself`);
   lines.push('', result.accountingBalanced ? 'accounting: read = migrated + rejected + skipped for every table ✓' : `accounting FAILED:\n  ${result.unbalanced.join('\n  ')}`);
+  return lines.join('\n');
+}
+
+const CHECK_MARK = { passed: '✓', failed: '✗', warning: '!', skipped: '-' } as const;
+
+/** Differences printed under a failed check; the report lists up to --limit of them. */
+const DIFFERENCES_SHOWN = 5;
+
+/** One line per check: mark, name, subject, summary. */
+export function renderCheckLine(check: CheckResult): string {
+  return `${CHECK_MARK[check.status]} ${check.name}${check.subject === undefined ? '' : ` (${check.subject})`}: ${check.summary}`;
+}
+
+/**
+ * What follows the run's summary: the validation that ended it, check by check (a failed check
+ * with its first differences), or why the run was not validated and how to validate it.
+ */
+export function renderRunValidation(outcome: ValidatedRunOutcome): string {
+  const { validation, migration } = outcome;
+  const runId = migration.runId;
+  // The run report's warning says why, and how to validate it later.
+  if (validation === undefined) return outcome.report.warnings.join('\n');
+  const options = validation.options as { sample?: number; seed?: number };
+  const lines = [`validation of run ${runId} (sample ${options.sample ?? '?'}, seed ${options.seed ?? '?'}):`];
+  for (const check of validation.checks) {
+    lines.push(`  ${renderCheckLine(check)}`);
+    if (check.status !== 'failed') continue;
+    const shown = check.differences.slice(0, DIFFERENCES_SHOWN);
+    for (const difference of shown) lines.push(`      ${difference.message}`);
+    if (check.differencesFound > shown.length) lines.push(`      … ${check.differencesFound - shown.length} more (kpi-migrate report --run ${runId})`);
+  }
+  for (const warning of validation.warnings) lines.push(`  ! ${warning}`);
+  lines.push(validation.outcome === 'passed' ? 'validation passed ✓' : `validation FAILED (kpi-migrate report --run ${runId} --format html lists the differences)`);
   return lines.join('\n');
 }

@@ -1,7 +1,15 @@
 /** The validate stage: proves a migration from the source and the target alone, and reports. */
 export { validateMigration, DEFAULT_DIFFERENCE_LIMIT, type ValidationRequest } from './validate.js';
-export { validateConfigured, findReport, describeSource, type ValidateOptions, type ValidateOutcome } from './validate-configured.js';
-export { buildRunReport, type RunReportInput } from './run-report.js';
+export {
+  validateConfigured,
+  validateWithSession,
+  keepValidationReport,
+  findReport,
+  describeSource,
+  type ValidateOptions,
+  type ValidateOutcome,
+} from './validate-configured.js';
+export { buildRunReport, type RunReportInput, type NotValidatedReason } from './run-report.js';
 export { storeReport, loadReport, writeReportFile, readReportFile, defaultReportFile, DEFAULT_REPORT_DIR } from './store.js';
 export { renderReport } from './render.js';
 export { renderMarkdown } from './render-md.js';

@@ -10,10 +10,21 @@ export interface RunReportInput {
   run: RunRecord;
   /** The validation that ended the run, unless it ran with --no-validate (or dry). */
   validation?: ValidationReport;
+  /** Why there is no validation; the report's warning says so (default: --no-validate or a dry run). */
+  notValidated?: NotValidatedReason;
   /** A redacted URL or `pglite`. */
   targetDatabase: string;
   sourceDescription?: string;
 }
+
+/** Why a run ended without its validation. */
+export type NotValidatedReason = 'no-validate' | 'dry-run' | 'worker';
+
+const NOT_VALIDATED_WARNING: Record<NotValidatedReason, (runId: string) => string> = {
+  'no-validate': (runId) => `the run was not validated (--no-validate): kpi-migrate validate --run ${runId} proves it`,
+  'dry-run': () => 'the run was not validated: a dry run writes no rows to validate',
+  worker: (runId) => `the run was not validated: this was one worker’s share; once every worker is done, run kpi-migrate validate --run ${runId}`,
+};
 
 /**
  * A run's report: the run's own figures per entity (read, migrated, rejected by reason, skipped,
@@ -76,8 +87,12 @@ export function buildRunReport(input: RunReportInput): Report {
     entities,
     checks,
     ...(validation === undefined ? {} : { validation }),
-    warnings: validation === undefined ? ['the run was not validated (--no-validate, or a dry run)'] : [],
+    warnings: validation === undefined ? [notValidatedWarning(input.notValidated, result.runId)] : [],
   };
+}
+
+function notValidatedWarning(reason: NotValidatedReason | undefined, runId: string): string {
+  return reason === undefined ? 'the run was not validated (--no-validate, or a dry run)' : NOT_VALIDATED_WARNING[reason](runId);
 }
 
 function round(seconds: number): number {

@@ -5,6 +5,7 @@ import { configHash, redactUrl, type ResolvedConfig } from '../config/resolve.js
 import type { SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { openSqlClient } from '../load/open.js';
+import type { SqlClient, SqlSession } from '../load/sql-client.js';
 import { packageRoot } from '../package-root.js';
 import { openConfiguredSource } from '../pipeline/open-source.js';
 import type { Report, ValidationReport } from './report.js';
@@ -50,37 +51,49 @@ export function describeSource(source: SourceConfig | undefined): string | undef
 export async function validateConfigured(config: ResolvedConfig, options: ValidateOptions = {}): Promise<ValidateOutcome> {
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
-    const source = await openConfiguredSource(config);
-    let report: ValidationReport;
-    try {
-      report = await validateMigration({
-        source,
-        sql,
-        targetSchema: config.target.schema,
-        runId: options.runId,
-        sample: options.sample ?? config.sampleSize,
-        seed: options.seed ?? randomInt(0, 2 ** 31),
-        full: options.full ?? false,
-        limit: options.limit ?? DEFAULT_DIFFERENCE_LIMIT,
-        environment: config.environment,
-        codeVersion,
-        configFingerprint: configHash(config),
-        sourceDescription: describeSource(config.source),
-        targetDescription: redactUrl(config.target.databaseUrl),
-        progress: options.progress,
-      });
-    } finally {
-      await source.close();
-    }
-    const reportsTable = (report.checks.find((c) => c.name === 'schema')?.evidence.tables as string[] | undefined)?.includes('kpi_migrate.reports');
-    let storedAs: string | undefined;
-    if (reportsTable) storedAs = await storeReport(sql, report);
-    else report.warnings.push('kpi_migrate.reports is missing (kpi-migrate schema apply): the report was written to its file only');
+    const report = await validateWithSession(config, sql, options);
+    const storedAs = await keepValidationReport(sql, report);
     const reportFile = await writeReportFile(report, options.reportFile);
     return { report, reportFile, storedAs };
   } finally {
     await sql.close();
   }
+}
+
+/** Validates the configured source against an open target (the source is opened and closed here); keeps nothing. */
+export async function validateWithSession(config: ResolvedConfig, sql: SqlClient, options: Omit<ValidateOptions, 'reportFile'> = {}): Promise<ValidationReport> {
+  const source = await openConfiguredSource(config);
+  try {
+    return await validateMigration({
+      source,
+      sql,
+      targetSchema: config.target.schema,
+      runId: options.runId,
+      sample: options.sample ?? config.sampleSize,
+      seed: options.seed ?? randomInt(0, 2 ** 31),
+      full: options.full ?? false,
+      limit: options.limit ?? DEFAULT_DIFFERENCE_LIMIT,
+      environment: config.environment,
+      codeVersion,
+      configFingerprint: configHash(config),
+      sourceDescription: describeSource(config.source),
+      targetDescription: redactUrl(config.target.databaseUrl),
+      progress: options.progress,
+    });
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * Stores a validation report in kpi_migrate.reports when the schema check found that table;
+ * otherwise says so in the report's warnings (the report still goes to its file). Returns its id.
+ */
+export async function keepValidationReport(sql: SqlSession, report: ValidationReport): Promise<string | undefined> {
+  const reportsTable = (report.checks.find((c) => c.name === 'schema')?.evidence.tables as string[] | undefined)?.includes('kpi_migrate.reports');
+  if (reportsTable) return storeReport(sql, report);
+  report.warnings.push('kpi_migrate.reports is missing (kpi-migrate schema apply): the report was written to its file only');
+  return undefined;
 }
 
 /** A stored report of a run (the latest, or the latest of one kind), or a report file. */

@@ -295,7 +295,7 @@ async function resolveRun(sql: SqlSession, runId: string | undefined, schema: st
     if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${runId} does not exist`);
   } else {
     const { rows } = await sql.query<{ id: string }>(
-      `select id::text as id from kpi_migrate.runs where status = 'completed' and not dry_run and target_schema = $1 order by id desc limit 1`,
+      `select id::text as id from kpi_migrate.runs where status = 'completed' and not dry_run and target_schema = $1 order by runs.id desc limit 1`,
       [schema],
     );
     run = rows[0] === undefined ? undefined : await findRun(sql, rows[0].id);

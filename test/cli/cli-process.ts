@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
+import { scratchWorkingDirectory } from '../support/child-cli.js';
 
 /** The built CLI, as `npm test` leaves it (it builds before vitest runs); `npm run build` for a bare vitest. */
 export const CLI = path.join(packageRoot, 'dist', 'src', 'cli', 'main.js');
@@ -15,13 +16,14 @@ export interface CliResult {
 
 /**
  * `kpi-migrate <args>` in a child process, its environment built from scratch (PATH and HOME,
- * plus `env`) so nothing of the test's shell changes what it does.
+ * plus `env`) so nothing of the test's shell changes what it does; by default in a scratch
+ * directory, so that its reports stay out of the repository (arguments are absolute paths).
  */
 export function cli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm test\` does)`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? packageRoot,
+      cwd: options.cwd ?? scratchWorkingDirectory(),
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NODE_NO_WARNINGS: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -9,6 +9,8 @@ export interface CliTarget {
   url: string;
   /** How many runs the ledger holds (0 when the CLI never created it). */
   runs(): Promise<number>;
+  /** A statement against the target, while no child process has it open. */
+  query<Row>(text: string, params?: unknown[]): Promise<Row[]>;
   drop(): Promise<void>;
 }
 
@@ -21,6 +23,9 @@ export async function createCliTarget(): Promise<CliTarget> {
       async runs() {
         const { rows } = await db.sql.query<{ n: string }>('select count(*)::text as n from kpi_migrate.runs');
         return Number(rows[0]!.n);
+      },
+      async query<Row>(text: string, params: unknown[] = []) {
+        return (await db.sql.query<Row>(text, params)).rows;
       },
       drop: () => db.drop(),
     };
@@ -36,6 +41,14 @@ export async function createCliTarget(): Promise<CliTarget> {
           `select case when to_regclass('kpi_migrate.runs') is null then '0' else (select count(*)::text from kpi_migrate.runs) end as n`,
         );
         return Number(rows[0]!.n);
+      } finally {
+        await sql.close();
+      }
+    },
+    async query<Row>(text: string, params: unknown[] = []) {
+      const sql = await openPgliteClient(dir);
+      try {
+        return (await sql.query<Row>(text, params)).rows;
       } finally {
         await sql.close();
       }

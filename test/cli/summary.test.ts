@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderRunSummary } from '../../src/cli/summary.js';
+import { renderRunSummary, renderRunValidation } from '../../src/cli/summary.js';
 import type { MigrateResult } from '../../src/pipeline/migrate.js';
+import type { ValidatedRunOutcome } from '../../src/pipeline/validated-run.js';
 import type { EntityRunCounts } from '../../src/load/index.js';
 
 const counts = (c: Partial<EntityRunCounts>): EntityRunCounts => ({
@@ -49,5 +50,61 @@ describe('the end-of-run summary', () => {
     expect(text).toMatch(/^Kpi +30 +30 +0 +0 +0 +0 +0 +0 +- +-$/m);
     expect(text).toMatch(/^total .* 10\.0 s +-$/m);
     expect(text).toContain('accounting FAILED:\n  KpiActual: read 12000 ≠ migrated 11990 + rejected 9 + skipped 0');
+  });
+});
+
+describe('the validation after the summary', () => {
+  const failedRows = {
+    name: 'rows',
+    subject: 'kpi_data',
+    status: 'failed' as const,
+    summary: '7 rows differ',
+    evidence: {},
+    differences: Array.from({ length: 6 }, (_, i) => ({ kind: 'extra_row' as const, message: `row ${i} is not expected` })),
+    differencesFound: 7,
+  };
+  const validation = {
+    reportVersion: 1 as const,
+    kind: 'validate' as const,
+    runId: '7',
+    outcome: 'failed' as const,
+    generatedAt: '2024-01-01T00:00:11Z',
+    environment: 'staging',
+    codeVersion: 'test',
+    configFingerprint: 'test',
+    source: { kind: 'export' },
+    target: { database: 'test', schema: 'public' },
+    options: { sample: 200, seed: 42 },
+    timings: { startedAt: '2024-01-01T00:00:10Z', finishedAt: '2024-01-01T00:00:11Z', seconds: 1, phases: [] },
+    entities: [],
+    checks: [{ name: 'orphans', status: 'passed' as const, summary: 'every kpi_data row has its link', evidence: {}, differences: [], differencesFound: 0 }, failedRows],
+    warnings: [],
+  };
+  const outcome = (over: Partial<ValidatedRunOutcome>): ValidatedRunOutcome => ({
+    migration: result,
+    validation: undefined,
+    notValidated: undefined,
+    report: { ...validation, kind: 'run', checks: [], warnings: [] },
+    reportFile: 'r.json',
+    storedAs: '1',
+    passed: true,
+    ...over,
+  });
+
+  it('a line per check; a failed one with its first differences and how many more there are', () => {
+    const lines = renderRunValidation(outcome({ validation, passed: false })).split('\n');
+    expect(lines).toEqual([
+      'validation of run 7 (sample 200, seed 42):',
+      '  ✓ orphans: every kpi_data row has its link',
+      '  ✗ rows (kpi_data): 7 rows differ',
+      ...[0, 1, 2, 3, 4].map((i) => `      row ${i} is not expected`),
+      '      … 2 more (kpi-migrate report --run 7)',
+      'validation FAILED (kpi-migrate report --run 7 --format html lists the differences)',
+    ]);
+  });
+
+  it('without a validation, the run report’s warning: why, and how to validate', () => {
+    const warning = 'the run was not validated (--no-validate): kpi-migrate validate --run 7 proves it';
+    expect(renderRunValidation(outcome({ notValidated: 'no-validate', report: { ...validation, kind: 'run', checks: [], warnings: [warning] } }))).toBe(warning);
   });
 });

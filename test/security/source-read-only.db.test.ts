@@ -17,6 +17,14 @@ import { guardReadOnly, loadSeededTables, localClient, migrateFromDynamoDb, READ
 
 const KV_TABLE = 'legacy_kv_store';
 
+/** Waits (at most 10 s) until the server holds no session of `role`. */
+async function sessionsEnded(sql: SqlSession, role: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const { rows } = await sql.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where usename = $1', [role]);
+    if (rows[0]!.n === 0) return;
+  }
+}
+
 describe('the tool never writes to its source', () => {
   const databases: TestDatabase[] = [];
   afterAll(async () => {
@@ -155,6 +163,9 @@ describe('the tool never writes to its source', () => {
           await reader.close();
         }
       } finally {
+        // The reader's sessions (the CLI's, this test's) end on the server a moment after their
+        // clients close, and `drop database … with (force)` may not terminate another role's session.
+        await sessionsEnded(db.sql, role);
         await db.drop();
         databases.splice(databases.indexOf(db), 1);
         // Its only grants were in the database just dropped.

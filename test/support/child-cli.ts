@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 
@@ -27,7 +28,20 @@ export interface CliProcess {
 export interface CliOptions {
   /** Added to a clean environment (PATH, HOME, and no DATABASE_URL or AWS settings inherited). */
   env?: Record<string, string>;
+  /** Default: a scratch directory of this test process (see scratchWorkingDirectory). */
   cwd?: string;
+}
+
+let scratchCwd: string | undefined;
+
+/**
+ * Where a child CLI runs unless told otherwise: what it writes relative to its working
+ * directory (every run's report under .kpi-migrate/reports, the default PGlite) stays out of the
+ * repository. Arguments must therefore be absolute paths.
+ */
+export function scratchWorkingDirectory(): string {
+  scratchCwd ??= mkdtempSync(path.join(tmpdir(), 'kpi-cli-cwd-'));
+  return scratchCwd;
 }
 
 export function assertCliBuilt(): void {
@@ -41,7 +55,7 @@ export function assertCliBuilt(): void {
 export function startCli(args: readonly string[], options: CliOptions = {}): CliProcess {
   assertCliBuilt();
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
-    cwd: options.cwd ?? packageRoot,
+    cwd: options.cwd ?? scratchWorkingDirectory(),
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',

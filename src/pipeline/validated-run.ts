@@ -1,0 +1,97 @@
+import type { ResolvedConfig } from '../config/resolve.js';
+import { MigrateError, coerceError } from '../errors.js';
+import { findRun } from '../load/ledger.js';
+import { openSqlClient } from '../load/open.js';
+import type { SqlClient } from '../load/sql-client.js';
+import type { Report, ValidationReport } from '../validate/report.js';
+import { buildRunReport, type NotValidatedReason } from '../validate/run-report.js';
+import { storeReport, writeReportFile } from '../validate/store.js';
+import { describeSource, keepValidationReport, validateWithSession } from '../validate/validate-configured.js';
+import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
+
+export interface ValidatedRunOptions extends MigrateOptions {
+  /** Validate the run once it is written (default true). A dry run and a worker's share never are. */
+  validate?: boolean;
+  /** Sample of the validation; default: the environment's sampleSize. */
+  sample?: number;
+  /** Seed of the sample; default: random, recorded in the report. */
+  seed?: number;
+  /** Where the run's JSON report goes; default: .kpi-migrate/reports/run-run-<id>-<time>.json. */
+  reportFile?: string;
+  /** The validation's steps, a line at a time. */
+  validationProgress?: (message: string) => void;
+}
+
+export interface ValidatedRunOutcome {
+  migration: MigrateResult;
+  /** The validation that ended the run (also kept in kpi_migrate.reports as a `validate` report). */
+  validation: ValidationReport | undefined;
+  /** Why the run was not validated, when it was not. */
+  notValidated: NotValidatedReason | undefined;
+  /** The run's report, the validation embedded. */
+  report: Report;
+  reportFile: string;
+  /** The run report's id in kpi_migrate.reports. */
+  storedAs: string;
+  /** The run's accounting balanced and every check of its report (the validation's included) passed. */
+  passed: boolean;
+}
+
+/**
+ * `kpi-migrate run`: migrates, then validates what the run wrote (counts, rows, a sample: the
+ * checks of `kpi-migrate validate` without --full), and keeps the run's report, its validation
+ * embedded, in kpi_migrate.reports and a JSON file.
+ */
+export async function migrateAndValidate(config: ResolvedConfig, options: ValidatedRunOptions = {}): Promise<ValidatedRunOutcome> {
+  const { validate, sample, seed, reportFile, validationProgress, ...migrateOptions } = options;
+  const migration = await migrate(config, migrateOptions);
+  const notValidated = reasonNotToValidate(options);
+  const sql = await openSqlClient(config.target.databaseUrl);
+  try {
+    const validation = notValidated === undefined ? await validateRun(config, sql, migration.runId, { sample, seed, progress: validationProgress }) : undefined;
+    const run = await findRun(sql, migration.runId);
+    if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${migration.runId} is gone from kpi_migrate.runs`);
+    const report = buildRunReport({
+      result: migration,
+      run,
+      validation,
+      notValidated,
+      targetDatabase: migration.target,
+      sourceDescription: describeSource(config.source),
+    });
+    const storedAs = await storeReport(sql, report);
+    const written = await writeReportFile(report, reportFile);
+    return { migration, validation, notValidated, report, reportFile: written, storedAs, passed: migration.accountingBalanced && report.outcome === 'passed' };
+  } finally {
+    await sql.close();
+  }
+}
+
+function reasonNotToValidate(options: ValidatedRunOptions): NotValidatedReason | undefined {
+  if (options.dryRun) return 'dry-run';
+  // The other workers may still be writing: only a validation after the last of them proves the run.
+  if (options.worker !== undefined) return 'worker';
+  if (options.validate === false) return 'no-validate';
+  return undefined;
+}
+
+/** The validation, kept as a report of its own too (`kpi-migrate report --run ID --kind validate`). */
+async function validateRun(
+  config: ResolvedConfig,
+  sql: SqlClient,
+  runId: string,
+  options: { sample?: number; seed?: number; progress?: (message: string) => void },
+): Promise<ValidationReport> {
+  try {
+    const validation = await validateWithSession(config, sql, { runId, ...options });
+    await keepValidationReport(sql, validation);
+    return validation;
+  } catch (error) {
+    // The run itself is complete (a resume has nothing left to do): what is missing is its proof.
+    const failure = coerceError(error);
+    throw new MigrateError(failure.code, `run ${runId} completed, but validating it failed: ${failure.message} (kpi-migrate validate --run ${runId} validates it again)`, {
+      cause: failure,
+      details: failure.details,
+    });
+  }
+}
