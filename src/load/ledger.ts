@@ -28,6 +28,8 @@ export interface RunStart {
 
 export interface RunRecord {
   id: RunId;
+  /** The operator's name for a run that workers share (`run --worker K/N --run LABEL`), else null. */
+  label: string | null;
   environment: string;
   sourceKind: string;
   targetSchema: string;
@@ -78,12 +80,13 @@ async function ledgerQuery<Row>(sql: SqlSession, doing: string, text: string, pa
 
 const UTC_TEXT = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-const RUN_COLUMNS = `id::text as id, environment, source_kind, target_schema, options::text as options, code_version,
+const RUN_COLUMNS = `id::text as id, label, environment, source_kind, target_schema, options::text as options, code_version,
   config_hash, status, dry_run, ${UTC_TEXT('started_at')} as started_at, ${UTC_TEXT('finished_at')} as finished_at,
   error::text as error`;
 
 interface RunRow {
   id: string;
+  label: string | null;
   environment: string;
   source_kind: string;
   target_schema: string;
@@ -100,6 +103,7 @@ interface RunRow {
 function runOf(row: RunRow): RunRecord {
   return {
     id: row.id,
+    label: row.label,
     environment: row.environment,
     sourceKind: row.source_kind,
     targetSchema: row.target_schema,
@@ -126,6 +130,42 @@ export async function startRun(sql: SqlSession, start: RunStart): Promise<RunId>
   return rows[0]!.id;
 }
 
+/** A run as an operator names it: by its id, or by the label it was created under. */
+export type RunReference = { id: RunId } | { label: string };
+
+// Starting with a letter keeps a label from ever reading as a run id.
+const RUN_LABEL = /^[A-Za-z][A-Za-z0-9._-]{0,62}$/;
+
+/** Digits are a run id; anything else must be a label: a letter, then up to 62 letters, digits, `.`, `_` or `-`. */
+export function parseRunReference(text: string): RunReference {
+  if (RUN_ID.test(text)) return { id: text };
+  if (RUN_LABEL.test(text)) return { label: text };
+  throw new MigrateError(
+    'USAGE',
+    `not a run id or label: ${JSON.stringify(text)} (an id is digits; a label starts with a letter, then up to 62 letters, digits, '.', '_' or '-')`,
+  );
+}
+
+/**
+ * The run labelled `label`, recorded as `running` if no run carries that label yet. Any number of
+ * callers at once get one run: the label is unique, so all but the first insert do nothing.
+ */
+export async function startOrFindLabelledRun(sql: SqlSession, label: string, start: RunStart): Promise<{ run: RunRecord; created: boolean }> {
+  if (!RUN_LABEL.test(label)) throw new MigrateError('USAGE', `not a run label: ${JSON.stringify(label)}`);
+  const inserted = await ledgerQuery<RunRow>(
+    sql,
+    `starting run ${label}`,
+    `insert into kpi_migrate.runs (label, environment, source_kind, target_schema, options, code_version, config_hash, dry_run)
+     values ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) on conflict (label) do nothing returning ${RUN_COLUMNS}`,
+    [label, start.environment, start.sourceKind, start.targetSchema, storableJson(start.options), start.codeVersion, start.configHash, start.dryRun],
+  );
+  if (inserted[0] !== undefined) return { run: runOf(inserted[0]), created: true };
+  // The conflicting insert has committed by now (the unique index made this one wait for it).
+  const found = await ledgerQuery<RunRow>(sql, `reading run ${label}`, `select ${RUN_COLUMNS} from kpi_migrate.runs where label = $1`, [label]);
+  if (found[0] === undefined) throw new MigrateError('INTERNAL', `run ${label} was neither created nor found`);
+  return { run: runOf(found[0]), created: false };
+}
+
 /** The run with this id, or undefined (also for a string that cannot be a run id). */
 export async function findRun(sql: SqlSession, runId: RunId): Promise<RunRecord | undefined> {
   if (!RUN_ID.test(runId)) return undefined;
@@ -141,7 +181,8 @@ export async function lastUnfinishedRun(sql: SqlSession, filter: { environment?:
   const rows = await ledgerQuery<RunRow>(
     sql,
     'looking for an unfinished run',
-    `select ${RUN_COLUMNS} from kpi_migrate.runs where $1::text is null or environment = $1 order by id desc limit 1`,
+    // runs.id, not id: that would be the text column of RUN_COLUMNS, and '9' sorts after '10'.
+    `select ${RUN_COLUMNS} from kpi_migrate.runs where $1::text is null or environment = $1 order by runs.id desc limit 1`,
     [filter.environment ?? null],
   );
   const newest = rows[0];

@@ -64,6 +64,7 @@ export async function listRejects(sql: SqlSession, filter: RejectFilter): Promis
   if (!Number.isSafeInteger(filter.limit) || filter.limit < 1) throw new MigrateError('USAGE', `limit must be a positive whole number, got ${filter.limit}`);
   params.push(filter.limit);
   try {
+    // Ordered by rejects.id: a bare `id` is the text column selected, and '10' sorts before '9'.
     const { rows } = await sql.query<{
       id: string;
       run_id: string;
@@ -79,7 +80,7 @@ export async function listRejects(sql: SqlSession, filter: RejectFilter): Promis
       `select id::text as id, run_id::text as run_id, source_entity, source_id, reason, attribute, message, sqlstate,
          item::text as item, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at
        from kpi_migrate.rejects ${conditions.length > 0 ? `where ${conditions.join(' and ')}` : ''}
-       order by id limit $${params.length}`,
+       order by rejects.id limit $${params.length}`,
       params,
     );
     return rows.map((row) => ({

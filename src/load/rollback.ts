@@ -137,7 +137,7 @@ async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<
 
   // Run rows first, then the table locks: the order batch-writer takes them in, so no deadlock.
   const { rows: found } = await session.query<LedgerRun>(
-    `select id::text as id, status, target_schema from kpi_migrate.runs where id = any($1::bigint[]) order by id for update`,
+    `select id::text as id, status, target_schema from kpi_migrate.runs where id = any($1::bigint[]) order by runs.id for update`,
     [`{${ids.join(',')}}`],
   );
   const problems: string[] = [];

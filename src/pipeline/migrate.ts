@@ -4,7 +4,8 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { configHash, redactUrl } from '../config/resolve.js';
 import { openSqlClient } from '../load/open.js';
 import { applyMigrations } from '../load/migrate.js';
-import { startRun } from '../load/ledger.js';
+import { findRun, parseRunReference, runCounts, startRun, type RunRecord, type RunReference, type RunStart } from '../load/ledger.js';
+import type { SqlClient } from '../load/sql-client.js';
 import type { RunCounts } from '../load/index.js';
 import { packageRoot } from '../package-root.js';
 import { MIGRATED_ENTITIES } from '../transform/entities.js';
@@ -12,15 +13,21 @@ import { openConfiguredSource } from './open-source.js';
 import { segmentPartition } from '../extract/dynamodb-source.js';
 import { MigrateError } from '../errors.js';
 import { runMigration, type RunResult } from './run.js';
+import { describeRun, joinSharedRun } from './shared-run.js';
 import { createWorkerRecordReader, transformWorkerAvailable } from './worker-reader.js';
 import { migrateInWorker, migrationWorkerAvailable } from './migration-thread.js';
 import type { ProgressSink } from './progress.js';
 
 export interface MigrateOptions {
-  /** Continue (or, with `worker`, join) this run, or the last unfinished one. */
+  /** Continue this run, or the last unfinished one; with `worker`, the id of the run to join (as `run`). */
   resume?: string | 'last';
   /** This process is worker `index` of `count` on one shared run (DynamoDB scan segments only). */
   worker?: { index: number; count: number };
+  /**
+   * With `worker`: the run the workers share, by id (an existing run), or by a label: the first
+   * worker to arrive creates the run under it, the others (and any restarted worker) join it.
+   */
+  run?: string;
   tenant?: string;
   dryRun?: boolean;
   progress?: ProgressSink;
@@ -62,28 +69,45 @@ export async function prepareRun(config: ResolvedConfig, options: { tenant?: str
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
     await applyMigrations(sql, config.target.schema);
-    return await startRun(sql, {
-      environment: config.environment,
-      sourceKind: config.source?.kind ?? 'export',
-      targetSchema: config.target.schema,
-      options: ledgerOptionsOf(config, options.tenant, undefined),
-      codeVersion,
-      configHash: configHash(config),
-      dryRun: false,
-    });
+    return await startRun(sql, runStartOf(config, options.tenant, undefined));
   } finally {
     await sql.close();
   }
 }
 
+function runStartOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker']): RunStart {
+  return {
+    environment: config.environment,
+    sourceKind: config.source?.kind ?? 'export',
+    targetSchema: config.target.schema,
+    options: ledgerOptionsOf(config, tenant, worker),
+    codeVersion,
+    configHash: configHash(config),
+    dryRun: false,
+  };
+}
+
+// A shared run records how many workers share it (not which one created it): a joining worker
+// with another N would split the segments differently.
 function ledgerOptionsOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker']): Record<string, unknown> {
   const source = config.source?.kind === 'kv' && config.source.url ? { ...config.source, url: redactUrl(config.source.url) } : config.source;
-  return { worker: worker ? `${worker.index}/${worker.count}` : null, source, tenant: tenant ?? null, batchRows: config.batchRows };
+  return { workers: worker ? worker.count : null, source, tenant: tenant ?? null, batchRows: config.batchRows };
+}
+
+/** What a worker of a shared run is set to do: how many segments all workers split, and which run. */
+interface WorkerPlan {
+  worker: { index: number; count: number };
+  segments: number;
+  run: RunReference;
 }
 
 /** Workers split DynamoDB scan segments, so every worker must agree on how many there are. */
-function checkWorkerConfig(config: ResolvedConfig, worker: MigrateOptions['worker']): number | undefined {
-  if (worker === undefined) return undefined;
+function checkWorkerConfig(config: ResolvedConfig, options: MigrateOptions): WorkerPlan | undefined {
+  const { worker } = options;
+  if (worker === undefined) {
+    if (options.run !== undefined) throw new MigrateError('USAGE', '--run names the run that workers share: it needs --worker K/N');
+    return undefined;
+  }
   if (!Number.isInteger(worker.index) || !Number.isInteger(worker.count) || worker.index < 1 || worker.index > worker.count) {
     throw new MigrateError('USAGE', `--worker must be K/N with 1 ≤ K ≤ N, got ${worker.index}/${worker.count}`);
   }
@@ -91,7 +115,11 @@ function checkWorkerConfig(config: ResolvedConfig, worker: MigrateOptions['worke
   if (config.source.segments === undefined) {
     throw new MigrateError('USAGE', '--worker needs an explicit --segments, the same for every worker (workers sizing the table apart could split it differently)');
   }
-  return config.source.segments;
+  if (options.dryRun) throw new MigrateError('USAGE', '--worker cannot be combined with --dry-run: a dry run records no checkpoints, so workers could not wait for each other');
+  if (options.run !== undefined && options.resume !== undefined) throw new MigrateError('USAGE', 'with --worker, name the shared run with --run alone (not --resume)');
+  const run = options.run ?? options.resume;
+  if (run === undefined || run === 'last') throw new MigrateError('USAGE', '--worker needs --run RUN: the label (or id) of the run that all workers share');
+  return { worker, segments: config.source.segments, run: parseRunReference(run) };
 }
 
 /** Opens the configured source and target, runs (or resumes) one migration, and closes both. */
@@ -108,10 +136,12 @@ export async function migrateInThisThread(
   { transformInWorker }: { transformInWorker: boolean },
 ): Promise<MigrateResult> {
   const worker = options.worker;
-  const segments = checkWorkerConfig(config, worker);
+  const plan = checkWorkerConfig(config, options);
   const tenant = options.tenant?.toLowerCase().replace(/[{}]/g, '');
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
+    const sharedRun = plan === undefined ? undefined : await joinSharedRun(sql, { reference: plan.run, worker: plan.worker, start: runStartOf(config, options.tenant, plan.worker) });
+    if (sharedRun?.status === 'completed') return await alreadyCompleted(config, sql, sharedRun, options);
     const source = await openConfiguredSource(config, worker ? { worker } : {});
     const lookupSource = worker ? await openConfiguredSource(config) : undefined;
     const inWorker = transformInWorker && transformWorkerAvailable(config);
@@ -120,28 +150,25 @@ export async function migrateInThisThread(
         source,
         lookupSource,
         reader: inWorker ? createWorkerRecordReader({ config, worker, tenant, batchRows: config.batchRows }) : undefined,
-        sharedRun: worker && segments ? { allPartitions: () => Array.from({ length: segments }, (_, i) => segmentPartition(i, segments)) } : undefined,
+        sharedRun: plan ? { allPartitions: () => Array.from({ length: plan.segments }, (_, i) => segmentPartition(i, plan.segments)) } : undefined,
         sql,
         targetSchema: config.target.schema,
         environment: config.environment,
         batchRows: config.batchRows,
         tenant,
         dryRun: options.dryRun ?? false,
-        resume: options.resume,
+        resume: sharedRun?.id ?? options.resume,
         ledgerOptions: ledgerOptionsOf(config, options.tenant, worker),
         codeVersion,
         configHash: configHash(config),
         progress: options.progress,
       });
-      const unbalanced = unbalancedEntities(result.counts);
-      return {
-        ...result,
-        environment: config.environment,
-        target: redactUrl(config.target.databaseUrl),
-        accountingBalanced: unbalanced.length === 0,
-        unbalanced,
-        dryRun: options.dryRun ?? false,
-      };
+      return resultOf(config, result, options);
+    } catch (error) {
+      // When this worker's share was already written, the others may complete the run between its joining and resuming it.
+      const completed = sharedRun && error instanceof MigrateError && error.code === 'RUN_STATE' ? await completedRun(sql, sharedRun.id) : undefined;
+      if (completed !== undefined) return await alreadyCompleted(config, sql, completed, options);
+      throw error;
     } finally {
       await source.close();
       await lookupSource?.close();
@@ -149,4 +176,31 @@ export async function migrateInThisThread(
   } finally {
     await sql.close();
   }
+}
+
+function resultOf(config: ResolvedConfig, result: RunResult, options: MigrateOptions): MigrateResult {
+  const unbalanced = unbalancedEntities(result.counts);
+  return {
+    ...result,
+    environment: config.environment,
+    target: redactUrl(config.target.databaseUrl),
+    accountingBalanced: unbalanced.length === 0,
+    unbalanced,
+    dryRun: options.dryRun ?? false,
+  };
+}
+
+async function completedRun(sql: SqlClient, runId: string): Promise<RunRecord | undefined> {
+  const run = await findRun(sql, runId);
+  return run?.status === 'completed' ? run : undefined;
+}
+
+/**
+ * A worker that joins a shared run the others already completed has nothing left to do: a Job
+ * that restarts a pod after its share was written must see it succeed, not fail on the ledger.
+ */
+async function alreadyCompleted(config: ResolvedConfig, sql: SqlClient, run: RunRecord, options: MigrateOptions): Promise<MigrateResult> {
+  options.progress?.message?.(`run ${describeRun(run)} is already completed: nothing left for worker ${options.worker?.index}/${options.worker?.count} to do`);
+  const now = new Date();
+  return resultOf(config, { runId: run.id, status: 'completed', counts: await runCounts(sql, run.id), startedAt: now, finishedAt: now }, options);
 }

@@ -6,9 +6,11 @@ import {
   finishRun,
   lastUnfinishedRun,
   loadCheckpoints,
+  parseRunReference,
   recordLookupOutcome,
   resumeRun,
   runCounts,
+  startOrFindLabelledRun,
   startRun,
 } from '../../src/load/ledger.js';
 import { listRejects } from '../../src/load/rejects.js';
@@ -50,6 +52,26 @@ describe('run ledger', () => {
     expect(run!.startedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(await findRun(db.sql, '999999')).toBeUndefined();
     expect(await findRun(db.sql, 'not-a-number')).toBeUndefined();
+  });
+
+  it('a label names one run: callers arriving at once under it get the same run, created once', async () => {
+    const start = { environment: 'local', sourceKind: 'dynamodb', targetSchema: 'public', options: { workers: 8 }, codeVersion: '1.2.3', configHash: 'abc123', dryRun: false };
+    const arrivals = await Promise.all(Array.from({ length: 8 }, () => startOrFindLabelledRun(db.sql, 'june-cutover', start)));
+    expect(new Set(arrivals.map((a) => a.run.id)).size).toBe(1);
+    expect(arrivals.filter((a) => a.created)).toHaveLength(1);
+    expect(arrivals[0]!.run).toMatchObject({ label: 'june-cutover', status: 'running', sourceKind: 'dynamodb', options: { workers: 8 } });
+    // Found again later, whatever state it is in, and never replaced.
+    await finishRun(db.sql, arrivals[0]!.run.id, 'completed');
+    expect(await startOrFindLabelledRun(db.sql, 'june-cutover', start)).toMatchObject({ created: false, run: { id: arrivals[0]!.run.id, status: 'completed' } });
+    expect((await findRun(db.sql, await startRun(db.sql, start)))?.label).toBeNull();
+  });
+
+  it('reads a run reference as an id (digits) or a label (a letter first), and refuses anything else', () => {
+    expect(parseRunReference('412')).toEqual({ id: '412' });
+    expect(parseRunReference('june-cutover.2_b')).toEqual({ label: 'june-cutover.2_b' });
+    for (const bad of ['', '0', '412a', '-x', 'a b', "x'; drop table runs", 'a'.repeat(64)]) {
+      expect(() => parseRunReference(bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    }
   });
 
   it('finishes runs only along the allowed transitions, keeping the error', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
+import type { MigrateError } from '../../src/errors.js';
 import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
 import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
@@ -54,6 +55,27 @@ describe.skipIf(!usesRealPostgres())('several workers on one run (--worker K/N -
     expect(await targetRows(shared.sql)).toEqual(await targetRows(single.sql));
     const { rows } = await shared.sql.query<{ status: string }>('select status from kpi_migrate.runs where id = $1::bigint', [runId]);
     expect(rows[0]?.status).toBe('completed');
+  });
+
+  it('a worker whose configuration differs from its run is refused before it reads anything', async () => {
+    const db = await createTestDatabase();
+    databases.push(db);
+    // Nothing listens on this endpoint: a worker that got as far as reading would fail otherwise.
+    const configWith = (overrides: { segments?: number; tablePrefix?: string }) =>
+      resolveConfig({ env: {}, overrides: { source: 'dynamodb', dynamodbEndpoint: 'http://127.0.0.1:1', region: 'local', segments: 8, databaseUrl: db.url, ...overrides } });
+    const created = await migrate(configWith({}), { worker: { index: 1, count: 4 }, run: 'mismatch' }).catch((error: unknown) => error);
+    expect(created).toMatchObject({ code: 'SOURCE_UNAVAILABLE' });
+    const refusals = await Promise.all([
+      migrate(configWith({}), { worker: { index: 1, count: 2 }, run: 'mismatch' }).catch((error: unknown) => error),
+      migrate(configWith({ segments: 16 }), { worker: { index: 1, count: 4 }, run: 'mismatch' }).catch((error: unknown) => error),
+      migrate(configWith({ tablePrefix: 'other-' }), { worker: { index: 1, count: 4 }, run: 'mismatch' }).catch((error: unknown) => error),
+    ]);
+    expect(refusals.map((error) => (error as MigrateError).code)).toEqual(['RUN_STATE', 'RUN_STATE', 'RUN_STATE']);
+    expect((refusals[0] as Error).message).toMatch(/worker count .*the run has 4, this worker 2/);
+    expect((refusals[1] as Error).message).toMatch(/source: .*"segments":8.*"segments":16/);
+    expect((refusals[2] as Error).message).toMatch(/source: .*"tablePrefix":"other-"/);
+    const { rows } = await db.sql.query<{ n: number }>('select count(*)::int as n from kpi_migrate.runs');
+    expect(rows[0]?.n).toBe(1);
   });
 
   it('refuses --worker without explicit segments or with another source kind', async () => {

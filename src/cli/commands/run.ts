@@ -1,48 +1,82 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
-import { migrate } from '../../pipeline/migrate.js';
-import { renderRunSummary } from '../summary.js';
+import { migrateAndValidate } from '../../pipeline/validated-run.js';
+import { renderRunSummary, renderRunValidation } from '../summary.js';
 import { progressDisplayFor } from '../progress-display.js';
 import { estimateTotals } from '../progress-totals.js';
 import { confirmWrite } from '../confirm.js';
-import { print } from '../output.js';
+import { print, printError } from '../output.js';
 import { EXIT } from '../exit.js';
+import { parseSharedRun, parseWorkerShare } from '../worker-option.js';
 
 interface RunArgs extends ConfigArgs {
   resume?: string;
   tenant?: string;
   dryRun?: boolean;
   yes?: boolean;
+  worker?: string;
+  run?: string;
+  validate: boolean;
+  report?: string;
 }
 
 export const runCommand = {
   command: 'run',
-  describe: 'migrate the legacy tables into the target (resumable, idempotent)',
+  describe: 'migrate the legacy tables into the target (resumable, idempotent), then validate the run and keep its report (exit 1 when a check fails)',
   builder: (yargs: Argv) =>
     withSourceOptions(withConfigOptions(yargs))
       .option('resume', { type: 'string', describe: 'continue a run from its checkpoints: RUN_ID, or empty for the last unfinished run' })
       .option('tenant', { type: 'string', describe: 'migrate only this tenant (others are counted as skipped)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and count everything; write no data (still applies pending schema migrations and records the run)' })
       .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 20000)' })
+      .option('validate', {
+        type: 'boolean',
+        default: true,
+        describe: 'end with a validation of the run (counts, rows, the environment’s sample; kpi-migrate validate without --full); --no-validate skips it',
+      })
+      .option('report', { type: 'string', describe: 'write the run’s JSON report here (default: .kpi-migrate/reports/run-run-ID-TIME.json)' })
       .option('yes', { type: 'boolean', default: false, describe: 'confirm writing to a protected environment (asked on a terminal otherwise)' })
+      .option('worker', {
+        type: 'string',
+        describe: 'K/N: be worker K of N on one shared run, reading every Nth DynamoDB scan segment (needs --source dynamodb, --segments and --run; see docs/scaling.md)',
+      })
+      .option('run', {
+        type: 'string',
+        describe: 'with --worker: the shared run, by a LABEL (the first worker to arrive creates the run, the others and restarted ones join it) or by RUN_ID',
+      })
+      .implies('worker', 'run')
+      .implies('run', 'worker')
+      .conflicts('worker', 'resume')
+      .group(['worker', 'run'], 'Several workers on one run:')
       .example('$0 run --source export --export-dir ./export', 'migrate export files into $DATABASE_URL (or the embedded PGlite)')
       .example('$0 run --env prod --source dynamodb --yes', 'migrate from DynamoDB into the protected prod environment')
-      .example('$0 run --resume', 'continue the last unfinished run from its checkpoints'),
+      .example('$0 run --resume', 'continue the last unfinished run from its checkpoints')
+      .example('$0 run --source dynamodb --segments 32 --worker 3/8 --run june-cutover', 'worker 3 of 8 on the run labelled june-cutover (the same command restarts it)'),
   handler: async (args: RunArgs) => {
+    // Parsed here rather than by yargs' coerce, which would turn a USAGE error into an anonymous one.
+    const worker = args.worker === undefined ? undefined : parseWorkerShare(args.worker);
+    const sharedRun = args.run === undefined ? undefined : parseSharedRun(args.run);
     const config = configFromArgs(args);
     await confirmWrite(config, { yes: args.yes, action: args.dryRun ? 'dry-run (schema migrations and the run ledger only) against' : 'migrate into' });
     const display = progressDisplayFor(process.stderr);
-    display.setTotals(await estimateTotals(config));
+    // A worker reads a share of each table: whole-table totals would make its bars lie.
+    display.setTotals(worker === undefined ? await estimateTotals(config) : {});
     try {
-      const result = await migrate(config, {
+      const outcome = await migrateAndValidate(config, {
         resume: args.resume === undefined ? undefined : args.resume === '' ? 'last' : args.resume,
         tenant: args.tenant,
         dryRun: args.dryRun ?? false,
+        worker,
+        run: sharedRun,
         progress: display,
+        validate: args.validate,
+        reportFile: args.report,
+        validationProgress: (message) => display.message?.(`validating: ${message}`),
       });
       display.finish();
-      print(renderRunSummary(result, display.timings()));
-      process.exitCode = result.accountingBalanced ? EXIT.ok : EXIT.checkFailed;
+      print(`${renderRunSummary(outcome.migration, display.timings())}\n\n${renderRunValidation(outcome)}`);
+      printError(`report written to ${outcome.reportFile} and kept in kpi_migrate.reports (kpi-migrate report --run ${outcome.migration.runId})`);
+      process.exitCode = outcome.passed ? EXIT.ok : EXIT.checkFailed;
     } finally {
       display.finish();
     }
