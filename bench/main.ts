@@ -10,6 +10,7 @@ import { measureCeiling, renderTargetRows, type RenderedRows } from './ceiling.j
 import { measureDynamoDbRun, measureRawScan, startLoadedDynamoDb, stopDynamoDb } from './dynamodb-path.js';
 import { measureExportRound, measureExportRun, validateAvailable, type ExportRound } from './export-path.js';
 import { measureNaiveBaseline } from './naive-baseline.js';
+import { measureExtractMemory, type ExtractMemoryFigures } from './extract-memory.js';
 import { BenchDatabases } from './postgres.js';
 import { median, megabytes, rate, renderMarkdown, renderText, seconds, times, type FigureLine } from './report.js';
 
@@ -23,6 +24,7 @@ const { values: flags } = parseArgs({
     segments: { type: 'string', default: '4' },
     'page-limit': { type: 'string', default: '1000' },
     'memory-scale': { type: 'string', default: '10' },
+    'extract-items': { type: 'string', default: '1000000' },
     'dynamodb-heap-mb': { type: 'string', default: '2048' },
     'skip-dynamodb': { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -41,10 +43,12 @@ const USAGE = `npm run bench -- [options]
   --segments N         scan segments, for the raw Scan and the tool alike (default 4)
   --page-limit N       Scan page Limit, for both (default 1000, the tool's default)
   --memory-scale N     peak RSS is also measured at N × --items (default 10; 0 skips it)
+  --extract-items N    fact records of the export whose extract alone is measured (peak RSS of
+                       reading every table through the export source; default 1000000)
   --dynamodb-heap-mb N DynamoDB Local's JVM heap (default 2048)
   --skip-dynamodb      leave out the DynamoDB path (no Java)
   --only PARTS         measure only these, comma-separated: export (with ceiling and naive, which
-                       load its rows), dynamodb, memory`;
+                       load its rows), dynamodb, memory, extract`;
 
 function whole(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
@@ -72,12 +76,13 @@ async function main(): Promise<void> {
     segments: whole('segments', flags.segments, 1),
     pageLimit: whole('page-limit', flags['page-limit'], 1),
     memoryScale: whole('memory-scale', flags['memory-scale'], 0),
+    extractItems: whole('extract-items', flags['extract-items'], 100),
     dynamodbHeapMb: whole('dynamodb-heap-mb', flags['dynamodb-heap-mb'], 256),
     dynamodb: !flags['skip-dynamodb'],
-    parts: new Set((flags.only ?? 'export,dynamodb,memory').split(',').map((part) => part.trim())),
+    parts: new Set((flags.only ?? 'export,dynamodb,memory,extract').split(',').map((part) => part.trim())),
   };
   for (const part of options.parts) {
-    if (!['export', 'dynamodb', 'memory'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory)`);
+    if (!['export', 'dynamodb', 'memory', 'extract'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory, extract)`);
   }
   const startedAt = new Date();
   const loadAtStart = loadavg();
@@ -174,8 +179,21 @@ async function main(): Promise<void> {
       });
     }
 
+    let extract: ExtractMemoryFigures | undefined;
+    if (options.parts.has('extract')) {
+      await attempt('extract', async () => {
+        const dir = path.join(work, 'export-extract');
+        try {
+          say(`extract: seeding ${options.extractItems.toLocaleString('en-US')} fact records, then reading every table through the export source`);
+          extract = await measureExtractMemory(options.extractItems, dir);
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
+      });
+    }
+
     const validateMissing = options.parts.has('export') && !validate;
-    const result = summarize({ options, rounds, ceilings, naive, dynamodb, scaled, rendered: renderedRows, failures, validateMissing });
+    const result = summarize({ options, rounds, ceilings, naive, dynamodb, scaled, extract, rendered: renderedRows, failures, validateMissing });
     const finishedAt = new Date();
     const document = {
       startedAt: startedAt.toISOString(),
@@ -184,7 +202,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, postgres: postgresVersion, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() },
       options: { ...options, databaseUrl: undefined },
       figures: result.figures,
-      raw: { rounds, ceilings, naive, dynamodb, scaled, failures },
+      raw: { rounds, ceilings, naive, dynamodb, scaled, extract, failures },
       table: result.lines,
     };
     const resultsDir = path.join(packageRoot, 'bench', 'results');
@@ -204,12 +222,13 @@ async function main(): Promise<void> {
 }
 
 interface Measured {
-  options: { items: number; repeat: number; naiveRows: number; segments: number; pageLimit: number; memoryScale: number; dynamodbItems: number };
+  options: { items: number; repeat: number; naiveRows: number; segments: number; pageLimit: number; memoryScale: number; dynamodbItems: number; extractItems: number };
   rounds: ExportRound[];
   ceilings: { seconds: number; rows: number }[];
   naive: { seconds: number; rows: number }[];
   dynamodb?: { raw: { seconds: number; items: number }[]; tool: { seconds: number; items: number; peakRssBytes: number }[] };
   scaled?: { items: number; peakRssBytes: number; seconds: number; targetRows: number };
+  extract?: ExtractMemoryFigures;
   rendered: RenderedRows | undefined;
   failures: Record<string, string>;
   /** The build has no `validate` command (not: validation was not asked for). */
@@ -304,6 +323,14 @@ function summarize(measured: Measured) {
           met: judged(scaledRss / defaultRss, scaledRss <= 250 * mb && scaledRss / defaultRss <= 1.3),
         }
       : { measurement: 'peak RSS at a larger size', figure: measured.failures.memory ? `FAILED: ${measured.failures.memory}` : 'not measured' },
+    measured.extract
+      ? {
+          measurement: `peak RSS of the extract alone, export of ${options.extractItems.toLocaleString('en-US')} facts (${measured.extract.items.toLocaleString('en-US')} items)`,
+          figure: `${megabytes(measured.extract.peakRssBytes)} (${rate(measured.extract.items / measured.extract.seconds, 'items')})`,
+          target: '< 200 MB',
+          met: measured.extract.peakRssBytes < 200 * mb,
+        }
+      : { measurement: 'peak RSS of the extract alone', figure: measured.failures.extract ? `FAILED: ${measured.failures.extract}` : 'not measured' },
   ];
   const figures = {
     targetRows: rows,
@@ -320,6 +347,7 @@ function summarize(measured: Measured) {
     validateFullSeconds: fullSeconds,
     peakRssBytes: defaultRss,
     scaledPeakRssBytes: scaledRss,
+    extractPeakRssBytes: measured.extract?.peakRssBytes ?? Number.NaN,
     ratios: {
       exportToCeiling,
       exportToNaive,

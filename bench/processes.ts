@@ -34,8 +34,13 @@ async function peakRss(pid: number): Promise<number | undefined> {
  * before exit is the peak, give or take what the last 50 ms added.
  */
 export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessFigures> {
+  return runNode(CLI, args, env);
+}
+
+/** Like runCli, for any built script of the project. */
+export async function runNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessFigures> {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: packageRoot,
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

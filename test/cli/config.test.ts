@@ -15,7 +15,7 @@ const environments = {
   staging: {
     source: { kind: 'dynamodb', region: 'eu-west-1', segments: 8, maxReadUnits: 400 },
     target: { databaseUrl: '${STAGING_DATABASE_URL}', schema: 'kpi' },
-    batchRows: 5000,
+    batchRows: 7500,
     sampleSize: 500,
   },
   prod: { protected: true, source: { kind: 'dynamodb', region: 'eu-west-1' } },
@@ -58,7 +58,7 @@ describe('kpi-migrate config', () => {
       protected: false,
       source: { kind: 'dynamodb', region: 'eu-west-1', segments: 16, maxReadUnits: 400, pageLimit: 1000, tablePrefix: 'purposepath-' },
       target: { databaseUrl: 'postgres://migrator:*****@db.staging:5432/kpi', schema: 'kpi' },
-      batchRows: 5000,
+      batchRows: 7500,
       sampleSize: 500,
     });
     expect(result.stdout + result.stderr).not.toMatch(/Sup3rSecret|AKIAsecretvalue123/);

@@ -22,7 +22,7 @@ describe('resolveConfig', () => {
 
   it('takes the target URL from DATABASE_URL, and flags over the file', () => {
     const file = configFile({
-      environments: { staging: { source: { kind: 'dynamodb', region: 'eu-west-1', segments: 4 }, batchRows: 5000 } },
+      environments: { staging: { source: { kind: 'dynamodb', region: 'eu-west-1', segments: 4 }, batchRows: 7500 } },
     });
     const config = resolveConfig({
       configFile: file,
@@ -32,7 +32,7 @@ describe('resolveConfig', () => {
     });
     expect(config.target.databaseUrl).toBe('postgres://u:secret@db/staging');
     expect(config.source).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1', segments: 8, pageLimit: 1000 });
-    expect(config.batchRows).toBe(5000);
+    expect(config.batchRows).toBe(7500);
   });
 
   it('reports every problem of a config file at once, with its path', () => {

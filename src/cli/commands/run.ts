@@ -28,7 +28,7 @@ export const runCommand = {
       .option('resume', { type: 'string', describe: 'continue a run from its checkpoints: RUN_ID, or empty for the last unfinished run' })
       .option('tenant', { type: 'string', describe: 'migrate only this tenant (others are counted as skipped)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and count everything; write no data (still applies pending schema migrations and records the run)' })
-      .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 20000)' })
+      .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 5000)' })
       .option('validate', {
         type: 'boolean',
         default: true,
