@@ -14,6 +14,13 @@ export const ERROR_CODES = {
   TARGET_SCHEMA: 'runtime',
   RUN_NOT_FOUND: 'usage',
   RUN_STATE: 'usage',
+  /**
+   * Another process works on this run or share (its claim is held): nothing was done. Runtime,
+   * not usage: the same command succeeds once that process has ended, so a Job should retry it.
+   */
+  RUN_BUSY: 'runtime',
+  /** The claim on the run was lost mid-run (its connection ended): stopped before committing more; resume. */
+  RUN_CLAIM_LOST: 'runtime',
   INTERNAL: 'runtime',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

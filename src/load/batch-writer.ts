@@ -127,9 +127,12 @@ interface LoadResult {
 
 const NOTHING_LOADED: LoadResult = { inserted: 0, updated: 0, unchanged: 0, deleted: 0, migrated: 0, rowsOut: 0, rejects: [] };
 
-// Batches into one target table are serialised: the id_conflict check reads who holds a row and
-// must still be true when the upsert writes it.
-const TABLE_LOCK_CLASS = 7312002;
+/**
+ * Batches into one target table are serialised by the transaction-scoped advisory lock
+ * (TABLE_LOCK_CLASS, hashtext(table)): the id_conflict check reads who holds a row and must still
+ * be true when the upsert writes it.
+ */
+export const TABLE_LOCK_CLASS = 7312002;
 
 class DryRunRollback extends Error {
   constructor(readonly outcome: BatchOutcome) {

@@ -1,5 +1,5 @@
 /** The load stage: connections, schema migrations, the batch writer, the run ledger and rejects. */
-export type { SqlClient, SqlSession } from './sql-client.js';
+export type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from './sql-client.js';
 export { openSqlClient } from './open.js';
 export { applyMigrations, loadMigrations, type Migration } from './migrate.js';
 export { isSafeIdentifier, quoteIdent } from './identifiers.js';
@@ -30,5 +30,6 @@ export {
   type RunStart,
   type RunStatus,
 } from './ledger.js';
+export { claimRun, guardedByClaim, CLAIM_APPLICATION_NAME, type RunClaim, type RunShare } from './run-claim.js';
 export { listRejects, loadRejectedSourceIds, rejectJsonLine, type RejectFilter, type StoredReject } from './rejects.js';
 export { CopyEncodingError, encodeCopyRows, encodeCopyValue, type CopyValue } from './copy-text.js';

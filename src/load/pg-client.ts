@@ -2,7 +2,8 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import { from as copyFromStdin } from 'pg-copy-streams';
-import type { SqlClient, SqlSession } from './sql-client.js';
+import type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from './sql-client.js';
+import { LOCK_SESSION_SETTINGS, lockKeys, tryLockCall } from './advisory-locks.js';
 import { parseTextValue } from './sql-text-types.js';
 import { quoteIdent } from './identifiers.js';
 
@@ -74,8 +75,53 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
         client.release(lost ?? (broken instanceof Error ? broken : undefined));
       }
     },
+    holdAdvisoryLocks: (locks, applicationName) => holdOnOwnConnection(connectionString, locks, applicationName),
     async close() {
       await pool.end();
     },
+  };
+}
+
+/**
+ * The locks on a pg.Client of their own, outside the pool: a pooled connection goes back to the
+ * pool between transactions, and its session (and locks) with it. The process dying, or the
+ * connection dropping, ends the session, and PostgreSQL releases the locks with it.
+ */
+async function holdOnOwnConnection(connectionString: string, locks: readonly AdvisoryLock[], applicationName: string): Promise<HeldAdvisoryLocks | undefined> {
+  const client = new pg.Client({ connectionString, application_name: applicationName, keepAlive: true, keepAliveInitialDelayMillis: 30_000 });
+  let lost: Error | undefined;
+  let ending = false;
+  const onLost = (error: Error): void => {
+    if (!ending) lost ??= error;
+  };
+  // An idle client whose connection breaks emits these; without a listener 'error' would crash the process.
+  client.on('error', onLost);
+  client.on('end', () => onLost(new Error('the connection ended')));
+  const end = async (): Promise<void> => {
+    ending = true;
+    await client.end().catch(() => {});
+  };
+  let backendPid: number;
+  try {
+    await client.connect();
+    await client.query(LOCK_SESSION_SETTINGS);
+    const { rows } = await client.query<{ pid: number; taken: boolean }>(
+      `select pg_backend_pid() as pid, ${locks.length === 0 ? 'true' : locks.map((lock, at) => tryLockCall(lock, 2 * at + 1)).join(' and ')} as taken`,
+      locks.flatMap(lockKeys),
+    );
+    if (rows[0]?.taken !== true) {
+      // Ending the session releases whichever of the locks it did take.
+      await end();
+      return undefined;
+    }
+    backendPid = rows[0].pid;
+  } catch (error) {
+    await end();
+    throw lost ?? error;
+  }
+  return {
+    backendPid,
+    lostBecause: () => lost,
+    release: end,
   };
 }

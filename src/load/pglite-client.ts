@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
-import type { SqlClient, SqlSession } from './sql-client.js';
+import type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from './sql-client.js';
+import { lockKeys, tryLockCall, unlockCall } from './advisory-locks.js';
 import { parseTextValue } from './sql-text-types.js';
 import { quoteIdent } from './identifiers.js';
 
@@ -38,8 +39,31 @@ export async function openPgliteClient(dataDir?: string): Promise<SqlClient> {
     async transaction(work) {
       return db.transaction((tx) => work(sessionOf(tx as unknown as PgliteRunner)));
     },
+    holdAdvisoryLocks: (locks) => holdInTheOneSession(db, locks),
     async close() {
       await db.close();
     },
   };
+}
+
+/**
+ * PGlite is one session in this process, and no other process can open its database: nothing
+ * here can ever conflict (a session does not conflict with itself) nor be lost. The locks are
+ * taken anyway, on that session, so that what checks them (pg_locks) runs the same on both targets.
+ */
+async function holdInTheOneSession(db: PGlite, locks: readonly AdvisoryLock[]): Promise<HeldAdvisoryLocks | undefined> {
+  const backendPid = (await db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  const taken: AdvisoryLock[] = [];
+  const release = async (): Promise<void> => {
+    for (const lock of taken.splice(0)) await db.query(unlockCall(lock), lockKeys(lock)).catch(() => {});
+  };
+  for (const lock of locks) {
+    const { rows } = await db.query<{ taken: boolean }>(`select ${tryLockCall(lock, 1)} as taken`, lockKeys(lock));
+    if (rows[0]?.taken !== true) {
+      await release();
+      return undefined;
+    }
+    taken.push(lock);
+  }
+  return { backendPid, lostBecause: () => undefined, release };
 }

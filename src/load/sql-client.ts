@@ -13,9 +13,33 @@ export interface SqlSession {
   copyFrom(table: string, columns: readonly string[], copyText: string): Promise<number>;
 }
 
+/** A session-level advisory lock in PostgreSQL's two-int4 form (pg_locks: objsubid 2). */
+export interface AdvisoryLock {
+  classId: number;
+  objId: number;
+  /** Shared locks coexist with each other; an exclusive one with nothing. */
+  mode: 'exclusive' | 'shared';
+}
+
+/** Advisory locks held by one session, until released or until that session's connection is lost. */
+export interface HeldAdvisoryLocks {
+  /** The holding backend's pg_backend_pid(): the `pid` that pg_locks shows for these locks. */
+  readonly backendPid: number;
+  /** Why the holding connection was lost (its locks went with it), or undefined while they are held. */
+  lostBecause(): Error | undefined;
+  /** Idempotent; the locks are gone once it resolves. */
+  release(): Promise<void>;
+}
+
 export interface SqlClient extends SqlSession {
   readonly dialect: 'postgres' | 'pglite';
   /** Runs `work` in one transaction on one connection; rolls back if it throws. */
   transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Takes every lock in `locks` (`pg_try_advisory_lock…`, never waiting) on a session that does
+   * nothing else, kept open until released: all of them, or none and undefined when another
+   * session holds a conflicting one. `applicationName` is the session's application_name.
+   */
+  holdAdvisoryLocks(locks: readonly AdvisoryLock[], applicationName: string): Promise<HeldAdvisoryLocks | undefined>;
   close(): Promise<void>;
 }

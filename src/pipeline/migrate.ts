@@ -150,7 +150,7 @@ export async function migrateInThisThread(
         source,
         lookupSource,
         reader: inWorker ? createWorkerRecordReader({ config, worker, tenant, batchRows: config.batchRows }) : undefined,
-        sharedRun: plan ? { allPartitions: () => Array.from({ length: plan.segments }, (_, i) => segmentPartition(i, plan.segments)) } : undefined,
+        sharedRun: plan ? { worker: plan.worker, allPartitions: () => Array.from({ length: plan.segments }, (_, i) => segmentPartition(i, plan.segments)) } : undefined,
         sql,
         targetSchema: config.target.schema,
         environment: config.environment,

@@ -4,8 +4,10 @@ import type { RejectReason } from '../transform/reject.js';
 import type { SqlClient } from '../load/sql-client.js';
 import { applyMigrations } from '../load/migrate.js';
 import {
+  claimRun,
   finishRun,
   findRun,
+  guardedByClaim,
   lastUnfinishedRun,
   loadCheckpoints,
   loadRejectedSourceIds,
@@ -14,6 +16,7 @@ import {
   runCounts,
   startRun,
   writeBatch,
+  type RunClaim,
   type RunCounts,
 } from '../load/index.js';
 import { MigrateError } from '../errors.js';
@@ -39,11 +42,12 @@ export interface RunRequest {
    */
   lookupSource?: LegacySource;
   /**
-   * Several workers share this run: every partition of an entity's table, across all workers.
-   * Each worker waits until all of them are done before the next entity starts, so links exist
-   * before data rows reference them and an earlier entity always wins an id_conflict.
+   * Several workers share this run, this process being `worker`: every partition of an entity's
+   * table, across all workers. Each worker waits until all of them are done before the next
+   * entity starts, so links exist before data rows reference them and an earlier entity always
+   * wins an id_conflict. This process claims only its own share; without `sharedRun`, the whole run.
    */
-  sharedRun?: { allPartitions(entity: MigratedEntity): string[]; pollMs?: number };
+  sharedRun?: { worker: { index: number; count: number }; allPartitions(entity: MigratedEntity): string[]; pollMs?: number };
   /**
    * Reads and maps the records (from `source` and `lookupSource`); by default in this thread.
    * The runner closes it.
@@ -100,6 +104,8 @@ function newProgress(entity: LegacyEntity, phase: EntityProgress['phase']): Enti
  * extract → transform → load, entity by entity: lookups (KPIs, people) and the link index are
  * built in memory first, links load before the data rows that reference them, and every batch
  * commits with the checkpoints it advances. Resuming re-reads only what no batch committed.
+ * The run (or this worker's share of it) is claimed before anything is read, and every
+ * transaction commits only while the claim holds: a second process on it is refused (RUN_BUSY).
  */
 export async function runMigration(request: RunRequest): Promise<RunResult> {
   const { source, sql, targetSchema } = request;
@@ -109,14 +115,18 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
     createRecordReader({ source, wholeTables: request.lookupSource ?? source, tenant: request.tenant, batchRows: request.batchRows });
   try {
     await applyMigrations(sql, targetSchema);
-    const runId = await openRun(request);
-    return await runWith(request, reader, runId, progress);
+    const { runId, claim } = await openRun(request);
+    try {
+      return await runWith({ ...request, sql: guardedByClaim(sql, claim) }, reader, runId, progress, claim);
+    } finally {
+      await claim.release();
+    }
   } finally {
     await reader.close();
   }
 }
 
-async function runWith(request: RunRequest, reader: RecordReader, runId: string, progress: ProgressSink): Promise<RunResult> {
+async function runWith(request: RunRequest, reader: RecordReader, runId: string, progress: ProgressSink, claim: RunClaim): Promise<RunResult> {
   const { sql } = request;
   const startedAt = new Date();
   try {
@@ -136,7 +146,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     if (!indexLinks) await reader.indexLinks(report);
     const linkFigures = await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks), progress);
     figures.push(linkFigures);
-    await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress);
+    await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress, claim);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
     const refusedLinks = request.dryRun ? linkFigures.refusedSourceIds : await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
@@ -151,7 +161,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
         const next = DATA_ENTITIES[at + 1];
         const readNext = next === undefined ? undefined : async () => void (upcoming = await openEntity(request, reader, runId, next, false));
         figures.push(await loadEntity(request, runId, reading, progress, readNext));
-        await waitForOtherWorkers(request, runId, entity, progress);
+        await waitForOtherWorkers(request, runId, entity, progress, claim);
       }
     } finally {
       abandon(upcoming);
@@ -163,15 +173,21 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
   } catch (error) {
     // Errors the load stage did not wrap (a runner query cut off mid-run) are classified once here.
     const failure = targetFailure(error, `run ${runId}`);
-    await finishRun(sql, runId, 'failed', { code: failure.code, message: failure.message }).catch(() => {});
+    // A process whose claim is gone no longer owns the run: another may be resuming it already,
+    // and must not find it marked failed under its feet. It is left as a killed process leaves it.
+    if (failure.code !== 'RUN_CLAIM_LOST') {
+      await sql.transaction((tx) => finishRun(tx, runId, 'failed', { code: failure.code, message: failure.message })).catch(() => {});
+    }
     throw failure;
   }
 }
 
-async function openRun(request: RunRequest): Promise<string> {
+/** Starts or finds the run, and claims it (or this worker's share) before it is resumed or read. */
+async function openRun(request: RunRequest): Promise<{ runId: string; claim: RunClaim }> {
   const { sql } = request;
+  const worker = request.sharedRun?.worker;
   if (request.resume === undefined) {
-    return startRun(sql, {
+    const runId = await startRun(sql, {
       environment: request.environment,
       sourceKind: request.source.kind,
       targetSchema: request.targetSchema,
@@ -180,6 +196,9 @@ async function openRun(request: RunRequest): Promise<string> {
       configHash: request.configHash,
       dryRun: request.dryRun ?? false,
     });
+    // Nobody knows this run yet but a `run --resume` of the last unfinished run, which may take it
+    // first. A dry run is claimed too: it records no checkpoints, but while it lasts it is that run.
+    return { runId, claim: await claimRun(sql, { runId, worker }) };
   }
   const run = request.resume === 'last' ? await lastUnfinishedRun(sql) : await findRun(sql, request.resume);
   if (run === undefined) {
@@ -188,13 +207,20 @@ async function openRun(request: RunRequest): Promise<string> {
   if (run.sourceKind !== request.source.kind) {
     throw new MigrateError('RUN_STATE', `run ${run.id} read from ${run.sourceKind}; resuming it from ${request.source.kind} would not match its checkpoints`);
   }
-  return (await resumeRun(sql, run.id)).id;
+  const claim = await claimRun(sql, { runId: run.id, label: run.label, worker });
+  try {
+    await resumeRun(sql, run.id);
+  } catch (error) {
+    await claim.release();
+    throw error;
+  }
+  return { runId: run.id, claim };
 }
 
 /** Every worker of a shared run reaches the end; the first to do so marks the run completed. */
 async function completeRun(request: RunRequest, runId: string): Promise<void> {
   try {
-    await finishRun(request.sql, runId, 'completed');
+    await request.sql.transaction((tx) => finishRun(tx, runId, 'completed'));
   } catch (error) {
     const run = request.sharedRun ? await findRun(request.sql, runId) : undefined;
     if (run?.status !== 'completed') throw error;
@@ -202,12 +228,15 @@ async function completeRun(request: RunRequest, runId: string): Promise<void> {
 }
 
 /** With a shared run: blocks until every partition of `entity` is done, whichever worker read it. */
-async function waitForOtherWorkers(request: RunRequest, runId: string, entity: MigratedEntity, progress: ProgressSink): Promise<void> {
+async function waitForOtherWorkers(request: RunRequest, runId: string, entity: MigratedEntity, progress: ProgressSink, claim: RunClaim): Promise<void> {
   const shared = request.sharedRun;
   if (shared === undefined) return;
   const partitions = shared.allPartitions(entity);
   let announced = false;
   for (;;) {
+    // Waiting writes nothing, but a worker whose share may be another's by now has no business going on.
+    const lost = claim.lost();
+    if (lost !== undefined) throw lost;
     const { rows } = await request.sql.query<{ done: number }>(
       `select count(*)::int as done from kpi_migrate.checkpoints
        where run_id = $1::bigint and entity = $2 and done and partition = any($3::text[])`,

@@ -114,6 +114,7 @@ describe('the tool never writes to its source', () => {
             await session.query('rollback to savepoint write_probe');
             return result;
           }),
+        holdAdvisoryLocks: (locks, applicationName) => sql.holdAdvisoryLocks(locks, applicationName),
         close: () => sql.close(),
       };
       return { client, statements, writeRefusals };
