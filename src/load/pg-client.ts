@@ -37,8 +37,8 @@ export function openPgClient(connectionString: string, poolSize = 4): SqlClient 
   pool.on('error', () => {});
   // A backend killed just after its startup can send ReadyForQuery and the FATAL message in one
   // read: the pool hands the new client over in between, before any caller could listen on it.
-  // The error is not lost: the client's queries fail, and transaction() reports the error itself.
-  // The error is kept: a client it hit before transaction() listened says only "not queryable".
+  // The error is kept, not lost: such a client's queries fail with only "not queryable", and
+  // transaction() reports the error itself.
   const connectionErrors = new WeakMap<pg.PoolClient, Error>();
   pool.on('connect', (client) => client.on('error', (error) => void (connectionErrors.has(client) || connectionErrors.set(client, error))));
   const base = sessionOf(pool);
