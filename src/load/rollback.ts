@@ -1,6 +1,7 @@
 import { MigrateError } from '../errors.js';
 import { databaseRefusalOf, targetFailure } from './database-error.js';
 import { finishRun, type RunId, type RunStatus } from './ledger.js';
+import { claimRun, type RunClaim } from './run-claim.js';
 import { isSafeIdentifier, quoteIdent } from './identifiers.js';
 import type { SqlClient, SqlSession } from './sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
@@ -74,7 +75,12 @@ export async function planRollback(sql: SqlClient, request: RollbackRequest): Pr
  */
 export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { confirm: true }): Promise<RollbackResult> {
   if (request.confirm !== true) throw new MigrateError('USAGE', 'a rollback changes the target: it needs confirm');
+  // Each run is claimed as a whole, as a run in progress claims it (RUN_BUSY while a process, or
+  // any worker, is still writing it): undoing rows a live process goes on writing would leave a
+  // target that is neither the run nor its absence.
+  const claims: RunClaim[] = [];
   try {
+    for (const runId of runIdsOf(request)) claims.push(await claimRun(sql, { runId }));
     return await sql.transaction(async (session) => {
       const plan = await undoRuns(session, request);
       if (plan.blockingRuns.length > 0) throw refusal(plan);
@@ -82,7 +88,16 @@ export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { c
     });
   } catch (error) {
     throw rollbackFailure(error, request);
+  } finally {
+    for (const claim of claims) await claim.release();
   }
+}
+
+/** The runs a request names, each once, checked to be run ids. */
+function runIdsOf(request: RollbackRequest): string[] {
+  const ids = [...new Set([request.runId, ...(request.alsoRuns ?? [])])];
+  for (const id of ids) if (!RUN_ID.test(id)) throw new MigrateError('RUN_NOT_FOUND', `not a run id: ${JSON.stringify(id)}`);
+  return ids;
 }
 
 class PlanComplete extends Error {
@@ -132,8 +147,7 @@ interface LedgerRun {
 async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<RollbackPlan> {
   const { schema } = request;
   if (!isSafeIdentifier(schema)) throw new MigrateError('CONFIG_INVALID', `not a schema name: ${JSON.stringify(schema)}`);
-  const ids = [...new Set([request.runId, ...(request.alsoRuns ?? [])])];
-  for (const id of ids) if (!RUN_ID.test(id)) throw new MigrateError('RUN_NOT_FOUND', `not a run id: ${JSON.stringify(id)}`);
+  const ids = runIdsOf(request);
 
   // Run rows first, then the table locks: the order batch-writer takes them in, so no deadlock.
   const { rows: found } = await session.query<LedgerRun>(

@@ -156,6 +156,11 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
         );
         expect(refused.stdout).toBe('');
       }
+      // Nor may the run be rolled back under the process still writing it.
+      const rollback = ['rollback', '--run', runId!, '--confirm', '--database-url', db.url];
+      const refusedRollback = await endOf(start(rollback), rollback.join(' '));
+      expect(refusedRollback.code, describeOutcome(refusedRollback)).toBe(3);
+      expect(refusedRollback.stderr).toMatch(new RegExp(`kpi-migrate: RUN_BUSY: run ${runId} is being worked on by another process`));
       expect(await ledgerAndTarget(db), 'the refused processes wrote nothing').toEqual(before);
 
       await blocker.release();
