@@ -1,11 +1,10 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import type { MigrateOptions, MigrateResult } from './migrate.js';
 import type { EntityProgress } from './progress.js';
-import { workerFailure } from './worker-reader.js';
+import { isPostgresServerUrl } from '../load/open.js';
+import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
 import { errorFromWire, type WireError } from './worker-wire.js';
 
 const WORKER_FILE = new URL('./migration-worker.js', import.meta.url);
@@ -28,18 +27,7 @@ export type FromMigrationWorker =
  * (an embedded PGlite stays in the process that opened it).
  */
 export function migrationWorkerAvailable(config: ResolvedConfig): boolean {
-  return WORKER_FILE.pathname.endsWith('.js') && existsSync(fileURLToPath(WORKER_FILE)) && /^postgres(ql)?:\/\//.test(config.target.databaseUrl);
-}
-
-/**
- * The writer's heap, bounded: without a limit V8 lets a heap grow to several times what is live
- * before it collects, and the process's resident memory with it. Live are two or three batches
- * (their COPY text takes two bytes a character as soon as one character needs them) and what
- * writing one allocates; the bound leaves room for several times that, since reaching it ends
- * the run (192 MB did, at 2 million facts).
- */
-function heapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
-  return { maxOldGenerationSizeMb: Math.max(512, Math.ceil((batchRows * 24) / 1024)) };
+  return builtWorkerExists(WORKER_FILE) && isPostgresServerUrl(config.target.databaseUrl);
 }
 
 /**
@@ -49,7 +37,7 @@ function heapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
 export function migrateInWorker(config: ResolvedConfig, options: MigrateOptions): Promise<MigrateResult> {
   const { progress, workerThreads: _threads, ...rest } = options;
   const workerData: MigrationWorkerData = { config, options: rest };
-  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: heapLimits(config.batchRows) });
+  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: workerHeapLimits(config.batchRows) });
   return new Promise<MigrateResult>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void): void => {

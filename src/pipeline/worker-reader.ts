@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
+import { isPostgresServerUrl } from '../load/open.js';
+import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
 import type { LegacyItem } from '../transform/legacy-value.js';
 import {
@@ -19,23 +19,6 @@ import {
 
 const WORKER_FILE = new URL('./transform-worker.js', import.meta.url);
 
-/**
- * The worker's heap, bounded: left to itself V8 lets a heap grow to several times what is live
- * before collecting. Live are the lookups' and index's keys (typed arrays, outside this limit), the
- * batch being mapped and the lines of the batches not yet written: a few times a batch. Reaching
- * the bound ends the run, so it leaves room for several times that.
- */
-function heapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
-  return { maxOldGenerationSizeMb: Math.max(512, Math.ceil((batchRows * 24) / 1024)) };
-}
-
-/** What a worker's failure says, with the way out when it ran out of heap. */
-export function workerFailure(error: Error, batchRows: number): string {
-  return (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
-    ? `${error.message} (its heap holds a few batches of --batch-rows ${batchRows}: a smaller --batch-rows needs less)`
-    : error.message;
-}
-
 /** Batches the worker may have mapped ahead of the writer (each about `batchRows` rows in memory). */
 const READ_AHEAD = 1;
 
@@ -45,10 +28,10 @@ const READ_AHEAD = 1;
  * which must not be an embedded PGlite that this process may hold open too.
  */
 export function transformWorkerAvailable(config: ResolvedConfig): boolean {
-  if (!WORKER_FILE.pathname.endsWith('.js') || !existsSync(fileURLToPath(WORKER_FILE))) return false;
+  if (!builtWorkerExists(WORKER_FILE)) return false;
   const source = config.source;
   if (source === undefined) return false;
-  return source.kind !== 'kv' || (source.url !== undefined && /^postgres(ql)?:\/\//.test(source.url));
+  return source.kind !== 'kv' || (source.url !== undefined && isPostgresServerUrl(source.url));
 }
 
 interface Pending {
@@ -63,7 +46,7 @@ interface Pending {
  * own. The worker opens the configured source itself (the LegacySource objects cannot cross).
  */
 export function createWorkerRecordReader(setup: TransformWorkerData): RecordReader {
-  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: heapLimits(setup.batchRows) });
+  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: workerHeapLimits(setup.batchRows) });
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let failure: MigrateError | undefined;

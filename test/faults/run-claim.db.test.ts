@@ -137,18 +137,24 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
     'run', '--source', 'export', '--export-dir', path.join(SMALL_FIXTURES, 'export'), '--database-url', db.url, '--batch-rows', '40', ...extra,
   ];
 
+  /** A run started on a database of its own and parked at its first links batch, its claim held. */
+  const parkedRun = async () => {
+    const db = await newDatabase();
+    const blocker = await block(db);
+    const first = start(exportArgs(db));
+    await untilWhileRunning(first, 'its first links batch', async () => (await blocker.waiting()) > 0);
+    const [runId] = await runIds(db.sql);
+    return { db, blocker, first, runId: runId! };
+  };
+
   it(
     'a second `run --resume` while the run is working is refused at once and changes nothing; the first completes counting each record once',
     async () => {
-      const db = await newDatabase();
-      const blocker = await block(db);
-      const first = start(exportArgs(db));
-      await untilWhileRunning(first, 'its first links batch', async () => (await blocker.waiting()) > 0);
-      const [runId] = await runIds(db.sql);
+      const { db, blocker, first, runId } = await parkedRun();
       expect(await claimConnections(db)).toEqual([`${CLAIM_APPLICATION_NAME} run ${runId}`]);
 
       const before = await ledgerAndTarget(db);
-      for (const again of [exportArgs(db, '--resume'), exportArgs(db, '--resume', runId!), exportArgs(db, '--resume', runId!, '--dry-run')]) {
+      for (const again of [exportArgs(db, '--resume'), exportArgs(db, '--resume', runId), exportArgs(db, '--resume', runId, '--dry-run')]) {
         const refused = await endOf(start(again), again.join(' '));
         expect(refused.code, describeOutcome(refused)).toBe(3);
         expect(refused.stderr).toMatch(
@@ -157,7 +163,7 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
         expect(refused.stdout).toBe('');
       }
       // Nor may the run be rolled back under the process still writing it.
-      const rollback = ['rollback', '--run', runId!, '--confirm', '--database-url', db.url];
+      const rollback = ['rollback', '--run', runId, '--confirm', '--database-url', db.url];
       const refusedRollback = await endOf(start(rollback), rollback.join(' '));
       expect(refusedRollback.code, describeOutcome(refusedRollback)).toBe(3);
       expect(refusedRollback.stderr).toMatch(new RegExp(`kpi-migrate: RUN_BUSY: run ${runId} is being worked on by another process`));
@@ -167,8 +173,8 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
       const done = await endOf(first, 'the first run');
       expect(done.code, describeOutcome(done)).toBe(0);
       expect(await runIds(db.sql)).toEqual([runId]);
-      expect(await runStatus(db.sql, runId!)).toBe('completed');
-      expectFixtureOutcome(await accountingOf(db.sql, runId!));
+      expect(await runStatus(db.sql, runId)).toBe('completed');
+      expectFixtureOutcome(await accountingOf(db.sql, runId));
       expect(await rowsPerSourceEntity(db.sql)).toEqual(expectedOutcome().kpiDataRows);
       expect(await claimConnections(db), 'the claim ends with the process').toEqual([]);
     },
@@ -178,11 +184,7 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
   it(
     "the claim's connection terminated mid-run: exit 3 naming the lost claim, nothing more committed, the run left resumable; the resume completes cleanly",
     async () => {
-      const db = await newDatabase();
-      const blocker = await block(db);
-      const first = start(exportArgs(db));
-      await untilWhileRunning(first, 'its first links batch', async () => (await blocker.waiting()) > 0);
-      const [runId] = await runIds(db.sql);
+      const { db, blocker, first, runId } = await parkedRun();
       // Only the claim's connection: the run's pool ('kpi-migrate') is left alone.
       const { rows } = await db.sql.query<{ cut: boolean }>(
         `select pg_terminate_backend(pid, 10000) as cut from pg_stat_activity where datname = current_database() and application_name = $1`,
@@ -198,12 +200,12 @@ describe.skipIf(skipReason !== undefined)('one process per run or share: the cla
       expect(stopped.stderr).toContain(`run --resume ${runId}`);
       // The batch that was waiting rolled back; the run is left as a killed process leaves it.
       expect(await ledgerAndTarget(db)).toEqual(before);
-      expect(await runStatus(db.sql, runId!)).toBe('running');
+      expect(await runStatus(db.sql, runId)).toBe('running');
 
-      const resumed = await endOf(start(exportArgs(db, '--resume', runId!)), 'the resume');
+      const resumed = await endOf(start(exportArgs(db, '--resume', runId)), 'the resume');
       expect(resumed.code, describeOutcome(resumed)).toBe(0);
-      expect(await runStatus(db.sql, runId!)).toBe('completed');
-      expectFixtureOutcome(await accountingOf(db.sql, runId!));
+      expect(await runStatus(db.sql, runId)).toBe('completed');
+      expectFixtureOutcome(await accountingOf(db.sql, runId));
       expect(await rowsPerSourceEntity(db.sql)).toEqual(expectedOutcome().kpiDataRows);
     },
     300_000,

@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Whether a worker thread's entry exists as compiled JavaScript: run from TypeScript sources (as
+ * the tests are) there is none, and the pipeline stays in the calling thread.
+ */
+export function builtWorkerExists(entry: URL): boolean {
+  return entry.pathname.endsWith('.js') && existsSync(fileURLToPath(entry));
+}
+
+/**
+ * A pipeline thread's heap, bounded: left to itself V8 lets a heap grow to several times what is
+ * live before collecting, and the process's resident memory with it. Live in either thread are a
+ * few batches (their COPY text takes two bytes a character as soon as one character needs them)
+ * and what mapping or writing one allocates; the lookups' and index's keys are typed arrays,
+ * outside this limit. Reaching the bound ends the run, so it leaves room for several times that
+ * (192 MB did end a run at 2 million facts with 20,000-row batches).
+ */
+export function workerHeapLimits(batchRows: number): { maxOldGenerationSizeMb: number } {
+  return { maxOldGenerationSizeMb: Math.max(512, Math.ceil((batchRows * 24) / 1024)) };
+}
+
+/** What a worker's failure says, with the way out when it ran out of heap. */
+export function workerFailure(error: Error, batchRows: number): string {
+  return (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+    ? `${error.message} (its heap holds a few batches of --batch-rows ${batchRows}: a smaller --batch-rows needs less)`
+    : error.message;
+}
