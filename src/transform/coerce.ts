@@ -29,8 +29,12 @@ export { coerceTimestamp, UtcTimestamp } from './timestamp.js';
 
 const GUID_SYNTAX = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$|^\{([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}$/i;
 
+const CANONICAL_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** The canonical form of a GUID written in any case, with or without braces; undefined if it is none. */
 export function canonicalGuid(text: string): string | undefined {
+  // Most GUIDs are written canonically already: one plain test, no trim, match or lowercasing.
+  if (text.length === 36 && CANONICAL_GUID.test(text)) return text;
   const match = GUID_SYNTAX.exec(text.trim());
   if (!match) return undefined;
   return (match[1] ?? match[2] ?? '').toLowerCase();

@@ -66,11 +66,11 @@ export function legacyRecord<Shape extends z.core.$ZodShape>(entity: LegacyEntit
       }
       const record = parsed.data as Record<string, unknown>;
       const extra: [string, LegacyValue][] = [];
-      for (const [name, value] of Object.entries(item)) {
+      for (const name of Object.keys(item)) {
         const coerced = record[name];
-        if (!known.has(name) || (coerced instanceof UtcTimestamp && coerced.roundedAway)) extra.push([name, value]);
+        if (!known.has(name) || (coerced instanceof UtcTimestamp && coerced.roundedAway)) extra.push([name, item[name]!]);
       }
-      return { ok: true, record: parsed.data, legacyExtra: legacyExtraText(extra) };
+      return { ok: true, record: parsed.data, legacyExtra: extra.length === 0 ? '{}' : legacyExtraText(extra) };
     },
   };
 }

@@ -52,6 +52,18 @@ export function isLegacyMap(value: LegacyValue): value is { [attribute: string]:
 export function fromAttributeValue(attribute: AttributeValue | Record<string, unknown>): LegacyValue {
   const av = attribute as Record<string, unknown>;
   if (typeof av !== 'object' || av === null || Array.isArray(av)) throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(av)}`);
+  // The tags nearly every attribute has, first and without an `in` each, in the order below:
+  // what follows gives the same value for them, only slower (it runs for every attribute read).
+  const { S, N } = av;
+  if (typeof S === 'string') return S;
+  if (S === undefined) {
+    if (typeof N === 'string') return new LegacyNumber(N);
+    if (N === undefined) {
+      const { BOOL } = av;
+      if (typeof BOOL === 'boolean') return BOOL;
+      if (BOOL === undefined && av.NULL === true) return null;
+    }
+  }
   if ('S' in av && av.S !== undefined) return payload(av.S, 'S', isString);
   if ('N' in av && av.N !== undefined) return new LegacyNumber(payload(av.N, 'N', isString));
   if ('BOOL' in av && av.BOOL !== undefined) return payload(av.BOOL, 'BOOL', (v): v is boolean => typeof v === 'boolean');
@@ -85,7 +97,7 @@ const isStringList = (value: unknown): value is string[] => Array.isArray(value)
 
 export function fromAttributeMap(item: Record<string, AttributeValue | Record<string, unknown>>): LegacyItem {
   const out: LegacyItem = {};
-  for (const [name, value] of Object.entries(item)) setAttribute(out, name, fromAttributeValue(value));
+  for (const name of Object.keys(item)) setAttribute(out, name, fromAttributeValue(item[name]!));
   return out;
 }
 

@@ -33,6 +33,8 @@ export function coerceTimestamp(value: AttributeInput): Coercion<UtcTimestamp> {
   if (isAbsent(value)) return missing();
   if (value instanceof LegacyNumber) return fromEpochMillisText(value.text.trim(), value);
   if (typeof value !== 'string') return wrongType('an ISO-8601 timestamp or epoch milliseconds', value);
+  const utc = canonicalUtcText(value);
+  if (utc !== undefined) return accepted(new UtcTimestamp(utc, false));
   const text = value.trim();
   if (EPOCH_MILLIS_SYNTAX.test(text)) return fromEpochMillisText(text, value);
   const match = ISO_SYNTAX.exec(text);
@@ -58,6 +60,42 @@ export function coerceTimestamp(value: AttributeInput): Coercion<UtcTimestamp> {
     Number(hour) * 3600 + Number(minute) * 60 + Number(second) - offsetSeconds +
     (micros === 1_000_000 ? 1 : 0);
   return fromEpoch(epochSecond, micros % 1_000_000, /[1-9]/.test(fraction.slice(6)), value);
+}
+
+const ZERO = 0x30;
+
+/** The number written by the digits text[from..to), or -1 if one of them is no digit. */
+function digitsAt(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let at = from; at < to; at++) {
+    const digit = text.charCodeAt(at) - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * Most timestamps are written `YYYY-MM-DDTHH:MM:SS[.f…]Z` with at most six fraction digits: for
+ * them the canonical text is the same fields with the fraction padded, and no arithmetic on the
+ * instant is needed. Undefined for anything else (or an impossible date), which the full parse
+ * takes: this gives exactly what it would.
+ */
+function canonicalUtcText(text: string): string | undefined {
+  const length = text.length;
+  if (length < 20 || length > 27 || length === 21 || text.charCodeAt(length - 1) !== 0x5a /* Z */) return undefined;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
+  if (length > 20 && (text[19] !== '.' || digitsAt(text, 20, length - 1) < 0)) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 7);
+  const day = digitsAt(text, 8, 10);
+  const hour = digitsAt(text, 11, 13);
+  const minute = digitsAt(text, 14, 16);
+  const second = digitsAt(text, 17, 19);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  if (length === 27) return text;
+  return `${text.slice(0, 19)}.${length === 20 ? '000000' : text.slice(20, length - 1).padEnd(6, '0')}Z`;
 }
 
 function fromEpochMillisText(text: string, value: AttributeInput): Coercion<UtcTimestamp> {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import {
+  canonicalGuid,
   coerceActor,
   coerceBoolean,
   coerceConfidenceLevel,
@@ -52,6 +54,17 @@ describe('GUIDs: any case, with or without braces → lowercase 8-4-4-4-12', () 
     `(${GUID})`,
   ])('refuses %j as invalid_id', (input) => {
     expect(reasonOf(coerceGuid(input))).toBe('invalid_id');
+  });
+
+  test('a GUID written canonically takes a shortcut that gives what the full parse gives', () => {
+    // A leading space keeps a text off the shortcut (the full parse trims it): both must agree.
+    const hexish = fc.constantFrom(...'0123456789abcdefABCDEFg-{} ');
+    fc.assert(
+      fc.property(fc.oneof(fc.uuid(), fc.string({ unit: hexish, minLength: 36, maxLength: 36 })), (text) => {
+        expect(canonicalGuid(text)).toBe(canonicalGuid(` ${text}`));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   test('a value of the wrong type is invalid_value, absent is missing_field', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import fc from 'fast-check';
 import { coerceTimestamp, type UtcTimestamp } from '../../src/transform/coerce.js';
 import type { AttributeInput } from '../../src/transform/coerce.js';
 import { N } from './legacy-items.js';
@@ -107,4 +108,41 @@ describe('timestamps → UTC text with microseconds', () => {
       expect(result.ok ? 'ok' : result.reason).toBe('missing_field');
     }
   });
+});
+
+describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z` gives what the full parse gives', () => {
+  // A leading space keeps a text off the shortcut (the full parse trims it): both must agree.
+  const outcome = (input: string) => {
+    const result = coerceTimestamp(input);
+    return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
+  };
+  const twoDigits = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+  const utcText = fc
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+      twoDigits,
+      twoDigits,
+      twoDigits,
+      twoDigits,
+      twoDigits,
+      fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,8}$/)),
+      fc.constantFrom('Z', 'z', ''),
+    )
+    .map(([year, month, day, hour, minute, second, fraction, zone]) => `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`);
+
+  test('for any such text, valid or not', () => {
+    fc.assert(
+      fc.property(utcText, (text) => {
+        expect(outcome(text)).toEqual(outcome(` ${text}`));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  test.each(['2024-02-29T23:59:59Z', '2023-02-29T00:00:00Z', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00.5Z', '2024-12-31T24:00:00Z', '2024-01-01T00:00:00.Z', '2024-01-01T00:00:60.123456Z'])(
+    '%s',
+    (text) => {
+      expect(outcome(text)).toEqual(outcome(` ${text}`));
+    },
+  );
 });

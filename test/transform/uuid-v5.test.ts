@@ -19,3 +19,10 @@ test('ids carry version 5 and the RFC 4122 variant, and depend on every characte
   expect(uuidV5(KPI_DATA_ID_NAMESPACE, 'KpiActual:x:z')).not.toBe(id);
   expect(uuidV5(DNS_NAMESPACE, 'KpiActual:x:y')).not.toBe(id);
 });
+
+test('long names, of any bytes, hash whole (Python uuid.uuid5)', () => {
+  // 400 two-byte characters fit the reused buffer; 5,000 bytes do not, and take the other way.
+  expect(uuidV5(URL_NAMESPACE, `${'ü'.repeat(400)}end`)).toBe('af2df858-0acb-51ec-8706-863b20ccdec8');
+  expect(uuidV5(DNS_NAMESPACE, 'x'.repeat(5000))).toBe('cfc11b34-06f5-5404-bc50-2a211317a864');
+  expect(uuidV5(DNS_NAMESPACE, 'python.org')).toBe('886313e1-3b8a-5372-9b90-0c9aee199e5d');
+});
