@@ -1,4 +1,3 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { findTableExport } from '../extract/export-layout.js';
 import { quietAwsLogger } from '../extract/aws-logger.js';
@@ -39,6 +38,8 @@ async function totalsOf(config: ResolvedConfig): Promise<EntityTotals> {
     );
     return totals;
   }
+  // Loaded here only: the process that shows progress of an export run has no use for the SDK.
+  const { DescribeTableCommand, DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
   const client = new DynamoDBClient({
     region: source.region,
     ...(source.endpoint === undefined ? {} : { endpoint: source.endpoint }),

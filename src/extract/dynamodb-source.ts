@@ -14,6 +14,7 @@ import { fromAttributeMap, type LegacyItem } from '../transform/legacy-value.js'
 import { awsLoggerFor, type AwsLoggerSink } from './aws-logger.js';
 import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
+import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
 import type { LegacySource, Position, ResumeState, SourcePage } from './source.js';
 
@@ -59,9 +60,7 @@ const MAX_AUTO_SEGMENTS = 1000;
 const MAX_CONCURRENT_SEGMENTS = 16;
 const BATCH_GET_LIMIT = 100;
 
-export function segmentPartition(segment: number, total: number): string {
-  return `segment-${segment}-of-${total}`;
-}
+export { segmentPartition };
 
 const SEGMENT_PARTITION = /^segment-(\d+)-of-(\d+)$/;
 

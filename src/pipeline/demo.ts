@@ -3,12 +3,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveConfig, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
-import { startDynamoDbLocal, type DynamoDbLocal } from '../extract/dynamodb-local.js';
+import type { DynamoDbLocal } from '../extract/dynamodb-local.js';
 import { openSqlClient } from '../load/open.js';
 import type { SqlSession } from '../load/sql-client.js';
 import { packageRoot } from '../package-root.js';
 import type { ExpectedOutcome } from '../seed/index.js';
-import { loadScanDumpDirectory, openLocalDynamoDbClient } from '../seed/load-dynamodb.js';
 import { DATA_ENTITIES, LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../transform/entities.js';
 import { migrate, type MigrateResult } from './migrate.js';
 import type { ProgressSink } from './progress.js';
@@ -98,6 +97,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (options.source !== 'export') {
     say('starting the bundled DynamoDB Local …');
     try {
+      // The SDK is loaded for a demo that uses it, not by every process that builds the CLI.
+      const { startDynamoDbLocal } = await import('../extract/dynamodb-local.js');
       dynamo = await startDynamoDbLocal({ heapMb: 512 });
     } catch (error) {
       if (options.source === 'dynamodb' || !(error instanceof MigrateError) || error.code !== 'DYNAMODB_LOCAL_UNAVAILABLE') throw error;
@@ -112,6 +113,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let fixtureForm: 'scan' | 'export';
     if (dynamo !== undefined) {
       fixtureForm = 'scan';
+      const { loadScanDumpDirectory, openLocalDynamoDbClient } = await import('../seed/load-dynamodb.js');
       const client = openLocalDynamoDbClient(dynamo.endpoint);
       let written: Record<string, number>;
       try {

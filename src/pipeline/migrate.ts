@@ -10,7 +10,7 @@ import type { RunCounts } from '../load/index.js';
 import { packageRoot } from '../package-root.js';
 import { MIGRATED_ENTITIES } from '../transform/entities.js';
 import { openConfiguredSource } from './open-source.js';
-import { segmentPartition } from '../extract/dynamodb-source.js';
+import { segmentPartition } from '../extract/segments.js';
 import { MigrateError } from '../errors.js';
 import { runMigration, type RunResult } from './run.js';
 import { describeRun, joinSharedRun } from './shared-run.js';

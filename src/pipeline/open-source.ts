@@ -36,7 +36,7 @@ export async function openConfiguredSource(config: ResolvedConfig, extras: Sourc
         throw new MigrateError('CONFIG_INVALID', '--source kv needs --kv-url or KV_DATABASE_URL');
       }
       const sql = await openSqlClient(source.url);
-      const inner = openSource({ kind: 'kv', sql, table: source.table, prefixes: source.prefixes as Partial<Record<LegacyEntity, string>>, pageSize: source.pageSize });
+      const inner = await openSource({ kind: 'kv', sql, table: source.table, prefixes: source.prefixes as Partial<Record<LegacyEntity, string>>, pageSize: source.pageSize });
       return {
         kind: inner.kind,
         readTable: (entity, from) => inner.readTable(entity, from),

@@ -57,14 +57,14 @@ afterAll(async () => {
 describe('the same item set from every kind of source', () => {
   it('yields deep-equal legacy items (sorted by Id) from DynamoDB, export files of each layout, a scan dump and kv_store', async () => {
     const fromDynamoDb = await readAll(
-      openSource({ kind: 'dynamodb', endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, tableNames, segments: 3, pageLimit: 100 }),
+      await openSource({ kind: 'dynamodb', endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, tableNames, segments: 3, pageLimit: 100 }),
     );
     expect(fromDynamoDb).toEqual(sortedById(items));
     for (const layout of ['flat', 'jsonl', 's3', 'dump']) {
-      const fromFiles = await readAll(openSource({ kind: 'export', dir: join(root, layout), tableNames, pageSize: 70 }));
+      const fromFiles = await readAll(await openSource({ kind: 'export', dir: join(root, layout), tableNames, pageSize: 70 }));
       expect(fromFiles, layout).toEqual(fromDynamoDb);
     }
-    const fromKv = await readAll(openSource({ kind: 'kv', sql: db.sql, pageSize: 90 }));
+    const fromKv = await readAll(await openSource({ kind: 'kv', sql: db.sql, pageSize: 90 }));
     // Plain JSON has no binary or sets: kv_store holds them as base64 text and arrays, as toJsonText wrote them.
     expect(fromKv).toEqual(sortedById(items.map((item) => plainJsonView(item) as LegacyItem)));
     const jsonOnly = fromDynamoDb.filter((item) => !hasTypedOnlyValues(item));
