@@ -37,7 +37,7 @@ export function migrationWorkerAvailable(config: ResolvedConfig): boolean {
 export function migrateInWorker(config: ResolvedConfig, options: MigrateOptions): Promise<MigrateResult> {
   const { progress, workerThreads: _threads, ...rest } = options;
   const workerData: MigrationWorkerData = { config, options: rest };
-  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: workerHeapLimits(config.batchRows) });
+  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: workerHeapLimits('writer', config.batchRows) });
   return new Promise<MigrateResult>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void): void => {

@@ -46,7 +46,7 @@ interface Pending {
  * own. The worker opens the configured source itself (the LegacySource objects cannot cross).
  */
 export function createWorkerRecordReader(setup: TransformWorkerData): RecordReader {
-  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: workerHeapLimits(setup.batchRows) });
+  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: workerHeapLimits('reader', setup.batchRows) });
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let failure: MigrateError | undefined;
