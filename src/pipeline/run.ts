@@ -72,7 +72,7 @@ export interface RunResult {
 interface EntityFigures extends EntityProgress {
   personFallbacks: number;
   rejectsByReason: Partial<Record<RejectReason, number>>;
-  /** Source ids of records the database refused in this session (id_conflict, db_error). */
+  /** Links the database refused in this session (id_conflict, db_error): no data row may fan out to them. */
   refusedSourceIds: string[];
 }
 
@@ -314,8 +314,9 @@ async function loadEntity(
     figures.personFallbacks += batch.personFallbacks;
     for (const reject of outcome.rejects) {
       countReject(figures, reject.reason);
-      if ((reject.reason === 'id_conflict' || reject.reason === 'db_error') && reject.sourceId !== null) {
-        figures.refusedSourceIds.push(reject.sourceId);
+      if (entity === 'GoalKpiLink' && (reject.reason === 'id_conflict' || reject.reason === 'db_error') && reject.sourceId !== null) {
+        // Copied: an id cut from a batch's joined text (worker-wire.ts) would keep all of that text.
+        figures.refusedSourceIds.push(Buffer.from(reject.sourceId, 'utf8').toString('utf8'));
       }
     }
     reportProgress(progress, figures);
