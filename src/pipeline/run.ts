@@ -315,8 +315,9 @@ async function loadEntity(
     for (const reject of outcome.rejects) {
       countReject(figures, reject.reason);
       if (entity === 'GoalKpiLink' && (reject.reason === 'id_conflict' || reject.reason === 'db_error') && reject.sourceId !== null) {
-        // Copied: an id cut from a batch's joined text (worker-wire.ts) would keep all of that text.
-        figures.refusedSourceIds.push(Buffer.from(reject.sourceId, 'utf8').toString('utf8'));
+        // Copied, code unit for code unit (an id may hold a lone surrogate): an id cut from a
+        // batch's joined text (worker-wire.ts) would keep all of that text alive.
+        figures.refusedSourceIds.push(Array.from(reject.sourceId).join(''));
       }
     }
     reportProgress(progress, figures);

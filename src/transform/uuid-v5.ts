@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** RFC 4122 namespace for URLs (appendix C). */
 export const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
@@ -15,16 +15,17 @@ const SCRATCH = Buffer.alloc(1024);
 let scratchNamespace: string | undefined;
 
 function sha1Of(namespace: string, name: string): Buffer {
-  // A UTF-16 code unit takes at most 3 bytes in UTF-8: a longer name could be cut by write().
-  if (typeof hash !== 'function' || name.length * 3 > SCRATCH.length - 16) {
-    return createHash('sha1').update(Buffer.from(namespace.replaceAll('-', ''), 'hex')).update(name, 'utf8').digest();
+  // crypto.hash came with Node 20.12. A UTF-16 code unit takes at most 3 bytes in UTF-8: a
+  // longer name could be cut by write().
+  if (typeof crypto.hash !== 'function' || name.length * 3 > SCRATCH.length - 16) {
+    return crypto.createHash('sha1').update(Buffer.from(namespace.replaceAll('-', ''), 'hex')).update(name, 'utf8').digest();
   }
   if (scratchNamespace !== namespace) {
     SCRATCH.write(namespace.replaceAll('-', ''), 0, 16, 'hex');
     scratchNamespace = namespace;
   }
   const length = SCRATCH.write(name, 16, 'utf8');
-  return hash('sha1', SCRATCH.subarray(0, 16 + length), 'buffer');
+  return crypto.hash('sha1', SCRATCH.subarray(0, 16 + length), 'buffer');
 }
 
 /** RFC 4122 §4.3 name-based UUID, SHA-1 version (5), of a UTF-8 name; lowercase canonical text. */
