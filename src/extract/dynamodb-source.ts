@@ -60,8 +60,6 @@ const MAX_AUTO_SEGMENTS = 1000;
 const MAX_CONCURRENT_SEGMENTS = 16;
 const BATCH_GET_LIMIT = 100;
 
-export { segmentPartition };
-
 const SEGMENT_PARTITION = /^segment-(\d+)-of-(\d+)$/;
 
 /** A LastEvaluatedKey as JSON: key attributes are S, N or B, and B travels as base64. */

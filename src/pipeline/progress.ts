@@ -16,6 +16,11 @@ export interface EntityProgress {
   done: boolean;
 }
 
+/** An entity's figures before anything is read. */
+export function newProgress(entity: LegacyEntity, phase: EntityProgress['phase']): EntityProgress {
+  return { entity, phase, read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, startedAt: Date.now(), done: false };
+}
+
 export interface ProgressSink {
   update(progress: Readonly<EntityProgress>): void;
   message?(text: string): void;

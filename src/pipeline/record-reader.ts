@@ -18,7 +18,7 @@ import {
 } from '../transform/index.js';
 import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
 import { readLinkIndex, readLinkLookups, type LookupOutcome } from './lookups.js';
-import type { EntityProgress } from './progress.js';
+import { newProgress, type EntityProgress } from './progress.js';
 
 /** One transaction's worth of an entity, mapped and encoded: what the writer needs, nothing more. */
 export interface MappedBatch {
@@ -74,10 +74,6 @@ const DATA_MAPPERS: Record<DataEntity, (item: LegacyItem, links: LinkIndex) => M
   KpiActual: mapKpiActual,
   KpiReading: mapKpiReading,
 };
-
-function newProgress(entity: EntityProgress['entity'], phase: EntityProgress['phase']): EntityProgress {
-  return { entity, phase, read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, startedAt: Date.now(), done: false };
-}
 
 /** Reads and maps in this thread. */
 export function createRecordReader(options: RecordReaderOptions): RecordReader {

@@ -22,7 +22,7 @@ import {
 import { MigrateError } from '../errors.js';
 import { targetFailure } from '../load/database-error.js';
 import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
-import { silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
+import { newProgress, silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 
 export interface RunRequest {
   source: LegacySource;
@@ -94,10 +94,6 @@ function newFigures(entity: LegacyEntity, phase: EntityProgress['phase']): Entit
 
 function countReject(figures: EntityFigures, reason: RejectReason): void {
   figures.rejectsByReason[reason] = (figures.rejectsByReason[reason] ?? 0) + 1;
-}
-
-function newProgress(entity: LegacyEntity, phase: EntityProgress['phase']): EntityProgress {
-  return { entity, phase, read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, startedAt: Date.now(), done: false };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { segmentPartition } from '../../src/extract/dynamodb-source.js';
+import { segmentPartition } from '../../src/extract/segments.js';
 import type { SqlSession } from '../../src/load/sql-client.js';
 import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
 import { describeOutcome, runCli, startCli, type CliOutcome, type CliProcess } from '../support/child-cli.js';
