@@ -2,7 +2,7 @@ import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/
 import { startDynamoDbLocal, type DynamoDbLocal } from '../src/extract/dynamodb-local.js';
 import { loadLegacyTables, openLocalDynamoDbClient } from '../src/seed/load-dynamodb.js';
 import { planLegacyData } from '../src/seed/generate.js';
-import { LEGACY_ENTITIES, defaultTableNames, type TableNames } from '../src/transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames, type TableNames } from '../src/model/entities.js';
 import { withClient, type BenchDatabases } from './postgres.js';
 import { runCliOk } from './processes.js';
 

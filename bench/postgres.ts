@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { applyMigrations } from '../src/load/migrate.js';
-import { openPgClient } from '../src/load/pg-client.js';
+import { openPgClient } from '../src/db/pg-client.js';
 
 /** The target tables, parents first (kpi_data references kpi_links). */
 export const TARGET_TABLES = ['kpi_links', 'kpi_data'] as const;

@@ -2,7 +2,7 @@
 // export source, as a run's extract stage does, and prints what it read. The bench measures its
 // peak RSS: the extract stage's memory, without the transform's lookups or the writer's batches.
 import { createExportSource } from '../src/extract/export-source.js';
-import { LEGACY_ENTITIES, defaultTableNames } from '../src/transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames } from '../src/model/entities.js';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: read-export.js EXPORT_DIR');

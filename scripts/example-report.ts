@@ -8,10 +8,10 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createExportSource } from '../src/extract/export-source.js';
 import { findRun } from '../src/load/ledger.js';
-import { openPgliteClient } from '../src/load/pglite-client.js';
+import { openPgliteClient } from '../src/db/pglite-client.js';
 import { packageRoot } from '../src/package-root.js';
 import { runMigration } from '../src/pipeline/run.js';
-import { defaultTableNames } from '../src/transform/entities.js';
+import { defaultTableNames } from '../src/model/entities.js';
 import { buildRunReport, renderHtml, renderMarkdown, validateMigration } from '../src/validate/index.js';
 
 const fixtures = 'fixtures/small/export';

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { resolveConfig, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
-import { LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
+import { LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
 
 export function withConfigOptions<T>(yargs: Argv<T>) {
   return yargs

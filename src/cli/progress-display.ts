@@ -1,5 +1,5 @@
 import type { EntityProgress, ProgressSink } from '../pipeline/progress.js';
-import type { LegacyEntity } from '../transform/entities.js';
+import type { LegacyEntity } from '../model/entities.js';
 import { log } from './output.js';
 
 /** Items per table, when the source can tell without reading it; `exact: false` for estimates. */

@@ -1,7 +1,7 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { findTableExport } from '../extract/export-layout.js';
 import { quietAwsLogger } from '../extract/aws-logger.js';
-import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../model/entities.js';
 import type { EntityTotals } from './progress-display.js';
 
 /**

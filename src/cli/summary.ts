@@ -1,7 +1,7 @@
 import type { MigrateResult } from '../pipeline/migrate.js';
 import type { ValidatedRunOutcome } from '../pipeline/validated-run.js';
 import type { CheckResult } from '../validate/report.js';
-import { LEGACY_ENTITIES } from '../transform/entities.js';
+import { LEGACY_ENTITIES } from '../model/entities.js';
 import type { EntityTimings } from './progress-display.js';
 
 function table(header: string[], rows: string[][], footer?: string[]): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LEGACY_ENTITIES } from '../transform/entities.js';
+import { LEGACY_ENTITIES } from '../model/entities.js';
 
 const tableOverrides = z.partialRecord(z.enum(LEGACY_ENTITIES), z.string().min(1));
 

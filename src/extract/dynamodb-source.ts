@@ -9,14 +9,14 @@ import {
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MigrateError } from '../errors.js';
-import type { LegacyEntity, TableNames } from '../transform/entities.js';
-import { fromAttributeMap, type LegacyItem } from '../transform/legacy-value.js';
+import type { LegacyEntity, TableNames } from '../model/entities.js';
+import { fromAttributeMap, type LegacyItem } from '../model/legacy-value.js';
 import { awsLoggerFor, type AwsLoggerSink } from './aws-logger.js';
 import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
 import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
-import type { LegacySource, Position, ResumeState, SourcePage } from './source.js';
+import type { LegacySource, Position, ResumeState, SourcePage } from '../model/source.js';
 
 export interface DynamoDbSourceOptions {
   /** A client the caller owns and closes; without it one is made from region/endpoint/credentials. */

@@ -9,11 +9,11 @@ import streamJson from 'stream-json';
 import Pick from 'stream-json/filters/Pick.js';
 import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
-import type { LegacyEntity, TableNames } from '../transform/entities.js';
-import { fromAttributeMap, type LegacyItem } from '../transform/legacy-value.js';
+import type { LegacyEntity, TableNames } from '../model/entities.js';
+import { fromAttributeMap, type LegacyItem } from '../model/legacy-value.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
 import { InvalidUtf8Error, utf8LineCheck } from './utf8-lines.js';
-import type { LegacySource, ResumeState, SourcePage } from './source.js';
+import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
 
 export interface ExportSourceOptions {
   dir: string;

@@ -1,7 +1,7 @@
 import type { DynamoDbSourceOptions } from './dynamodb-source.js';
 import { createExportSource, type ExportSourceOptions } from './export-source.js';
 import { createKvSource, type KvSourceOptions } from './kv-source.js';
-import type { LegacySource } from './source.js';
+import type { LegacySource } from '../model/source.js';
 
 /** Which legacy store to read, and how: one variant per source kind. */
 export type OpenSourceConfig =
@@ -24,7 +24,7 @@ export async function openSource(config: OpenSourceConfig): Promise<LegacySource
   }
 }
 
-export type { LegacySource, Position, ResumeState, SourceKind, SourcePage } from './source.js';
+export type { LegacySource, Position, ResumeState, SourceKind, SourcePage } from '../model/source.js';
 export type { DynamoDbSource, DynamoDbSourceOptions, DynamoDbSourceStats } from './dynamodb-source.js';
 export { segmentPartition } from './segments.js';
 export { createExportSource, DEFAULT_EXPORT_PAGE_SIZE, type ExportSourceOptions } from './export-source.js';

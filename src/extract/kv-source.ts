@@ -1,10 +1,10 @@
 import { MigrateError } from '../errors.js';
-import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
-import { LegacyNumber, type LegacyItem } from '../transform/legacy-value.js';
-import { isSafeIdentifier, quoteIdent } from '../load/identifiers.js';
-import type { SqlClient } from '../load/sql-client.js';
+import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
+import { LegacyNumber, type LegacyItem } from '../model/legacy-value.js';
+import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { parseLegacyJson } from './lossless-json.js';
-import type { LegacySource, ResumeState, SourcePage } from './source.js';
+import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
 
 export interface KvSourceOptions {
   /** The caller owns the client and closes it. */

@@ -1,4 +1,4 @@
-import { LegacyNumber, setAttribute, type LegacyValue } from '../transform/legacy-value.js';
+import { LegacyNumber, setAttribute, type LegacyValue } from '../model/legacy-value.js';
 
 /**
  * JSON text → legacy value, for the values of a kv_store (jsonb as text). Numbers become

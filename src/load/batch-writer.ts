@@ -1,16 +1,16 @@
-import type { Position } from '../extract/source.js';
+import type { Position } from '../model/source.js';
 import { MigrateError } from '../errors.js';
-import type { MigratedEntity } from '../transform/entities.js';
-import { MIGRATED_ENTITIES } from '../transform/entities.js';
-import { toJsonText, type LegacyItem } from '../transform/legacy-value.js';
-import type { Reject } from '../transform/reject.js';
-import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
+import type { MigratedEntity } from '../model/entities.js';
+import { MIGRATED_ENTITIES } from '../model/entities.js';
+import { toJsonText, type LegacyItem } from '../model/legacy-value.js';
+import type { Reject } from '../model/reject.js';
+import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from './copy-text.js';
-import { databaseRefusalOf, refusesRecord, targetFailure, type DatabaseRefusal } from './database-error.js';
+import { databaseRefusalOf, refusesRecord, targetFailure, type DatabaseRefusal } from '../db/database-error.js';
 import { canonicalUuid, resolveIdConflicts, type ClaimingRecord, type RowHolder } from './id-conflicts.js';
 import { positionToJsonb, storableJson } from './jsonb-text.js';
 import { insertRejects } from './rejects.js';
-import type { SqlClient, SqlSession } from './sql-client.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements, type TargetTable } from './target-table.js';
 
 /** One source record that the transform mapped, and the target rows it yields. */

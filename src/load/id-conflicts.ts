@@ -1,4 +1,4 @@
-import type { MigratedEntity } from '../transform/entities.js';
+import type { MigratedEntity } from '../model/entities.js';
 
 /** The source record that owns a row id in the target table now. */
 export interface RowHolder {

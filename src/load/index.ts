@@ -1,8 +1,8 @@
 /** The load stage: connections, schema migrations, the batch writer, the run ledger and rejects. */
-export type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from './sql-client.js';
-export { openSqlClient } from './open.js';
+export type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from '../db/sql-client.js';
+export { openSqlClient } from '../db/open.js';
 export { applyMigrations, loadMigrations, type Migration } from './migrate.js';
-export { isSafeIdentifier, quoteIdent } from './identifiers.js';
+export { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 export {
   writeBatch,
   type BatchInput,

@@ -1,6 +1,6 @@
-import { toPlainDecimal } from '../transform/decimal.js';
-import { LegacyNumber, LegacySet, setAttribute, toJsonText, type LegacyItem, type LegacyValue } from '../transform/legacy-value.js';
-import type { Position } from '../extract/source.js';
+import { toPlainDecimal } from '../model/decimal.js';
+import { LegacyNumber, LegacySet, setAttribute, toJsonText, type LegacyItem, type LegacyValue } from '../model/legacy-value.js';
+import type { Position } from '../model/source.js';
 
 /**
  * jsonb (and text columns) refuse U+0000, and jsonb refuses unpaired surrogates; both can occur

@@ -1,11 +1,11 @@
-import type { ResumeState } from '../extract/source.js';
+import type { ResumeState } from '../model/source.js';
 import { MigrateError } from '../errors.js';
-import { LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
-import type { Reject, RejectReason } from '../transform/reject.js';
-import { targetFailure } from './database-error.js';
+import { LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
+import type { Reject, RejectReason } from '../model/reject.js';
+import { targetFailure } from '../db/database-error.js';
 import { positionFromJsonb, storableJson } from './jsonb-text.js';
 import { insertRejects } from './rejects.js';
-import type { SqlClient, SqlSession } from './sql-client.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 
 /**
  * Run ids are PostgreSQL bigints, handled as decimal strings everywhere (a JS number would be

@@ -3,9 +3,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MigrateError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import type { SqlClient } from './sql-client.js';
-import { targetFailure } from './database-error.js';
-import { quoteIdent } from './identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
+import { targetFailure } from '../db/database-error.js';
+import { quoteIdent } from '../db/identifiers.js';
 
 export interface Migration {
   version: number;

@@ -1,9 +1,9 @@
 import { MigrateError } from '../errors.js';
-import { LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
-import { REJECT_REASONS, type Reject, type RejectReason } from '../transform/reject.js';
-import { targetFailure } from './database-error.js';
+import { LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
+import { REJECT_REASONS, type Reject, type RejectReason } from '../model/reject.js';
+import { targetFailure } from '../db/database-error.js';
 import { storableItemJson, storableJson } from './jsonb-text.js';
-import type { SqlSession } from './sql-client.js';
+import type { SqlSession } from '../db/sql-client.js';
 
 /** A reject as kpi_migrate.rejects keeps it. */
 export interface StoredReject {

@@ -1,9 +1,9 @@
 import { MigrateError } from '../errors.js';
-import { databaseRefusalOf, targetFailure } from './database-error.js';
+import { databaseRefusalOf, targetFailure } from '../db/database-error.js';
 import { finishRun, type RunId, type RunStatus } from './ledger.js';
 import { claimRun, type RunClaim } from './run-claim.js';
-import { isSafeIdentifier, quoteIdent } from './identifiers.js';
-import type { SqlClient, SqlSession } from './sql-client.js';
+import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
 
 export interface RollbackRequest {

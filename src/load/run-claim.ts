@@ -1,7 +1,7 @@
 import { MigrateError } from '../errors.js';
-import { targetFailure } from './database-error.js';
+import { targetFailure } from '../db/database-error.js';
 import type { RunId } from './ledger.js';
-import type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from './sql-client.js';
+import type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from '../db/sql-client.js';
 
 /**
  * Classids of run claims, as advisory locks (classid, objid) = (RUN_CLAIM_CLASS + share, run id):

@@ -1,5 +1,5 @@
-import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../transform/rows.js';
-import { quoteIdent } from './identifiers.js';
+import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../model/rows.js';
+import { quoteIdent } from '../db/identifiers.js';
 
 /** A target table as the batch writer sees it. */
 export interface TargetTable {

@@ -4,10 +4,10 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import { createExportSource } from '../extract/export-source.js';
 import { writeDynamoDbExport, type AttributeMap, type ExportLayout, type SourceManifest } from '../extract/export-writer.js';
-import type { LegacySource, SourceKind } from '../extract/source.js';
-import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity, type TableNames } from '../transform/entities.js';
-import { toAttributeMap } from '../transform/legacy-value.js';
-import { openConfiguredSource } from './open-source.js';
+import type { LegacySource, SourceKind } from '../model/source.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity, type TableNames } from '../model/entities.js';
+import { toAttributeMap } from '../model/legacy-value.js';
+import { openConfiguredSource } from '../reading/open-source.js';
 
 export interface BackupOptions {
   /** A directory that does not exist yet, or is empty. */

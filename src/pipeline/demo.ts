@@ -4,11 +4,11 @@ import path from 'node:path';
 import { resolveConfig, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import type { DynamoDbLocal } from '../extract/dynamodb-local.js';
-import { openSqlClient } from '../load/open.js';
-import type { SqlSession } from '../load/sql-client.js';
+import { openSqlClient } from '../db/open.js';
+import type { SqlSession } from '../db/sql-client.js';
 import { packageRoot } from '../package-root.js';
 import type { ExpectedOutcome } from '../seed/index.js';
-import { DATA_ENTITIES, LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../transform/entities.js';
+import { DATA_ENTITIES, LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../model/entities.js';
 import { migrate, type MigrateResult } from './migrate.js';
 import type { ProgressSink } from './progress.js';
 

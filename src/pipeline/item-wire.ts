@@ -1,4 +1,4 @@
-import { fromAttributeMap, isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from '../transform/legacy-value.js';
+import { fromAttributeMap, isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from '../model/legacy-value.js';
 
 /**
  * A legacy item as DynamoDB JSON text (binary as base64), to cross a thread boundary: structured

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import type { MigrateOptions, MigrateResult } from './migrate.js';
 import type { EntityProgress } from './progress.js';
-import { isPostgresServerUrl } from '../load/open.js';
+import { isPostgresServerUrl } from '../db/open.js';
 import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
 import { errorFromWire, type WireError } from './worker-wire.js';
 

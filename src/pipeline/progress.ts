@@ -1,4 +1,4 @@
-import type { LegacyEntity } from '../transform/entities.js';
+import type { LegacyEntity } from '../model/entities.js';
 
 /** Figures of one entity as a run advances; the CLI renders them as bars or log lines. */
 export interface EntityProgress {

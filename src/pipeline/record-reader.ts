@@ -1,4 +1,4 @@
-import type { LegacySource, ResumeState, SourcePage } from '../extract/source.js';
+import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import { prepareRecord, type CheckpointAdvance, type PreparedBatch, type PreparedRecord } from '../load/batch-writer.js';
 import {
@@ -16,8 +16,8 @@ import {
   type Reject,
   type RejectReason,
 } from '../transform/index.js';
-import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
-import { readLinkIndex, readLinkLookups, type LookupOutcome } from './lookups.js';
+import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
+import { readLinkIndex, readLinkLookups, type LookupOutcome } from '../reading/lookups.js';
 import { newProgress, type EntityProgress } from './progress.js';
 
 /** One transaction's worth of an entity, mapped and encoded: what the writer needs, nothing more. */

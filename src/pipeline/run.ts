@@ -1,7 +1,7 @@
-import type { LegacySource } from '../extract/source.js';
-import { DATA_ENTITIES, type LegacyEntity, type MigratedEntity } from '../transform/entities.js';
-import type { RejectReason } from '../transform/reject.js';
-import type { SqlClient } from '../load/sql-client.js';
+import type { LegacySource } from '../model/source.js';
+import { DATA_ENTITIES, type LegacyEntity, type MigratedEntity } from '../model/entities.js';
+import type { RejectReason } from '../model/reject.js';
+import type { SqlClient } from '../db/sql-client.js';
 import { applyMigrations } from '../load/migrate.js';
 import {
   claimRun,
@@ -20,7 +20,7 @@ import {
   type RunCounts,
 } from '../load/index.js';
 import { MigrateError } from '../errors.js';
-import { targetFailure } from '../load/database-error.js';
+import { targetFailure } from '../db/database-error.js';
 import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
 import { newProgress, silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 

@@ -1,7 +1,7 @@
 import { MigrateError } from '../errors.js';
 import { applyMigrations } from '../load/migrate.js';
 import { findRun, startOrFindLabelledRun, type RunRecord, type RunReference, type RunStart } from '../load/ledger.js';
-import type { SqlClient } from '../load/sql-client.js';
+import type { SqlClient } from '../db/sql-client.js';
 
 export interface SharedRunRequest {
   reference: RunReference;

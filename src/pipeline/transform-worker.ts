@@ -2,8 +2,8 @@
 // reads and maps records with an in-thread RecordReader, and sends batches ready to load.
 import { parentPort, workerData } from 'node:worker_threads';
 import { coerceError } from '../errors.js';
-import type { LegacySource } from '../extract/source.js';
-import { openConfiguredSource } from './open-source.js';
+import type { LegacySource } from '../model/source.js';
+import { openConfiguredSource } from '../reading/open-source.js';
 import { createRecordReader, type RecordReader } from './record-reader.js';
 import type { PreparedRecord } from '../load/batch-writer.js';
 import { batchToWire, errorToWire, itemTextOf, rejectToWire, type FromWorker, type ToWorker, type TransformWorkerData } from './worker-wire.js';

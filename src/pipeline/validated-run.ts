@@ -1,8 +1,8 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, coerceError } from '../errors.js';
 import { findRun } from '../load/ledger.js';
-import { openSqlClient } from '../load/open.js';
-import type { SqlClient } from '../load/sql-client.js';
+import { openSqlClient } from '../db/open.js';
+import type { SqlClient } from '../db/sql-client.js';
 import type { Report, ValidationReport } from '../validate/report.js';
 import { buildRunReport, type NotValidatedReason } from '../validate/run-report.js';
 import { storeReport, writeReportFile } from '../validate/store.js';

@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
-import { isPostgresServerUrl } from '../load/open.js';
+import { isPostgresServerUrl } from '../db/open.js';
 import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 import {
   batchFromWire,
   itemOfText,

@@ -1,10 +1,10 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
-import type { ResumeState } from '../extract/source.js';
+import type { ResumeState } from '../model/source.js';
 import type { CheckpointAdvance, LoadReject, PreparedRecord } from '../load/batch-writer.js';
-import type { MigratedEntity } from '../transform/entities.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
-import type { Reject } from '../transform/reject.js';
+import type { MigratedEntity } from '../model/entities.js';
+import type { LegacyItem } from '../model/legacy-value.js';
+import type { Reject } from '../model/reject.js';
 import { itemFromWire, itemToWire } from './item-wire.js';
 import { itemOfExportLine } from '../extract/export-source.js';
 import type { LineRecord, LookupOutcome, MappedBatch, ReaderProgress } from './record-reader.js';

@@ -49,8 +49,8 @@
  * - `rejected` lists the reasons that occur (no zero entries); `skipped` is always 0 (no
  *   filter).
  */
-import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity } from '../transform/entities.js';
-import { REJECT_REASONS, type RejectReason } from '../transform/reject.js';
+import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity } from '../model/entities.js';
+import { REJECT_REASONS, type RejectReason } from '../model/reject.js';
 import type { Population } from './population.js';
 import { factTarget, fateOf, type FactPlans } from './facts.js';
 

@@ -1,5 +1,5 @@
-import { DATA_ENTITIES, type DataEntity } from '../transform/entities.js';
-import type { RejectReason } from '../transform/reject.js';
+import { DATA_ENTITIES, type DataEntity } from '../model/entities.js';
+import type { RejectReason } from '../model/reject.js';
 import { randomGuid, rngFor } from './prng.js';
 import {
   FATE_CODES,

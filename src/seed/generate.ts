@@ -1,4 +1,4 @@
-import { LEGACY_ENTITIES, type LegacyEntity } from '../transform/entities.js';
+import { LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
 import { MigrateError } from '../errors.js';
 import { defaultTenantCount, planPopulation, type Fate, type Population } from './population.js';
 import { factTarget, fateOf, planFacts, type FactPlans } from './facts.js';

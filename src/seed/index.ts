@@ -7,7 +7,7 @@ import {
   defaultTableNames,
   type LegacyEntity,
   type TableNames,
-} from '../transform/entities.js';
+} from '../model/entities.js';
 import {
   writeDynamoDbExport,
   writeKvStore,

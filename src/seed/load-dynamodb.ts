@@ -16,7 +16,7 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
 import { quietAwsLogger } from '../extract/aws-logger.js';
 import type { AttributeMap, ItemSource } from '../extract/export-writer.js';
-import { LEGACY_ENTITIES, type TableNames } from '../transform/entities.js';
+import { LEGACY_ENTITIES, type TableNames } from '../model/entities.js';
 
 /**
  * Puts legacy tables into a DynamoDB (Local, for tests, the demo and the bench): creates them

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { MigrateError } from '../errors.js';
-import { quoteIdent } from '../load/identifiers.js';
-import type { SqlClient } from '../load/sql-client.js';
+import { quoteIdent } from '../db/identifiers.js';
+import type { SqlClient } from '../db/sql-client.js';
 
 /**
  * Loads kv_store JSON lines (as writeKvStore writes them) into a PostgreSQL table

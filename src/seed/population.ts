@@ -1,4 +1,4 @@
-import { REJECT_REASONS, type RejectReason } from '../transform/reject.js';
+import { REJECT_REASONS, type RejectReason } from '../model/reject.js';
 import { randomGuid, rngFor } from './prng.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { DataEntity, LegacyEntity } from '../transform/entities.js';
-import type { RejectReason } from '../transform/reject.js';
+import type { DataEntity, LegacyEntity } from '../model/entities.js';
+import type { RejectReason } from '../model/reject.js';
 import { randomGuid, rngFor, type Rng } from './prng.js';
 import {
   BOOL_FORMS,

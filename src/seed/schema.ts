@@ -1,5 +1,5 @@
-import type { LegacyEntity } from '../transform/entities.js';
-import type { RejectReason } from '../transform/reject.js';
+import type { LegacyEntity } from '../model/entities.js';
+import type { RejectReason } from '../model/reject.js';
 
 /**
  * What the generator must know of each legacy attribute to write it validly or break it on

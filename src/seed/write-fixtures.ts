@@ -1,7 +1,7 @@
 import { copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot } from '../package-root.js';
-import type { LegacyEntity } from '../transform/entities.js';
+import type { LegacyEntity } from '../model/entities.js';
 import type { ExportLayout } from '../extract/export-writer.js';
 import { seed } from './index.js';
 

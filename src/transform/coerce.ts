@@ -8,8 +8,8 @@ import {
   type AttributeInput,
   type Coercion,
 } from './coercion.js';
-import { canonicalDecimal, integralValue, toPlainDecimal } from './decimal.js';
-import { LegacyNumber } from './legacy-value.js';
+import { canonicalDecimal, integralValue, toPlainDecimal } from '../model/decimal.js';
+import { LegacyNumber } from '../model/legacy-value.js';
 
 export {
   accepted,

@@ -1,5 +1,5 @@
-import { isLegacyMap, LegacyNumber, LegacySet, type LegacyValue } from './legacy-value.js';
-import type { RejectReason } from './reject.js';
+import { isLegacyMap, LegacyNumber, LegacySet, type LegacyValue } from '../model/legacy-value.js';
+import type { RejectReason } from '../model/reject.js';
 
 /** The reasons a single attribute can be refused for; the others concern whole records. */
 export type AttributeReason = Extract<RejectReason, 'missing_field' | 'invalid_value' | 'invalid_id' | 'unknown_enum'>;

@@ -1,9 +1,9 @@
-import type { DataEntity } from './entities.js';
-import type { LegacyItem } from './legacy-value.js';
+import type { DataEntity } from '../model/entities.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
 import { rejectOf } from './legacy-record.js';
-import type { MappingResult } from './reject.js';
-import type { KpiDataRow } from './rows.js';
+import type { MappingResult } from '../model/reject.js';
+import type { KpiDataRow } from '../model/rows.js';
 import { KPI_DATA_ID_NAMESPACE, uuidV5 } from './uuid-v5.js';
 
 /** The id of a record's row for one of its KPI's links: the first link keeps the legacy Id (contract §3). */

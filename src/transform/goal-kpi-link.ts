@@ -7,10 +7,10 @@ import {
   coerceTimestamp,
 } from './coerce.js';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
-import type { LegacyItem } from './legacy-value.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkLookups } from './lookups.js';
-import type { Reject } from './reject.js';
-import type { KpiLinkRow } from './rows.js';
+import type { Reject } from '../model/reject.js';
+import type { KpiLinkRow } from '../model/rows.js';
 
 /** `purposepath-goal-kpi-links` (contract §1), attributes in contract order. */
 export const goalKpiLinkSchema = legacyRecord('GoalKpiLink', {

@@ -1,6 +1,6 @@
 // The transform stage: legacy items → target rows or rejects. Pure: no I/O, no clock, no randomness.
 export * from './coerce.js';
-export { toPlainDecimal, integralValue } from './decimal.js';
+export { toPlainDecimal, integralValue } from '../model/decimal.js';
 export { uuidV5, URL_NAMESPACE, KPI_DATA_ID_NAMESPACE } from './uuid-v5.js';
 export { legacyExtraText } from './legacy-extra.js';
 export {
@@ -22,7 +22,7 @@ export { fanOut, kpiDataRowId, type DataRecordKey, type DataRowContent } from '.
 export { kpiMilestoneSchema, mapKpiMilestone } from './kpi-milestone.js';
 export { kpiActualSchema, mapKpiActual } from './kpi-actual.js';
 export { kpiReadingSchema, mapKpiReading } from './kpi-reading.js';
-export * from './entities.js';
-export * from './legacy-value.js';
-export * from './reject.js';
-export * from './rows.js';
+export * from '../model/entities.js';
+export * from '../model/legacy-value.js';
+export * from '../model/reject.js';
+export * from '../model/rows.js';

@@ -10,10 +10,10 @@ import {
 } from './coerce.js';
 import { fanOut } from './data-rows.js';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
-import type { LegacyItem } from './legacy-value.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
-import type { MappingResult } from './reject.js';
-import type { KpiDataRow } from './rows.js';
+import type { MappingResult } from '../model/reject.js';
+import type { KpiDataRow } from '../model/rows.js';
 
 /** `purposepath-kpi-actuals` (contract §1), attributes in contract order. */
 export const kpiActualSchema = legacyRecord('KpiActual', {

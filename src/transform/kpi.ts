@@ -1,7 +1,7 @@
 import { coerceGuid, coerceText } from './coerce.js';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
-import type { LegacyItem } from './legacy-value.js';
-import type { Reject } from './reject.js';
+import type { LegacyItem } from '../model/legacy-value.js';
+import type { Reject } from '../model/reject.js';
 
 /** `purposepath-kpis` (contract §1): read only to find each KPI's owner. */
 export const kpiSchema = legacyRecord('Kpi', {

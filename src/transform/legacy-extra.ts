@@ -1,5 +1,5 @@
-import { canonicalDecimal } from './decimal.js';
-import { isLegacyMap, LegacyNumber, LegacySet, toJsonText, type LegacyValue } from './legacy-value.js';
+import { canonicalDecimal } from '../model/decimal.js';
+import { isLegacyMap, LegacyNumber, LegacySet, toJsonText, type LegacyValue } from '../model/legacy-value.js';
 
 /**
  * `legacy_extra` as JSON text: the attributes a mapping did not consume, keys sorted at every

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { accepted, isAbsent, type AttributeInput, type Coercion } from './coercion.js';
-import type { LegacyEntity } from './entities.js';
+import type { LegacyEntity } from '../model/entities.js';
 import { legacyExtraText } from './legacy-extra.js';
-import type { LegacyItem, LegacyValue } from './legacy-value.js';
-import type { Reject, RejectReason } from './reject.js';
+import type { LegacyItem, LegacyValue } from '../model/legacy-value.js';
+import type { Reject, RejectReason } from '../model/reject.js';
 import { UtcTimestamp } from './timestamp.js';
 
 /** One thing wrong with one attribute of a legacy item. */

@@ -1,6 +1,6 @@
 import { canonicalGuid } from './coerce.js';
 import { compareGuidWords, grownArray, guidToWords, ScopedGuidTable, wordsToGuid } from './guid-table.js';
-import type { KpiLinkRow } from './rows.js';
+import type { KpiLinkRow } from '../model/rows.js';
 
 /** A link that made it into kpi_links, as the fan-out of kpi_data needs it. Canonical GUIDs. */
 export interface MigratedLink {

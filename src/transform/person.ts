@@ -1,7 +1,7 @@
 import { coerceGuid, coerceText } from './coerce.js';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
-import type { LegacyItem } from './legacy-value.js';
-import type { Reject } from './reject.js';
+import type { LegacyItem } from '../model/legacy-value.js';
+import type { Reject } from '../model/reject.js';
 
 /** `purposepath-people` (contract §1): read only to turn user GUIDs into person ids. */
 export const personSchema = legacyRecord('Person', {

@@ -1,6 +1,6 @@
 import { accepted, describeValue, missing, refused, wrongType, isAbsent, type AttributeInput, type Coercion } from './coercion.js';
-import { toPlainDecimal } from './decimal.js';
-import { LegacyNumber } from './legacy-value.js';
+import { toPlainDecimal } from '../model/decimal.js';
+import { LegacyNumber } from '../model/legacy-value.js';
 
 /** An instant as PostgreSQL's timestamptz keeps it: UTC, microseconds. */
 export class UtcTimestamp {

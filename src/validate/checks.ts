@@ -1,7 +1,7 @@
-import { quoteIdent } from '../load/identifiers.js';
+import { quoteIdent } from '../db/identifiers.js';
 import type { RunCounts } from '../load/ledger.js';
-import type { SqlSession } from '../load/sql-client.js';
-import { MIGRATED_ENTITIES, type MigratedEntity } from '../transform/entities.js';
+import type { SqlSession } from '../db/sql-client.js';
+import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
 import { scopeCondition, type TargetScope } from './row-digest.js';

@@ -1,6 +1,6 @@
-import type { LegacySource } from '../extract/source.js';
-import { itemsOf } from '../pipeline/read-all.js';
-import { readLinkIndex } from '../pipeline/lookups.js';
+import type { LegacySource } from '../model/source.js';
+import { itemsOf } from '../reading/read-all.js';
+import { readLinkIndex } from '../reading/lookups.js';
 import {
   canonicalGuid,
   canonicalTenantOf,
@@ -17,7 +17,7 @@ import {
   type MappingResult,
   type MigratedEntity,
 } from '../transform/index.js';
-import type { KpiDataRow, KpiLinkRow } from '../transform/rows.js';
+import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import type { LedgerPass, Accounted } from './reject-ledger.js';
 import { bucketOf } from './row-digest.js';
 import type { Difference } from './report.js';

@@ -1,4 +1,4 @@
-import { toPlainDecimal } from '../transform/decimal.js';
+import { toPlainDecimal } from '../model/decimal.js';
 
 /**
  * JSON text → the text PostgreSQL prints for it as jsonb (`value::jsonb::text`), without asking

@@ -1,7 +1,7 @@
-import { targetFailure } from '../load/database-error.js';
-import type { SqlSession } from '../load/sql-client.js';
-import { MIGRATED_ENTITIES, type MigratedEntity } from '../transform/entities.js';
-import { REJECT_REASONS, type RejectReason } from '../transform/reject.js';
+import { targetFailure } from '../db/database-error.js';
+import type { SqlSession } from '../db/sql-client.js';
+import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
+import { REJECT_REASONS, type RejectReason } from '../model/reject.js';
 import type { Difference } from './report.js';
 
 /** Rejects the load stage decides (the transform maps such a record; the database refuses it). */

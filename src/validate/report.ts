@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MigrateError } from '../errors.js';
-import { LEGACY_ENTITIES } from '../transform/entities.js';
-import { REJECT_REASONS } from '../transform/reject.js';
+import { LEGACY_ENTITIES } from '../model/entities.js';
+import { REJECT_REASONS } from '../model/reject.js';
 
 /**
  * The report every run and every validation writes (JSON file, and kpi_migrate.reports), and that

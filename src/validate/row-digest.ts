@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
-import { quoteIdent } from '../load/identifiers.js';
-import type { SqlSession } from '../load/sql-client.js';
+import { quoteIdent } from '../db/identifiers.js';
+import type { SqlSession } from '../db/sql-client.js';
 import { canonicalSql, type TargetTableName } from './target-columns.js';
 
 /**

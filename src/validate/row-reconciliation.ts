@@ -1,4 +1,4 @@
-import type { SqlSession } from '../load/sql-client.js';
+import type { SqlSession } from '../db/sql-client.js';
 import {
   BucketDigests,
   bucketOf,

@@ -1,6 +1,6 @@
 import type { RunCounts, RunRecord } from '../load/ledger.js';
-import { LEGACY_ENTITIES, MIGRATED_ENTITIES } from '../transform/entities.js';
-import { REJECT_REASONS } from '../transform/reject.js';
+import { LEGACY_ENTITIES, MIGRATED_ENTITIES } from '../model/entities.js';
+import { REJECT_REASONS } from '../model/reject.js';
 import { check, outcomeOf, REPORT_VERSION, type CheckResult, type EntityReport, type Report, type ValidationReport } from './report.js';
 
 export interface RunReportInput {

@@ -1,6 +1,6 @@
-import type { LegacySource } from '../extract/source.js';
-import { quoteIdent } from '../load/identifiers.js';
-import type { SqlSession } from '../load/sql-client.js';
+import type { LegacySource } from '../model/source.js';
+import { quoteIdent } from '../db/identifiers.js';
+import type { SqlSession } from '../db/sql-client.js';
 import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
 import { mapAgain } from './expectations.js';
 import type { RejectLedger } from './reject-ledger.js';

@@ -1,6 +1,6 @@
 import { loadMigrations } from '../load/migrate.js';
-import { quoteIdent } from '../load/identifiers.js';
-import type { SqlClient, SqlSession } from '../load/sql-client.js';
+import { quoteIdent } from '../db/identifiers.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
 import { INFORMATION_SCHEMA_TYPE, TARGET_COLUMNS, type TargetTableName } from './target-columns.js';
 

@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MigrateError } from '../errors.js';
-import { targetFailure } from '../load/database-error.js';
+import { targetFailure } from '../db/database-error.js';
 import { storableJson } from '../load/jsonb-text.js';
-import type { SqlSession } from '../load/sql-client.js';
+import type { SqlSession } from '../db/sql-client.js';
 import { parseReport, type Report } from './report.js';
 
 /** Where reports go without `--report FILE`: beside the embedded database's default directory. */

@@ -1,7 +1,7 @@
 import { canonicalUuid } from '../load/id-conflicts.js';
-import { quoteIdent } from '../load/identifiers.js';
-import { toPlainDecimal } from '../transform/decimal.js';
-import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS, type KpiDataRow, type KpiLinkRow } from '../transform/rows.js';
+import { quoteIdent } from '../db/identifiers.js';
+import { toPlainDecimal } from '../model/decimal.js';
+import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS, type KpiDataRow, type KpiLinkRow } from '../model/rows.js';
 import { jsonbOutputText } from './jsonb-output.js';
 
 export type ColumnType = 'uuid' | 'text' | 'numeric' | 'integer' | 'smallint' | 'boolean' | 'timestamptz' | 'jsonb' | 'bigint';

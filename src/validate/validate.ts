@@ -1,8 +1,8 @@
 import { MigrateError } from '../errors.js';
-import type { LegacySource } from '../extract/source.js';
+import type { LegacySource } from '../model/source.js';
 import { findRun, runCounts, type RunRecord } from '../load/ledger.js';
-import type { SqlClient, SqlSession } from '../load/sql-client.js';
-import { readLinkLookups } from '../pipeline/lookups.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
+import { readLinkLookups } from '../reading/lookups.js';
 import {
   DATA_ENTITIES,
   LEGACY_ENTITIES,

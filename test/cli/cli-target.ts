@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { openPgliteClient } from '../../src/load/pglite-client.js';
+import { openPgliteClient } from '../../src/db/pglite-client.js';
 import { createTestDatabase, usesRealPostgres } from '../support/database.js';
 import { scratchDir } from './cli-process.js';
 

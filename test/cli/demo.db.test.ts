@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openPgliteClient } from '../../src/load/pglite-client.js';
-import { DATA_ENTITIES } from '../../src/transform/entities.js';
+import { openPgliteClient } from '../../src/db/pglite-client.js';
+import { DATA_ENTITIES } from '../../src/model/entities.js';
 import { expectedOutcome } from '../support/fixtures.js';
 import { cli, scratchDir, show } from './cli-process.js';
 

@@ -2,8 +2,8 @@ import { DynamoDBClient, ProvisionedThroughputExceededException, DynamoDBService
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDynamoDbSource, keyToPosition, positionToKey, type DynamoDbSourceOptions } from '../../src/extract/dynamodb-source.js';
 import { MigrateError } from '../../src/errors.js';
-import { defaultTableNames, type LegacyEntity, type TableNames } from '../../src/transform/entities.js';
-import type { LegacyItem } from '../../src/transform/legacy-value.js';
+import { defaultTableNames, type LegacyEntity, type TableNames } from '../../src/model/entities.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
 import { createLegacyTable, deleteTable, localClient, putItems } from './dynamodb-tables.js';
 import { buildItems, ids, partitionsEndWithDone, readPages, sortedById, uniqueName } from './legacy-items.js';
 

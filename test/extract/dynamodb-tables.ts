@@ -1,6 +1,6 @@
 import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { quietAwsLogger } from '../../src/extract/aws-logger.js';
-import { toAttributeMap, type LegacyItem } from '../../src/transform/legacy-value.js';
+import { toAttributeMap, type LegacyItem } from '../../src/model/legacy-value.js';
 
 export function localClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({

@@ -5,8 +5,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { MigrateError } from '../../src/errors.js';
-import { defaultTableNames, type LegacyEntity } from '../../src/transform/entities.js';
-import type { LegacyItem } from '../../src/transform/legacy-value.js';
+import { defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
 import { exportLine, exportLines, writeFlatDirectory, writeJsonLines, writeManifest, writeS3Export, writeScanDump } from './export-files.js';
 import { buildItems, ids, partitionsEndWithDone, readPages, sortedById } from './legacy-items.js';
 

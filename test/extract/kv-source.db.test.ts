@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKvSource, parseKvValue } from '../../src/extract/kv-source.js';
 import { MigrateError } from '../../src/errors.js';
-import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
-import { LegacyNumber, toJsonText, type LegacyItem } from '../../src/transform/legacy-value.js';
-import type { SqlClient } from '../../src/load/sql-client.js';
+import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
+import { LegacyNumber, toJsonText, type LegacyItem } from '../../src/model/legacy-value.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { buildItems, guid, ids, partitionsEndWithDone, plainJsonView, readPages, sortedById } from './legacy-items.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { LegacySource, ResumeState, SourcePage } from '../../src/extract/source.js';
-import type { LegacyEntity } from '../../src/transform/entities.js';
-import { LegacyNumber, LegacySet, toJsonText, type LegacyItem, type LegacyValue } from '../../src/transform/legacy-value.js';
+import type { LegacySource, ResumeState, SourcePage } from '../../src/model/source.js';
+import type { LegacyEntity } from '../../src/model/entities.js';
+import { LegacyNumber, LegacySet, toJsonText, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
 
 /** A deterministic GUID-shaped id for item `i` of a set (`salt` keeps sets apart). */
 export function guid(i: number, salt = 0): string {

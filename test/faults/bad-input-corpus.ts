@@ -3,7 +3,7 @@
  * as is, a reject with a reason, or (for lines that are no item at all) the run stopped with
  * SOURCE_CORRUPT naming the file and line.
  */
-import type { RejectReason } from '../../src/transform/reject.js';
+import type { RejectReason } from '../../src/model/reject.js';
 
 export const TENANT = 'a0000000-0000-4000-8000-000000000001';
 export const KPI = 'b0000000-0000-4000-8000-000000000001';

@@ -6,8 +6,8 @@ import { MigrateError } from '../../src/errors.js';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { toDynamoDbJson } from '../../src/extract/export-writer.js';
 import { runMigration } from '../../src/pipeline/run.js';
-import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
-import { LegacyNumber, LegacySet, setAttribute, toAttributeMap, type LegacyItem, type LegacyValue } from '../../src/transform/legacy-value.js';
+import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
+import { LegacyNumber, LegacySet, setAttribute, toAttributeMap, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { accountingOf, temporaryDirectory } from './harness.js';
 

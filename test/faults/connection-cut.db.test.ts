@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli } from '../support/child-cli.js';

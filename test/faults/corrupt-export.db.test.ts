@@ -2,7 +2,7 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DATA_ENTITIES, defaultTableNames } from '../../src/transform/entities.js';
+import { DATA_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import {

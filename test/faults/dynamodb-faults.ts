@@ -8,8 +8,8 @@ import { planLegacyData } from '../../src/seed/index.js';
 import type { ExpectedOutcome } from '../../src/seed/index.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
 import type { EntityProgress } from '../../src/pipeline/progress.js';
-import type { SqlClient } from '../../src/load/sql-client.js';
-import { LEGACY_ENTITIES, defaultTableNames, type TableNames } from '../../src/transform/entities.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
+import { LEGACY_ENTITIES, defaultTableNames, type TableNames } from '../../src/model/entities.js';
 
 /** Seeded legacy tables in DynamoDB Local under a fresh prefix, so test files never share tables. */
 export async function loadSeededTables(endpoint: string, options: { items: number; seed: number }): Promise<{ tableNames: TableNames; expected: ExpectedOutcome }> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
-import { LEGACY_ENTITIES, type TableNames } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, type TableNames } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { expectBalanced, snapshot, type TargetSnapshot } from './harness.js';
 import { guardReadOnly, injectFaults, loadSeededTables, localClient, migrateFromDynamoDb, type InjectedFault } from './dynamodb-faults.js';

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { runCounts, type EntityRunCounts } from '../../src/load/ledger.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
 import { seed, type SeedResult } from '../../src/seed/index.js';
-import { LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 import { runCli, describeOutcome, type CliOutcome } from '../support/child-cli.js';
 import { targetRows } from '../support/target-rows.js';
 

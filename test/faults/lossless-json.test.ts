@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseWithLosslessJson } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { parseLegacyJson } from '../../src/extract/lossless-json.js';
-import { LegacyNumber, toJsonText, type LegacyValue } from '../../src/transform/legacy-value.js';
+import { LegacyNumber, toJsonText, type LegacyValue } from '../../src/model/legacy-value.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 
 /** A parsed value with each LegacyNumber as the JS number JSON.parse would give (for comparison only). */

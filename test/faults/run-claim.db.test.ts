@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_LOCK_CLASS } from '../../src/load/batch-writer.js';
 import { CLAIM_APPLICATION_NAME } from '../../src/load/run-claim.js';
 import { KPI_LINKS_TABLE, tableStatements } from '../../src/load/target-table.js';
-import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { describeOutcome, startCli, type CliOutcome, type CliProcess } from '../support/child-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';

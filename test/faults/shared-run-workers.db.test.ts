@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { segmentPartition } from '../../src/extract/segments.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
-import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
+import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { describeOutcome, runCli, startCli, type CliOutcome, type CliProcess } from '../support/child-cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';

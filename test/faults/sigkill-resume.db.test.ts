@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
-import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
 import {

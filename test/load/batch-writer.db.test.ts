@@ -3,7 +3,7 @@ import { writeBatch } from '../../src/load/batch-writer.js';
 import { finishRun, loadCheckpoints, runCounts } from '../../src/load/ledger.js';
 import { listRejects } from '../../src/load/rejects.js';
 import { MigrateError } from '../../src/errors.js';
-import type { Reject } from '../../src/transform/reject.js';
+import type { Reject } from '../../src/model/reject.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { count, dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { startRun } from '../../src/load/ledger.js';
 import type { BatchInput, RecordRows } from '../../src/load/batch-writer.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
-import type { DataEntity } from '../../src/transform/entities.js';
-import { LegacyNumber, type LegacyItem } from '../../src/transform/legacy-value.js';
-import type { KpiDataRow, KpiLinkRow } from '../../src/transform/rows.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
+import type { DataEntity } from '../../src/model/entities.js';
+import { LegacyNumber, type LegacyItem } from '../../src/model/legacy-value.js';
+import type { KpiDataRow, KpiLinkRow } from '../../src/model/rows.js';
 
 /** A valid, readable uuid: `uuid(7)` → 00000000-0000-4000-8000-000000000007. */
 export function uuid(n: number, group = 0): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { positionFromJsonb, positionToJsonb, storableItemJson, storableJson, storableText } from '../../src/load/jsonb-text.js';
-import { LegacyNumber } from '../../src/transform/legacy-value.js';
+import { LegacyNumber } from '../../src/model/legacy-value.js';
 
 describe('jsonb-safe text', () => {
   it('spells out U+0000 and unpaired surrogates, and leaves everything else', () => {

@@ -2,8 +2,8 @@ import { LosslessNumber, parse } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBatch } from '../../src/load/batch-writer.js';
 import { listRejects, loadRejectedSourceIds, rejectJsonLine } from '../../src/load/rejects.js';
-import { LegacyNumber, LegacySet } from '../../src/transform/legacy-value.js';
-import type { Reject } from '../../src/transform/reject.js';
+import { LegacyNumber, LegacySet } from '../../src/model/legacy-value.js';
+import type { Reject } from '../../src/model/reject.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
 

@@ -7,9 +7,9 @@ import { rollbackCommand } from '../../src/cli/commands/rollback.js';
 import { MigrateError } from '../../src/errors.js';
 import { findRun } from '../../src/load/ledger.js';
 import { planRollback, rollbackRun, type RunRollback } from '../../src/load/rollback.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
 import type { RunResult } from '../../src/pipeline/run.js';
-import { DATA_ENTITIES } from '../../src/transform/entities.js';
+import { DATA_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { rejectKeys, targetRows } from '../support/target-rows.js';
 import {

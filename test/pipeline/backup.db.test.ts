@@ -9,14 +9,14 @@ import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve.js
 import { MigrateError } from '../../src/errors.js';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { createKvSource } from '../../src/extract/kv-source.js';
-import type { LegacySource } from '../../src/extract/source.js';
+import type { LegacySource } from '../../src/model/source.js';
 import { backupConfiguredSource, backupSource } from '../../src/pipeline/backup.js';
-import { openConfiguredSource } from '../../src/pipeline/open-source.js';
+import { openConfiguredSource } from '../../src/reading/open-source.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
 import { loadLegacyTables, openLocalDynamoDbClient, readScanDump } from '../../src/seed/load-dynamodb.js';
-import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/transform/entities.js';
-import { toJsonText } from '../../src/transform/legacy-value.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
+import { toJsonText } from '../../src/model/legacy-value.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SMALL_FIXTURES, expectedOutcome } from '../support/fixtures.js';
 import { rejectKeys, targetRows } from '../support/target-rows.js';

@@ -2,9 +2,9 @@ import path from 'node:path';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { writeDynamoDbExport } from '../../src/extract/export-writer.js';
 import { runMigration, type RunRequest, type RunResult } from '../../src/pipeline/run.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
-import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/transform/entities.js';
-import { LegacyNumber, toAttributeMap, type LegacyItem } from '../../src/transform/legacy-value.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
+import { LegacyNumber, toAttributeMap, type LegacyItem } from '../../src/model/legacy-value.js';
 import type { TestDatabase } from '../support/database.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 

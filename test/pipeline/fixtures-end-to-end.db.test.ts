@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type ConfigOverrides } from '../../src/config/resolve.js';
-import { openConfiguredSource } from '../../src/pipeline/open-source.js';
+import { openConfiguredSource } from '../../src/reading/open-source.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
 import { unbalancedEntities } from '../../src/pipeline/migrate.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
-import { LEGACY_ENTITIES, MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { SMALL_FIXTURES, expectedOutcome } from '../support/fixtures.js';

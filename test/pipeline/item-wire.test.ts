@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { itemFromWire, itemToWire } from '../../src/pipeline/item-wire.js';
-import { LegacyNumber, LegacySet, setAttribute, type LegacyItem } from '../../src/transform/legacy-value.js';
+import { LegacyNumber, LegacySet, setAttribute, type LegacyItem } from '../../src/model/legacy-value.js';
 
 test('an item crosses as text and comes back equal, value kind for value kind', () => {
   const item: LegacyItem = {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
 import type { MigrateError } from '../../src/errors.js';
 import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
-import { MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { expectedOutcome } from '../support/fixtures.js';

@@ -5,7 +5,7 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { packageRoot } from '../../src/package-root.js';
 import { createRecordReader, type MappedBatch, type RecordReader } from '../../src/pipeline/record-reader.js';
-import { defaultTableNames, MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { defaultTableNames, MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { migrate } from '../../src/pipeline/migrate.js';
 import { CLI_ENTRY, startCli } from '../support/child-cli.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';

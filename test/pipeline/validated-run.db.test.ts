@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve.js';
-import { openSqlClient } from '../../src/load/open.js';
+import { openSqlClient } from '../../src/db/open.js';
 import { prepareRun } from '../../src/pipeline/migrate.js';
 import { migrateAndValidate } from '../../src/pipeline/validated-run.js';
 import { validateConfigured } from '../../src/validate/validate-configured.js';

@@ -3,11 +3,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDynamoDbSource } from '../../src/extract/dynamodb-source.js';
 import { createKvSource } from '../../src/extract/kv-source.js';
-import { databaseRefusalOf } from '../../src/load/database-error.js';
-import type { SqlClient, SqlSession } from '../../src/load/sql-client.js';
+import { databaseRefusalOf } from '../../src/db/database-error.js';
+import type { SqlClient, SqlSession } from '../../src/db/sql-client.js';
 import { runMigration } from '../../src/pipeline/run.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
-import { LEGACY_ENTITIES, type TableNames } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, type TableNames } from '../../src/model/entities.js';
 import { adminQuery } from '../support/database-template.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
@@ -156,7 +156,7 @@ describe('the tool never writes to its source', () => {
         const { rows } = await db.sql.query<{ n: number }>('select count(*)::int as n from public.kpi_links');
         expect(rows[0]!.n).toBeGreaterThan(0);
         // And the reader really cannot write: the privilege, not good manners, keeps the source intact.
-        const { openPgClient } = await import('../../src/load/pg-client.js');
+        const { openPgClient } = await import('../../src/db/pg-client.js');
         const reader = openPgClient(readerUrl.toString(), 1);
         try {
           await expect(reader.query(`insert into ${KV_TABLE} (key, value) values ('x', '{}')`)).rejects.toMatchObject({ code: '42501' });

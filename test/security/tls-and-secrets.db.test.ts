@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqlClient } from '../../src/load/open.js';
+import { openSqlClient } from '../../src/db/open.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity } from '../../src/transform/entities.js';
-import { REJECT_REASONS, type RejectReason } from '../../src/transform/reject.js';
+import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity } from '../../src/model/entities.js';
+import { REJECT_REASONS, type RejectReason } from '../../src/model/reject.js';
 import { generateLegacyData, planLegacyData, type GeneratedRecord } from '../../src/seed/generate.js';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

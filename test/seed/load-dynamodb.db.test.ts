@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
-import { LEGACY_ENTITIES, defaultTableNames } from '../../src/transform/entities.js';
-import { LegacyNumber, fromAttributeMap, type LegacyValue } from '../../src/transform/legacy-value.js';
+import { LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
+import { LegacyNumber, fromAttributeMap, type LegacyValue } from '../../src/model/legacy-value.js';
 import { planLegacyData } from '../../src/seed/generate.js';
 import {
   createLegacyTables,

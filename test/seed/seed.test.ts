@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
-import { LEGACY_ENTITIES, defaultTableNames } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
 import { KV_STORE_FILE, seed, type SeedFormat } from '../../src/seed/index.js';
 
 describe('seed()', () => {

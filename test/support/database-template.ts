@@ -1,7 +1,7 @@
 import pg from 'pg';
-import { openPgClient } from '../../src/load/pg-client.js';
+import { openPgClient } from '../../src/db/pg-client.js';
 import { applyMigrations } from '../../src/load/migrate.js';
-import { quoteIdent } from '../../src/load/identifiers.js';
+import { quoteIdent } from '../../src/db/identifiers.js';
 
 export function databaseUrl(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);

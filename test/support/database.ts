@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import type { SqlClient } from '../../src/load/sql-client.js';
-import { openPgClient } from '../../src/load/pg-client.js';
-import { openPgliteClient } from '../../src/load/pglite-client.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
+import { openPgClient } from '../../src/db/pg-client.js';
+import { openPgliteClient } from '../../src/db/pglite-client.js';
 import { applyMigrations } from '../../src/load/migrate.js';
-import { quoteIdent } from '../../src/load/identifiers.js';
+import { quoteIdent } from '../../src/db/identifiers.js';
 import { adminQuery, databaseUrl } from './database-template.js';
 
 export interface TestDatabase {

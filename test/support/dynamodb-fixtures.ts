@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { loadLegacyTables, openLocalDynamoDbClient, readScanDump } from '../../src/seed/load-dynamodb.js';
-import { LEGACY_ENTITIES, defaultTableNames } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
 import { SMALL_FIXTURES } from './fixtures.js';
 
 /** Loads the committed fixtures' scan dumps into DynamoDB Local under a fresh table prefix. */

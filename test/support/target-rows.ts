@@ -1,5 +1,5 @@
-import type { SqlSession } from '../../src/load/sql-client.js';
-import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/transform/rows.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
+import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/model/rows.js';
 
 /** Every contract column of both target tables as text, ordered by id: what "the same rows" means. */
 export async function targetRows(sql: SqlSession, schema = 'public'): Promise<{ links: string[][]; data: string[][] }> {

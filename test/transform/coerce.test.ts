@@ -15,7 +15,7 @@ import {
   type AttributeInput,
   type Coercion,
 } from '../../src/transform/coerce.js';
-import { LegacySet } from '../../src/transform/legacy-value.js';
+import { LegacySet } from '../../src/model/legacy-value.js';
 import { canonicalTenantOf } from '../../src/transform/tenant.js';
 import { N } from './legacy-items.js';
 

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { mapGoalKpiLink, type LinkMapping } from '../../src/transform/goal-kpi-link.js';
 import { parseKpi } from '../../src/transform/kpi.js';
-import type { LegacyItem } from '../../src/transform/legacy-value.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
 import { LinkLookups } from '../../src/transform/lookups.js';
 import { parsePerson } from '../../src/transform/person.js';
-import type { KpiLinkRow } from '../../src/transform/rows.js';
+import type { KpiLinkRow } from '../../src/model/rows.js';
 import {
   CREATOR_PERSON,
   CREATOR_USER,

@@ -2,10 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { mapKpiActual } from '../../src/transform/kpi-actual.js';
 import { mapKpiMilestone } from '../../src/transform/kpi-milestone.js';
 import { mapKpiReading } from '../../src/transform/kpi-reading.js';
-import { LegacySet, type LegacyItem } from '../../src/transform/legacy-value.js';
+import { LegacySet, type LegacyItem } from '../../src/model/legacy-value.js';
 import { LinkIndex } from '../../src/transform/link-index.js';
-import type { MappingResult } from '../../src/transform/reject.js';
-import type { KpiDataRow } from '../../src/transform/rows.js';
+import type { MappingResult } from '../../src/model/reject.js';
+import type { KpiDataRow } from '../../src/model/rows.js';
 import { KPI_DATA_ID_NAMESPACE, uuidV5 } from '../../src/transform/uuid-v5.js';
 import {
   actualItem,

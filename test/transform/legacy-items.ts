@@ -1,4 +1,4 @@
-import { LegacyNumber, type LegacyItem } from '../../src/transform/legacy-value.js';
+import { LegacyNumber, type LegacyItem } from '../../src/model/legacy-value.js';
 
 /** A DynamoDB `N` as the extract stage hands it over. */
 export const N = (text: string): LegacyNumber => new LegacyNumber(text);

@@ -8,11 +8,11 @@ import { mapKpiReading, kpiReadingSchema } from '../../src/transform/kpi-reading
 import { goalKpiLinkSchema } from '../../src/transform/goal-kpi-link.js';
 import { kpiSchema, parseKpi } from '../../src/transform/kpi.js';
 import { personSchema, parsePerson } from '../../src/transform/person.js';
-import { isLegacyMap, LegacySet, type LegacyItem, type LegacyValue } from '../../src/transform/legacy-value.js';
+import { isLegacyMap, LegacySet, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
 import { LinkIndex } from '../../src/transform/link-index.js';
 import { LinkLookups } from '../../src/transform/lookups.js';
-import { REJECT_REASONS, type MappingResult, type Reject } from '../../src/transform/reject.js';
-import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/transform/rows.js';
+import { REJECT_REASONS, type MappingResult, type Reject } from '../../src/model/reject.js';
+import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/model/rows.js';
 import {
   actualItem,
   KPI,

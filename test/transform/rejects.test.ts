@@ -3,10 +3,10 @@ import { mapGoalKpiLink } from '../../src/transform/goal-kpi-link.js';
 import { mapKpiActual } from '../../src/transform/kpi-actual.js';
 import { mapKpiMilestone } from '../../src/transform/kpi-milestone.js';
 import { mapKpiReading } from '../../src/transform/kpi-reading.js';
-import type { LegacyItem } from '../../src/transform/legacy-value.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
 import { LinkIndex } from '../../src/transform/link-index.js';
 import { LinkLookups } from '../../src/transform/lookups.js';
-import type { MappingResult, Reject } from '../../src/transform/reject.js';
+import type { MappingResult, Reject } from '../../src/model/reject.js';
 import { actualItem, KPI, LINK_A, linkItem, milestoneItem, N, readingItem, RECORD_ID, TENANT } from './legacy-items.js';
 
 function linkedIndex(): LinkIndex {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDynamoDbSource } from '../../src/extract/dynamodb-source.js';
-import { defaultTableNames, MIGRATED_ENTITIES } from '../../src/transform/entities.js';
+import { defaultTableNames, MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { expectedOutcome } from '../support/fixtures.js';

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { expect } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
-import type { LegacySource } from '../../src/extract/source.js';
-import type { SqlClient } from '../../src/load/sql-client.js';
+import type { LegacySource } from '../../src/model/source.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
-import { defaultTableNames } from '../../src/transform/entities.js';
+import { defaultTableNames } from '../../src/model/entities.js';
 import type { CheckResult, Difference, ValidationReport } from '../../src/validate/report.js';
 import { validateMigration, type ValidationRequest } from '../../src/validate/validate.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';

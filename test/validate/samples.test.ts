@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MigratedEntity } from '../../src/transform/entities.js';
+import type { MigratedEntity } from '../../src/model/entities.js';
 import { SampleChooser } from '../../src/validate/samples.js';
 
 const records = fc.uniqueArray(

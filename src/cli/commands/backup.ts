@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
 import { backupConfiguredSource } from '../../pipeline/backup.js';
-import { LEGACY_ENTITIES } from '../../transform/entities.js';
+import { LEGACY_ENTITIES } from '../../model/entities.js';
 import { print } from '../output.js';
 
 interface BackupArgs extends ConfigArgs {

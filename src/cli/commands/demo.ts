@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
 import { DEFAULT_DEMO_DIR, runDemo } from '../../pipeline/demo.js';
-import { LEGACY_ENTITIES } from '../../transform/entities.js';
+import { LEGACY_ENTITIES } from '../../model/entities.js';
 import { progressDisplayFor, type EntityTotals } from '../progress-display.js';
 import { estimateTotals } from '../progress-totals.js';
 import { demoValidation } from '../demo-validation.js';

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
-import { openSqlClient } from '../../load/open.js';
+import { openSqlClient } from '../../db/open.js';
 import { listRejects, rejectJsonLine } from '../../load/index.js';
-import { REJECT_REASONS } from '../../transform/reject.js';
+import { REJECT_REASONS } from '../../model/reject.js';
 import { print } from '../output.js';
 
 interface RejectsArgs extends ConfigArgs {

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
-import { openSqlClient } from '../../load/open.js';
+import { openSqlClient } from '../../db/open.js';
 import { planRollback, rollbackRun, type RollbackPlan, type RunRollback } from '../../load/rollback.js';
 import { confirmWrite } from '../confirm.js';
 import { print } from '../output.js';

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { seed } from '../../seed/index.js';
-import { defaultTableNames } from '../../transform/entities.js';
+import { defaultTableNames } from '../../model/entities.js';
 import { print } from '../output.js';
 
 interface SeedArgs {

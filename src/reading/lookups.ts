@@ -1,6 +1,6 @@
-import type { LegacySource } from '../extract/source.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
-import type { Reject } from '../transform/reject.js';
+import type { LegacySource } from '../model/source.js';
+import type { LegacyItem } from '../model/legacy-value.js';
+import type { Reject } from '../model/reject.js';
 import {
   LinkIndex,
   LinkLookups,

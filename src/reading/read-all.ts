@@ -1,6 +1,6 @@
-import type { LegacySource } from '../extract/source.js';
-import type { LegacyEntity } from '../transform/entities.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
+import type { LegacySource } from '../model/source.js';
+import type { LegacyEntity } from '../model/entities.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 
 /** Every item of a table, page by page, for the in-memory lookups (KPIs, people, the link index). */
 export async function* itemsOf(source: LegacySource, entity: LegacyEntity): AsyncGenerator<LegacyItem> {

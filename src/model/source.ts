@@ -1,5 +1,5 @@
-import type { LegacyEntity } from '../transform/entities.js';
-import type { LegacyItem } from '../transform/legacy-value.js';
+import type { LegacyEntity } from './entities.js';
+import type { LegacyItem } from './legacy-value.js';
 
 export type SourceKind = 'dynamodb' | 'export' | 'kv';
 

@@ -1,8 +1,8 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import { openSource, type LegacySource } from '../extract/index.js';
-import { openSqlClient } from '../load/open.js';
-import { defaultTableNames, type LegacyEntity } from '../transform/entities.js';
+import { openSqlClient } from '../db/open.js';
+import { defaultTableNames, type LegacyEntity } from '../model/entities.js';
 
 export interface SourceExtras {
   /** This process takes only its share of the DynamoDB scan segments. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fromAttributeMap, fromAttributeValue, LegacyNumber } from '../../src/transform/legacy-value.js';
+import { fromAttributeMap, fromAttributeValue, LegacyNumber } from '../../src/model/legacy-value.js';
 
 describe('DynamoDB typed JSON → legacy values', () => {
   test('each tag gives its value; numbers stay text', () => {
