@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { MigrateError } from '../errors.js';
-import { fromAttributeMap, setAttribute, toJsonText } from '../model/legacy-value.js';
+import { setAttribute, toJsonText } from '../model/legacy-value.js';
+import { fromAttributeMap } from './dynamodb-json.js';
 
 /**
  * Writers of the three source formats (contract §1): DynamoDB export files (flat or in the

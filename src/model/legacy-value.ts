@@ -1,5 +1,3 @@
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-
 /**
  * A number exactly as the source wrote it (DynamoDB `N`, a jsonb number's digits).
  * Never converted to a JS float: legacy numbers carry up to 38 significant digits.
@@ -45,91 +43,12 @@ export function isLegacyMap(value: LegacyValue): value is { [attribute: string]:
 }
 
 /**
- * DynamoDB's typed JSON (`{"S": "…"}`, `{"N": "…"}`, …) → legacy value; numbers stay text.
- * A payload of the wrong JSON type (`{"BOOL": "false"}`, `{"S": 5}`) is refused, never coerced:
- * only a damaged file holds one, and `Boolean("false")` would silently turn it into true.
- */
-export function fromAttributeValue(attribute: AttributeValue | Record<string, unknown>): LegacyValue {
-  const av = attribute as Record<string, unknown>;
-  if (typeof av !== 'object' || av === null || Array.isArray(av)) throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(av)}`);
-  // The tags nearly every attribute has, first and without an `in` each, in the order below:
-  // what follows gives the same value for them, only slower (it runs for every attribute read).
-  const { S, N } = av;
-  if (typeof S === 'string') return S;
-  if (S === undefined) {
-    if (typeof N === 'string') return new LegacyNumber(N);
-    if (N === undefined) {
-      const { BOOL } = av;
-      if (typeof BOOL === 'boolean') return BOOL;
-      if (BOOL === undefined && av.NULL === true) return null;
-    }
-  }
-  if ('S' in av && av.S !== undefined) return payload(av.S, 'S', isString);
-  if ('N' in av && av.N !== undefined) return new LegacyNumber(payload(av.N, 'N', isString));
-  if ('BOOL' in av && av.BOOL !== undefined) return payload(av.BOOL, 'BOOL', (v): v is boolean => typeof v === 'boolean');
-  if ('NULL' in av && av.NULL !== undefined) {
-    payload(av.NULL, 'NULL', (v) => v === true);
-    return null;
-  }
-  if ('M' in av && av.M !== undefined) {
-    return fromAttributeMap(payload(av.M, 'M', (v): v is Record<string, AttributeValue> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)));
-  }
-  if ('L' in av && av.L !== undefined) return payload(av.L, 'L', Array.isArray).map(fromAttributeValue);
-  if ('B' in av && av.B !== undefined) return toBytes(av.B);
-  if ('SS' in av && av.SS !== undefined) return new LegacySet('SS', payload(av.SS, 'SS', isStringList));
-  if ('NS' in av && av.NS !== undefined) {
-    return new LegacySet('NS', payload(av.NS, 'NS', isStringList).map((n) => new LegacyNumber(n)));
-  }
-  if ('BS' in av && av.BS !== undefined) return new LegacySet('BS', payload(av.BS, 'BS', Array.isArray).map(toBytes));
-  throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(Object.keys(av))}`);
-}
-
-function payload<T>(value: unknown, tag: string, is: (value: unknown) => value is T): T;
-function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown;
-function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown {
-  if (is(value)) return value;
-  const found = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value).slice(0, 40)}`;
-  throw new TypeError(`a DynamoDB ${tag} attribute holds ${found}`);
-}
-
-const isString = (value: unknown): value is string => typeof value === 'string';
-const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
-
-export function fromAttributeMap(item: Record<string, AttributeValue | Record<string, unknown>>): LegacyItem {
-  const out: LegacyItem = {};
-  for (const name of Object.keys(item)) setAttribute(out, name, fromAttributeValue(item[name]!));
-  return out;
-}
-
-/**
  * `out[name] = value` would drop an attribute named `__proto__` (it sets the prototype instead);
  * legacy data may hold any name, and nothing may be dropped silently.
  */
 export function setAttribute<Value = LegacyValue>(out: { [attribute: string]: Value }, name: string, value: Value): void {
   if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
   else out[name] = value;
-}
-
-/** Legacy value → DynamoDB typed JSON (for writing fixtures, backups and DynamoDB Local). */
-export function toAttributeValue(value: LegacyValue): AttributeValue {
-  if (value === null) return { NULL: true };
-  if (typeof value === 'string') return { S: value };
-  if (typeof value === 'boolean') return { BOOL: value };
-  if (value instanceof LegacyNumber) return { N: value.text };
-  if (value instanceof Uint8Array) return { B: value };
-  if (value instanceof LegacySet) {
-    if (value.kind === 'SS') return { SS: value.values as string[] };
-    if (value.kind === 'NS') return { NS: value.values.map((n) => (n as LegacyNumber).text) };
-    return { BS: value.values as Uint8Array[] };
-  }
-  if (Array.isArray(value)) return { L: value.map(toAttributeValue) };
-  return { M: toAttributeMap(value) };
-}
-
-export function toAttributeMap(item: LegacyItem): Record<string, AttributeValue> {
-  const out: Record<string, AttributeValue> = {};
-  for (const [name, value] of Object.entries(item)) setAttribute(out, name, toAttributeValue(value));
-  return out;
 }
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -156,14 +75,4 @@ export function toJsonText(value: LegacyValue): string {
   if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`;
   const members = Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`);
   return `{${members.join(',')}}`;
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function toBytes(raw: unknown): Uint8Array {
-  if (raw instanceof Uint8Array) return raw;
-  // DynamoDB JSON in export files and `aws dynamodb scan` output carries binary as base64 text;
-  // Buffer.from would skip any other character silently, so other text is refused.
-  if (typeof raw === 'string' && BASE64.test(raw)) return new Uint8Array(Buffer.from(raw, 'base64'));
-  throw new TypeError('binary attribute is neither bytes nor base64 text');
 }

@@ -6,7 +6,7 @@ import { createExportSource } from '../extract/export-source.js';
 import { writeDynamoDbExport, type AttributeMap, type ExportLayout, type SourceManifest } from '../extract/export-writer.js';
 import type { LegacySource, SourceKind } from '../model/source.js';
 import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity, type TableNames } from '../model/entities.js';
-import { toAttributeMap } from '../model/legacy-value.js';
+import { toAttributeMap } from '../extract/dynamodb-json.js';
 import { openConfiguredSource } from '../reading/open-source.js';
 
 export interface BackupOptions {

@@ -1,4 +1,5 @@
-import { fromAttributeMap, isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from '../model/legacy-value.js';
+import { isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from '../model/legacy-value.js';
+import { fromAttributeMap } from '../extract/dynamodb-json.js';
 
 /**
  * A legacy item as DynamoDB JSON text (binary as base64), to cross a thread boundary: structured

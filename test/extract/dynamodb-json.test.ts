@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { fromAttributeMap, fromAttributeValue, LegacyNumber } from '../../src/model/legacy-value.js';
+import { LegacyNumber } from '../../src/model/legacy-value.js';
+import { fromAttributeMap, fromAttributeValue } from '../../src/extract/dynamodb-json.js';
 
 describe('DynamoDB typed JSON → legacy values', () => {
   test('each tag gives its value; numbers stay text', () => {

@@ -1,6 +1,7 @@
 import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { quietAwsLogger } from '../../src/extract/aws-logger.js';
-import { toAttributeMap, type LegacyItem } from '../../src/model/legacy-value.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
+import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 
 export function localClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({

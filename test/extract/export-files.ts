@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { toAttributeMap, type LegacyItem } from '../../src/model/legacy-value.js';
+import type { LegacyItem } from '../../src/model/legacy-value.js';
+import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 
 /** DynamoDB JSON as files carry it: binary as base64 text. */
 function jsonAttribute(value: AttributeValue): unknown {

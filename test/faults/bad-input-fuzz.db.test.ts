@@ -7,7 +7,8 @@ import { createExportSource } from '../../src/extract/export-source.js';
 import { toDynamoDbJson } from '../../src/extract/export-writer.js';
 import { runMigration } from '../../src/pipeline/run.js';
 import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
-import { LegacyNumber, LegacySet, setAttribute, toAttributeMap, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
+import { LegacyNumber, LegacySet, setAttribute, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
+import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { accountingOf, temporaryDirectory } from './harness.js';
 

@@ -4,7 +4,8 @@ import { writeDynamoDbExport } from '../../src/extract/export-writer.js';
 import { runMigration, type RunRequest, type RunResult } from '../../src/pipeline/run.js';
 import type { SqlSession } from '../../src/db/sql-client.js';
 import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
-import { LegacyNumber, toAttributeMap, type LegacyItem } from '../../src/model/legacy-value.js';
+import { LegacyNumber, type LegacyItem } from '../../src/model/legacy-value.js';
+import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 import type { TestDatabase } from '../support/database.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 

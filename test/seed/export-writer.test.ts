@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
-import { fromAttributeMap, toJsonText, type LegacyItem } from '../../src/model/legacy-value.js';
+import { toJsonText, type LegacyItem } from '../../src/model/legacy-value.js';
+import { fromAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
 import {
   kvLine,

@@ -13,7 +13,8 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
-import { LegacyNumber, fromAttributeMap, type LegacyValue } from '../../src/model/legacy-value.js';
+import { LegacyNumber, type LegacyValue } from '../../src/model/legacy-value.js';
+import { fromAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { planLegacyData } from '../../src/seed/generate.js';
 import {
   createLegacyTables,
