@@ -105,8 +105,8 @@ function checkWorker(worker: { index: number; count: number } | undefined): void
   }
 }
 
-/** A read-only parallel Scan of the legacy tables; see DynamoDbSourceOptions for the knobs. */
-export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSource {
+/** The page limit, once every option is known to be usable. */
+function checkOptions(options: DynamoDbSourceOptions): number {
   checkWorker(options.worker);
   if (options.worker !== undefined && options.segments === undefined) {
     // Workers sizing the table on their own could see different sizes and split it differently.
@@ -122,43 +122,49 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
   if (options.maxReadUnits !== undefined && !(options.maxReadUnits > 0)) {
     throw new MigrateError('CONFIG_INVALID', `maxReadUnits must be positive, got ${options.maxReadUnits}`);
   }
-  const ownsClient = options.client === undefined;
-  const client =
-    options.client ??
-    new DynamoDBClient({
-      region: options.region ?? 'us-east-1',
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-      logger: awsLoggerFor(options.logger),
-      // Retries are ours, so every throttle is counted and none gives up after the SDK's 3 attempts.
-      maxAttempts: 1,
-    });
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-  const limiter = options.maxReadUnits === undefined ? undefined : new ReadCapacityLimiter(options.maxReadUnits);
-  const counters = { pages: 0, items: 0, throttles: 0, retries: 0, consumedReadUnits: 0 };
+  return pageLimit;
+}
 
-  const onThrottle = (throttles: number) => {
+function newClient(options: DynamoDbSourceOptions): DynamoDBClient {
+  return new DynamoDBClient({
+    region: options.region ?? 'us-east-1',
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    logger: awsLoggerFor(options.logger),
+    // Retries are ours, so every throttle is counted and none gives up after the SDK's 3 attempts.
+    maxAttempts: 1,
+  });
+}
+
+function throttleWarning(logger: AwsLoggerSink | undefined): (throttles: number) => void {
+  return (throttles) => {
     // 1, 10, 100, 1000, then every 1000th: visible without flooding the log.
     if (throttles % 1000 === 0 || [1, 10, 100].includes(throttles)) {
-      options.logger?.warn(`DynamoDB is throttling the scan: ${throttles} throttled requests so far, backing off and retrying`);
+      logger?.warn(`DynamoDB is throttling the scan: ${throttles} throttled requests so far, backing off and retrying`);
     }
   };
+}
 
-  const unavailable = (error: unknown, table: string, what: string) => {
-    if (error instanceof MigrateError) return error;
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return new MigrateError('SOURCE_UNAVAILABLE', `DynamoDB ${what} of table ${table} failed: ${message}`, {
-      cause: error,
-      details: { table, what },
-    });
-  };
+function unavailable(error: unknown, table: string, what: string): MigrateError {
+  if (error instanceof MigrateError) return error;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new MigrateError('SOURCE_UNAVAILABLE', `DynamoDB ${what} of table ${table} failed: ${message}`, {
+    cause: error,
+    details: { table, what },
+  });
+}
 
-  /** One request under the capacity budget and the retry policy; the estimate is what the caller expects to spend. */
-  async function send<Output extends object>(
-    request: (signal?: AbortSignal) => Promise<Output>,
-    estimate: number,
-    signal?: AbortSignal,
-  ): Promise<{ output: Output; units: number }> {
+type Counters = Omit<DynamoDbSourceStats, 'rateLimitedMs'>;
+
+/** One request under the capacity budget and the retry policy; the estimate is what the caller expects to spend. */
+type Send = <Output extends object>(
+  request: (signal?: AbortSignal) => Promise<Output>,
+  estimate: number,
+  signal?: AbortSignal,
+) => Promise<{ output: Output; units: number }>;
+
+function budgetedSend(limiter: ReadCapacityLimiter | undefined, policy: RetryPolicy, counters: Counters, onThrottle: (throttles: number) => void): Send {
+  return async function send<Output extends object>(request: (signal?: AbortSignal) => Promise<Output>, estimate: number, signal?: AbortSignal) {
     return retrying(
       async () => {
         await limiter?.reserve(estimate, signal);
@@ -177,187 +183,213 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
       signal,
       onThrottle,
     );
-  }
+  };
+}
 
-  async function autoSegments(table: string): Promise<number> {
-    try {
-      const { output } = await send((signal) => client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal }), 0);
-      const bytes = output.Table?.TableSizeBytes ?? 0;
-      return Math.min(MAX_AUTO_SEGMENTS, Math.max(1, Math.ceil(bytes / BYTES_PER_SEGMENT)));
-    } catch (error) {
-      throw unavailable(error, table, 'DescribeTable');
-    }
-  }
+/** What every request of one source shares. */
+interface Reader {
+  client: DynamoDBClient;
+  send: Send;
+  pageLimit: number;
+  policy: RetryPolicy;
+  counters: Counters;
+}
 
-  /** A resumed table keeps the segment count it was started with, or positions would mean other ranges. */
-  async function segmentCount(table: string, from: ResumeState | undefined): Promise<number> {
-    const resumed = new Set<number>();
-    for (const partition of Object.keys(from ?? {})) {
-      const match = SEGMENT_PARTITION.exec(partition);
-      if (!match) throw new MigrateError('RUN_STATE', `resume state of ${table} has a partition that is not a scan segment: ${partition}`);
-      resumed.add(Number(match[2]));
+async function autoSegments(reader: Reader, table: string): Promise<number> {
+  try {
+    const { output } = await reader.send((signal) => reader.client.send(new DescribeTableCommand({ TableName: table }), { abortSignal: signal }), 0);
+    const bytes = output.Table?.TableSizeBytes ?? 0;
+    return Math.min(MAX_AUTO_SEGMENTS, Math.max(1, Math.ceil(bytes / BYTES_PER_SEGMENT)));
+  } catch (error) {
+    throw unavailable(error, table, 'DescribeTable');
+  }
+}
+
+/** A resumed table keeps the segment count it was started with, or positions would mean other ranges. */
+async function segmentCount(reader: Reader, table: string, from: ResumeState | undefined, segments: number | undefined): Promise<number> {
+  const resumed = new Set<number>();
+  for (const partition of Object.keys(from ?? {})) {
+    const match = SEGMENT_PARTITION.exec(partition);
+    if (!match) throw new MigrateError('RUN_STATE', `resume state of ${table} has a partition that is not a scan segment: ${partition}`);
+    resumed.add(Number(match[2]));
+  }
+  if (resumed.size > 1) throw new MigrateError('RUN_STATE', `resume state of ${table} mixes segment counts: ${[...resumed].join(', ')}`);
+  const [fromState] = resumed;
+  if (fromState !== undefined) {
+    if (segments !== undefined && segments !== fromState) {
+      throw new MigrateError(
+        'CONFIG_INVALID',
+        `table ${table} was being scanned in ${fromState} segments; resume with --segments ${fromState} (asked: ${segments})`,
+      );
     }
-    if (resumed.size > 1) throw new MigrateError('RUN_STATE', `resume state of ${table} mixes segment counts: ${[...resumed].join(', ')}`);
-    const [fromState] = resumed;
-    if (fromState !== undefined) {
-      if (options.segments !== undefined && options.segments !== fromState) {
-        throw new MigrateError(
-          'CONFIG_INVALID',
-          `table ${table} was being scanned in ${fromState} segments; resume with --segments ${fromState} (asked: ${options.segments})`,
+    return fromState;
+  }
+  return segments ?? (await autoSegments(reader, table));
+}
+
+function workerSegments(total: number, worker: DynamoDbSourceOptions['worker']): number[] {
+  const all = Array.from({ length: total }, (_, i) => i);
+  return worker === undefined ? all : all.filter((i) => i % worker.count === worker.index - 1);
+}
+
+function scanSegment(
+  reader: Reader,
+  entity: LegacyEntity,
+  table: string,
+  segment: number,
+  total: number,
+  startKey: Record<string, AttributeValue> | undefined,
+): Producer<SourcePage> {
+  const { client, send, pageLimit, counters } = reader;
+  const partition = segmentPartition(segment, total);
+  return async function* (signal) {
+    let exclusiveStartKey = startKey;
+    let estimate = 1;
+    for (;;) {
+      let page;
+      try {
+        page = await send(
+          (s) =>
+            client.send(
+              new ScanCommand({
+                TableName: table,
+                Limit: pageLimit,
+                ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+                ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+                ReturnConsumedCapacity: 'TOTAL',
+              }),
+              { abortSignal: s },
+            ),
+          estimate,
+          signal,
         );
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const failure = unavailable(error, table, `Scan of ${partition}`);
+        failure.details.segment = segment;
+        throw failure;
       }
-      return fromState;
+      estimate = Math.max(1, page.units);
+      const items = (page.output.Items ?? []).map((item) => fromAttributeMap(item));
+      counters.pages += 1;
+      counters.items += items.length;
+      const last = page.output.LastEvaluatedKey;
+      if (last === undefined || Object.keys(last).length === 0) {
+        yield { entity, partition, items, position: null, done: true };
+        return;
+      }
+      exclusiveStartKey = last;
+      yield { entity, partition, items, position: keyToPosition(last), done: false };
     }
-    return options.segments ?? (await autoSegments(table));
-  }
+  };
+}
 
-  function mySegments(total: number): number[] {
-    const all = Array.from({ length: total }, (_, i) => i);
-    const worker = options.worker;
-    return worker === undefined ? all : all.filter((i) => i % worker.count === worker.index - 1);
-  }
-
-  function scanSegment(
-    entity: LegacyEntity,
-    table: string,
-    segment: number,
-    total: number,
-    startKey: Record<string, AttributeValue> | undefined,
-  ): Producer<SourcePage> {
+async function* readTable(reader: Reader, options: DynamoDbSourceOptions, entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
+  const table = options.tableNames[entity];
+  const total = await segmentCount(reader, table, from, options.segments);
+  const producers: Producer<SourcePage>[] = [];
+  for (const segment of workerSegments(total, options.worker)) {
     const partition = segmentPartition(segment, total);
-    return async function* (signal) {
-      let exclusiveStartKey = startKey;
-      let estimate = 1;
-      for (;;) {
-        let page;
-        try {
-          page = await send(
-            (s) =>
-              client.send(
-                new ScanCommand({
-                  TableName: table,
-                  Limit: pageLimit,
-                  ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-                  ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
-                  ReturnConsumedCapacity: 'TOTAL',
-                }),
-                { abortSignal: s },
-              ),
-            estimate,
-            signal,
-          );
-        } catch (error) {
-          if (signal.aborted) throw error;
-          const failure = unavailable(error, table, `Scan of ${partition}`);
-          failure.details.segment = segment;
-          throw failure;
-        }
-        estimate = Math.max(1, page.units);
-        const items = (page.output.Items ?? []).map((item) => fromAttributeMap(item));
-        counters.pages += 1;
-        counters.items += items.length;
-        const last = page.output.LastEvaluatedKey;
-        if (last === undefined || Object.keys(last).length === 0) {
-          yield { entity, partition, items, position: null, done: true };
-          return;
-        }
-        exclusiveStartKey = last;
-        yield { entity, partition, items, position: keyToPosition(last), done: false };
+    const state = from?.[partition];
+    if (state?.done) continue;
+    const startKey = state?.position ? positionToKey(state.position, partition) : undefined;
+    producers.push(scanSegment(reader, entity, table, segment, total, startKey));
+  }
+  yield* mergeConcurrently(producers, options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, producers.length));
+}
+
+function countSegment(reader: Reader, table: string, segment: number, total: number): Producer<number> {
+  const { client, send, pageLimit } = reader;
+  return async function* (signal) {
+    let exclusiveStartKey: Record<string, AttributeValue> | undefined;
+    do {
+      let page;
+      try {
+        page = await send(
+          (s) =>
+            client.send(
+              new ScanCommand({
+                TableName: table,
+                Select: 'COUNT',
+                Limit: pageLimit,
+                ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+                ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
+                ReturnConsumedCapacity: 'TOTAL',
+              }),
+              { abortSignal: s },
+            ),
+          1,
+          signal,
+        );
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw unavailable(error, table, `count (Scan COUNT) of ${segmentPartition(segment, total)}`);
       }
-    };
-  }
+      yield page.output.Count ?? 0;
+      const last = page.output.LastEvaluatedKey;
+      exclusiveStartKey = last !== undefined && Object.keys(last).length > 0 ? last : undefined;
+    } while (exclusiveStartKey !== undefined);
+  };
+}
 
-  async function* readTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
-    const table = options.tableNames[entity];
-    const total = await segmentCount(table, from);
-    const producers: Producer<SourcePage>[] = [];
-    for (const segment of mySegments(total)) {
-      const partition = segmentPartition(segment, total);
-      const state = from?.[partition];
-      if (state?.done) continue;
-      const startKey = state?.position ? positionToKey(state.position, partition) : undefined;
-      producers.push(scanSegment(entity, table, segment, total, startKey));
-    }
-    yield* mergeConcurrently(producers, options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, producers.length));
-  }
+async function countItems(reader: Reader, table: string, segments: number | undefined): Promise<number> {
+  // The whole table, whatever this worker reads: a recount must not share the scan's assumptions.
+  const total = segments ?? (await autoSegments(reader, table));
+  const producers = Array.from({ length: total }, (_, segment) => countSegment(reader, table, segment, total));
+  let count = 0;
+  for await (const n of mergeConcurrently(producers, Math.min(MAX_CONCURRENT_SEGMENTS, total))) count += n;
+  return count;
+}
 
-  async function countItems(entity: LegacyEntity): Promise<number> {
-    const table = options.tableNames[entity];
-    // The whole table, whatever this worker reads: a recount must not share the scan's assumptions.
-    const total = options.segments ?? (await autoSegments(table));
-    const producers = Array.from({ length: total }, (_, segment): Producer<number> => async function* (signal) {
-      let exclusiveStartKey: Record<string, AttributeValue> | undefined;
-      do {
-        let page;
-        try {
-          page = await send(
-            (s) =>
-              client.send(
-                new ScanCommand({
-                  TableName: table,
-                  Select: 'COUNT',
-                  Limit: pageLimit,
-                  ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-                  ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
-                  ReturnConsumedCapacity: 'TOTAL',
-                }),
-                { abortSignal: s },
-              ),
-            1,
-            signal,
-          );
-        } catch (error) {
-          if (signal.aborted) throw error;
-          throw unavailable(error, table, `count (Scan COUNT) of ${segmentPartition(segment, total)}`);
-        }
-        yield page.output.Count ?? 0;
-        const last = page.output.LastEvaluatedKey;
-        exclusiveStartKey = last !== undefined && Object.keys(last).length > 0 ? last : undefined;
-      } while (exclusiveStartKey !== undefined);
-    });
-    let count = 0;
-    for await (const n of mergeConcurrently(producers, Math.min(MAX_CONCURRENT_SEGMENTS, total))) count += n;
-    return count;
-  }
-
-  async function getItems(entity: LegacyEntity, ids: readonly string[]): Promise<LegacyItem[]> {
-    const table = options.tableNames[entity];
-    const wanted = [...new Set(ids)];
-    const found = new Map<string, LegacyItem>();
-    for (let start = 0; start < wanted.length; start += BATCH_GET_LIMIT) {
-      let keys: Record<string, AttributeValue>[] = wanted.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ Id: { S: id } }));
-      let unprocessedRounds = 0;
-      while (keys.length > 0) {
-        let page;
-        try {
-          const request = { RequestItems: { [table]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' as const };
-          page = await send((s) => client.send(new BatchGetItemCommand(request), { abortSignal: s }), keys.length / 2);
-        } catch (error) {
-          throw unavailable(error, table, 'BatchGetItem');
-        }
-        for (const raw of page.output.Responses?.[table] ?? []) {
-          const item = fromAttributeMap(raw);
-          if (typeof item.Id === 'string') found.set(item.Id, item);
-        }
-        keys = page.output.UnprocessedKeys?.[table]?.Keys ?? [];
-        if (keys.length > 0) {
-          // Unprocessed keys are DynamoDB's polite throttle: back off and ask again for the rest.
-          counters.retries += 1;
-          await sleep(backoffMs(unprocessedRounds++, policy));
-        }
+async function getItems(reader: Reader, table: string, ids: readonly string[]): Promise<LegacyItem[]> {
+  const { client, send, policy, counters } = reader;
+  const wanted = [...new Set(ids)];
+  const found = new Map<string, LegacyItem>();
+  for (let start = 0; start < wanted.length; start += BATCH_GET_LIMIT) {
+    let keys: Record<string, AttributeValue>[] = wanted.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ Id: { S: id } }));
+    let unprocessedRounds = 0;
+    while (keys.length > 0) {
+      let page;
+      try {
+        const request = { RequestItems: { [table]: { Keys: keys } }, ReturnConsumedCapacity: 'TOTAL' as const };
+        page = await send((s) => client.send(new BatchGetItemCommand(request), { abortSignal: s }), keys.length / 2);
+      } catch (error) {
+        throw unavailable(error, table, 'BatchGetItem');
+      }
+      for (const raw of page.output.Responses?.[table] ?? []) {
+        const item = fromAttributeMap(raw);
+        if (typeof item.Id === 'string') found.set(item.Id, item);
+      }
+      keys = page.output.UnprocessedKeys?.[table]?.Keys ?? [];
+      if (keys.length > 0) {
+        // Unprocessed keys are DynamoDB's polite throttle: back off and ask again for the rest.
+        counters.retries += 1;
+        await sleep(backoffMs(unprocessedRounds++, policy));
       }
     }
-    return wanted.flatMap((id) => {
-      const item = found.get(id);
-      return item === undefined ? [] : [item];
-    });
   }
+  return wanted.flatMap((id) => {
+    const item = found.get(id);
+    return item === undefined ? [] : [item];
+  });
+}
+
+/** A read-only parallel Scan of the legacy tables; see DynamoDbSourceOptions for the knobs. */
+export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSource {
+  const pageLimit = checkOptions(options);
+  const ownsClient = options.client === undefined;
+  const client = options.client ?? newClient(options);
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const limiter = options.maxReadUnits === undefined ? undefined : new ReadCapacityLimiter(options.maxReadUnits);
+  const counters: Counters = { pages: 0, items: 0, throttles: 0, retries: 0, consumedReadUnits: 0 };
+  const send = budgetedSend(limiter, policy, counters, throttleWarning(options.logger));
+  const reader: Reader = { client, send, pageLimit, policy, counters };
 
   return {
     kind: 'dynamodb',
-    readTable,
-    countItems,
-    getItems,
+    readTable: (entity, from) => readTable(reader, options, entity, from),
+    countItems: (entity) => countItems(reader, options.tableNames[entity], options.segments),
+    getItems: (entity, ids) => getItems(reader, options.tableNames[entity], ids),
     stats: () => ({ ...counters, rateLimitedMs: limiter?.waitedMs ?? 0 }),
     async close() {
       if (ownsClient) client.destroy();
