@@ -26,6 +26,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'package-root': [],
 };
 
+/** The packages the pure parts may use: the vocabulary none, the transform its schemas and hashing. */
+const PURE_PACKAGES: Record<string, readonly string[]> = {
+  model: [],
+  transform: ['zod', 'node:crypto'],
+};
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
@@ -44,12 +50,12 @@ function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const named = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
   const workerUrls = [...text.matchAll(/new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url/g)].map((m) => m[1]!);
-  return [...named, ...workerUrls].filter((specifier) => specifier.startsWith('.'));
+  return [...named, ...workerUrls];
 }
 
 const files = sourceFiles(SRC);
 const arrows = files.flatMap((file) =>
-  importsOf(file).map((specifier) => {
+  importsOf(file).filter((specifier) => specifier.startsWith('.')).map((specifier) => {
     const target = path.resolve(path.dirname(file), specifier);
     return { file: path.relative(SRC, file), specifier, from: partOf(file), to: partOf(target) };
   }),
@@ -74,6 +80,15 @@ describe('the layering of src/', () => {
       return seen;
     };
     expect(Object.keys(MAY_IMPORT).filter((part) => reaches(part).has(part))).toEqual([]);
+  });
+
+  it('keeps the vocabulary and the transform free of I/O: they use no package but the few named', () => {
+    const used = files
+      .filter((file) => partOf(file) in PURE_PACKAGES)
+      .flatMap((file) => importsOf(file).filter((specifier) => !specifier.startsWith('.')).map((specifier) => ({ file, specifier })))
+      .filter(({ file, specifier }) => !PURE_PACKAGES[partOf(file)]!.includes(specifier))
+      .map(({ file, specifier }) => `src/${path.relative(SRC, file)} imports ${specifier}`);
+    expect(used).toEqual([]);
   });
 
   it('reads the imports it judges (the parser finds the arrows the code has)', () => {
