@@ -3,14 +3,8 @@ export type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from '../
 export { openSqlClient } from '../db/open.js';
 export { applyMigrations, loadMigrations, type Migration } from './migrate.js';
 export { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
-export {
-  writeBatch,
-  type BatchInput,
-  type BatchOutcome,
-  type CheckpointAdvance,
-  type LoadReject,
-  type RecordRows,
-} from './batch-writer.js';
+export { writeBatch, type BatchInput, type BatchOutcome, type CheckpointAdvance } from './batch-writer.js';
+export type { LoadReject, RecordRows } from './prepare-record.js';
 export {
   findRun,
   finishRun,

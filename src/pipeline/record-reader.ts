@@ -1,6 +1,7 @@
 import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
-import { prepareRecord, type CheckpointAdvance, type PreparedBatch, type PreparedRecord } from '../load/batch-writer.js';
+import type { CheckpointAdvance } from '../load/batch-writer.js';
+import { prepareRecord, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
 import {
   LinkIndex,
   LinkLookups,

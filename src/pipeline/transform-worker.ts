@@ -5,7 +5,7 @@ import { coerceError } from '../errors.js';
 import type { LegacySource } from '../model/source.js';
 import { openConfiguredSource } from '../reading/open-source.js';
 import { createRecordReader, type RecordReader } from './record-reader.js';
-import type { PreparedRecord } from '../load/batch-writer.js';
+import type { PreparedRecord } from '../load/prepare-record.js';
 import { batchToWire, errorToWire, itemTextOf, rejectToWire, type FromWorker, type ToWorker, type TransformWorkerData } from './worker-wire.js';
 
 const port = parentPort;

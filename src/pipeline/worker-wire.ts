@@ -1,7 +1,8 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import type { ResumeState } from '../model/source.js';
-import type { CheckpointAdvance, LoadReject, PreparedRecord } from '../load/batch-writer.js';
+import type { CheckpointAdvance } from '../load/batch-writer.js';
+import type { LoadReject, PreparedRecord } from '../load/prepare-record.js';
 import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';

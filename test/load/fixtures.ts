@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { startRun } from '../../src/load/ledger.js';
-import type { BatchInput, RecordRows } from '../../src/load/batch-writer.js';
+import type { BatchInput } from '../../src/load/batch-writer.js';
+import type { RecordRows } from '../../src/load/prepare-record.js';
 import type { SqlSession } from '../../src/db/sql-client.js';
 import type { DataEntity } from '../../src/model/entities.js';
 import { LegacyNumber, type LegacyItem } from '../../src/model/legacy-value.js';
