@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../src/errors.js';
-import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, type RunClaim, type RunShare } from '../../src/load/run-claim.js';
+import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, proveClaim, type RunClaim, type RunShare } from '../../src/load/run-claim.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 
 describe('run claims (advisory locks held on a connection of their own)', () => {
@@ -10,6 +10,12 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
   beforeAll(async () => {
     db = await createTestDatabase();
     await db.sql.exec('create table claim_probe (n int not null)');
+    // A claim takes a generation in the ledger, so the runs claimed here must exist.
+    await db.sql.query(
+      `insert into kpi_migrate.runs (id, source_kind, target_schema, code_version, config_hash)
+       overriding system value select id, 'export', 'public', 'test', 'test' from unnest($1::bigint[]) as id`,
+      [[40, 41, 42, 51, 52, 61, 70, 71, 72]],
+    );
   });
 
   afterAll(async () => {
@@ -31,6 +37,11 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
       (error: unknown) => error as MigrateError,
     );
   const probeRows = async (): Promise<number> => (await db.sql.query<{ n: number }>('select count(*)::int as n from claim_probe')).rows[0]!.n;
+  const lostError = (pending: Promise<unknown>): Promise<MigrateError | undefined> =>
+    pending.then(
+      () => undefined,
+      (error: unknown) => error as MigrateError,
+    );
 
   // Runs on PGlite too: there the claim is held in its one session, and the same checks pass.
   it('a transaction under a held claim commits, and released claims can be taken again', async () => {
@@ -40,6 +51,56 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
     expect(await probeRows()).toBe(1);
     await taken.release();
     await (await claim({ runId: '40' })).release();
+  });
+
+  it('a run that does not exist cannot be claimed', async () => {
+    const refused = await lostError(claim({ runId: '987654' }));
+    expect(refused?.code).toBe('RUN_NOT_FOUND');
+    expect(refused?.message).toBe('run 987654 does not exist');
+  });
+
+  it('each claim takes a newer generation: a share claimed again since fences the old claim off, whose transactions roll back whole', async () => {
+    const first = await claim({ runId: '70' });
+    await first.release();
+    const second = await claim({ runId: '70' });
+    expect(BigInt(second.token.generation)).toBe(BigInt(first.token.generation) + 1n);
+    expect(second.token).toMatchObject({ runId: '70', share: 0 });
+    const before = await probeRows();
+    // The released claim stands for a process that lost its claim and does not know it yet: its
+    // transaction proves its token, which the second claim has made stale.
+    const fenced = await lostError(db.sql.transaction(async (tx) => {
+      await tx.query('insert into claim_probe values (4)');
+      await proveClaim(tx, first);
+    }));
+    expect(fenced?.code).toBe('RUN_CLAIM_LOST');
+    expect(fenced?.message).toMatch(/^the claim on run 70 was lost \(another process has claimed it since: generation \d+ of its claims is no longer the current one\)/);
+    expect(first.lost()).toBe(fenced);
+    expect(await probeRows()).toBe(before);
+    await guardedByClaim(db.sql, second).transaction((tx) => tx.query('insert into claim_probe values (5)'));
+    expect(await probeRows()).toBe(before + 1);
+    await second.release();
+  });
+
+  it("a whole run's claim fences its workers, and a worker's claim the whole run, but workers not each other", async () => {
+    const worker = (index: number): RunShare => ({ runId: '71', worker: { index, count: 2 } });
+    const stillCurrent = async (taken: RunClaim): Promise<boolean> =>
+      (await lostError(db.sql.transaction((tx) => proveClaim(tx, taken)))) === undefined;
+    const one = await claim(worker(1));
+    const two = await claim(worker(2));
+    expect([one.token.share, two.token.share]).toEqual([1, 2]);
+    expect([await stillCurrent(one), await stillCurrent(two)]).toEqual([true, true]);
+    await one.release();
+    await two.release();
+    const whole = await claim({ runId: '71' });
+    expect([await stillCurrent(one), await stillCurrent(two), await stillCurrent(whole)]).toEqual([false, false, true]);
+    await whole.release();
+    const again = await claim(worker(2));
+    expect([await stillCurrent(whole), await stillCurrent(again)]).toEqual([false, true]);
+    await again.release();
+    // Another run's claims are not this run's.
+    const other = await claim({ runId: '72' });
+    expect(await stillCurrent(again)).toBe(true);
+    await other.release();
   });
 
   describe.skipIf(!usesRealPostgres())('on PostgreSQL, across sessions', () => {
