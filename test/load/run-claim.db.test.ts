@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../src/errors.js';
 import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, proveClaim, type RunClaim, type RunShare } from '../../src/load/run-claim.js';
+import { writeBatch } from '../../src/load/batch-writer.js';
+import { loadCheckpoints } from '../../src/load/ledger.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { pausedBeforeProof, sessionsBlockedBy } from '../support/paused-proof.js';
+import { count, linkBatch, linkRecord, newRun } from './fixtures.js';
 
 describe('run claims (advisory locks held on a connection of their own)', () => {
   let db: TestDatabase;
@@ -136,6 +140,46 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
       for (const index of [1, 3]) expect((await refusal(worker(index))).code).toBe('RUN_BUSY');
       await single.release();
       await (await claim(worker(3))).release();
+    });
+
+    it('a writer paused between its pg_locks check and its commit while another process claims the share and reads its checkpoint fails whole: the batch counts once', async () => {
+      const runId = await newRun(db.sql);
+      const share: RunShare = { runId, worker: { index: 1, count: 2 } };
+      const batch = linkBatch(runId, [linkRecord(301), linkRecord(302)], {
+        checkpoints: [{ partition: 'segment-0-of-2', position: { Id: { S: 'after-302' } }, done: false }],
+      });
+      const stale = await claim(share);
+      const paused = pausedBeforeProof(db.sql, 1);
+      const staleWrite = writeBatch(guardedByClaim(paused.sql, stale), batch).then(
+        () => undefined,
+        (error: unknown) => error as MigrateError,
+      );
+      const stalePid = await paused.reached;
+      await db.sql.query(`select pg_terminate_backend(pid, 10000) from pg_stat_activity where datname = current_database() and application_name = $1`, [
+        `${CLAIM_APPLICATION_NAME} run ${runId} worker 1/2`,
+      ]);
+      // The successor claims the share and finds no checkpoint: the paused batch has not committed.
+      // Nothing of the runner's (its resume takes the run's row) stands between the two here.
+      const successor = await claim(share);
+      expect(await loadCheckpoints(db.sql, runId, 'GoalKpiLink')).toEqual({});
+      const successorWrite = writeBatch(guardedByClaim(db.sql, successor), batch);
+      const deadline = Date.now() + 30_000;
+      while ((await sessionsBlockedBy(db.sql, stalePid)) === 0) {
+        if (Date.now() > deadline) throw new Error('the successor never waited for the paused batch');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      paused.release();
+      const fenced = await staleWrite;
+      expect(fenced?.code).toBe('RUN_CLAIM_LOST');
+      expect(fenced?.message).toMatch(/another process has claimed it since/);
+      await successorWrite;
+      const counted = await db.sql.query<{ read: number; migrated: number }>(
+        `select read::int as read, migrated::int as migrated from kpi_migrate.run_counts where run_id = $1::bigint and entity = 'GoalKpiLink'`,
+        [runId],
+      );
+      expect(counted.rows).toEqual([{ read: 2, migrated: 2 }]);
+      expect(await count(db.sql, `select 1 from public.kpi_links where first_run_id = $1::bigint`, [runId])).toBe(2);
+      await successor.release();
     });
 
     it('a claim whose connection is terminated is lost: nothing more commits under it, and the error names it', async () => {
