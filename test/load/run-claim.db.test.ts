@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../src/errors.js';
 import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, proveClaim, type RunClaim, type RunShare } from '../../src/load/run-claim.js';
 import { writeBatch } from '../../src/load/batch-writer.js';
-import { loadCheckpoints } from '../../src/load/ledger.js';
+import { findRun, loadCheckpoints } from '../../src/load/ledger.js';
+import { rollbackRun } from '../../src/load/rollback.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { pausedBeforeProof, sessionsBlockedBy } from '../support/paused-proof.js';
 import { count, linkBatch, linkRecord, newRun } from './fixtures.js';
@@ -105,6 +106,22 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
     const other = await claim({ runId: '72' });
     expect(await stillCurrent(again)).toBe(true);
     await other.release();
+  });
+
+  it('a rollback claims the run as a whole: a process that lost its claim on the run, or on a worker share, can no longer commit', async () => {
+    const runId = await newRun(db.sql);
+    const worker = await claim({ runId, worker: { index: 2, count: 3 } });
+    await worker.release();
+    // The single process's claim fences the worker's; only the rollback's can fence its own.
+    const single = await claim({ runId });
+    await single.release();
+    expect(await lostError(db.sql.transaction((tx) => proveClaim(tx, single)))).toBeUndefined();
+    await rollbackRun(db.sql, { runId, schema: 'public', confirm: true });
+    expect((await findRun(db.sql, runId))?.status).toBe('rolled_back');
+    for (const stale of [single, worker]) {
+      const fenced = await lostError(db.sql.transaction((tx) => proveClaim(tx, stale)));
+      expect(fenced?.code, stale.description).toBe('RUN_CLAIM_LOST');
+    }
   });
 
   describe.skipIf(!usesRealPostgres())('on PostgreSQL, across sessions', () => {
