@@ -24,6 +24,6 @@ export {
   type RunStart,
   type RunStatus,
 } from './ledger.js';
-export { claimRun, guardedByClaim, CLAIM_APPLICATION_NAME, type RunClaim, type RunShare } from './run-claim.js';
+export { claimRun, guardedByClaim, proveClaim, CLAIM_APPLICATION_NAME, type FencingToken, type RunClaim, type RunShare } from './run-claim.js';
 export { listRejects, loadRejectedSourceIds, rejectJsonLine, type RejectFilter, type StoredReject } from './rejects.js';
 export { CopyEncodingError, encodeCopyRows, encodeCopyValue, type CopyValue } from './copy-text.js';

@@ -1,7 +1,7 @@
 import { MigrateError } from '../errors.js';
 import { databaseRefusalOf, targetFailure } from '../db/database-error.js';
 import { finishRun, type RunId, type RunStatus } from './ledger.js';
-import { claimRun, type RunClaim } from './run-claim.js';
+import { claimRun, type RunClaim, proveClaim } from './run-claim.js';
 import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
@@ -77,13 +77,15 @@ export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { c
   if (request.confirm !== true) throw new MigrateError('USAGE', 'a rollback changes the target: it needs confirm');
   // Each run is claimed as a whole, as a run in progress claims it (RUN_BUSY while a process, or
   // any worker, is still writing it): undoing rows a live process goes on writing would leave a
-  // target that is neither the run nor its absence.
+  // target that is neither the run nor its absence. Claiming fences off any process that lost its
+  // claim on the run, and the undo commits only while these claims are the runs' latest.
   const claims: RunClaim[] = [];
   try {
     for (const runId of runIdsOf(request)) claims.push(await claimRun(sql, { runId }));
     return await sql.transaction(async (session) => {
       const plan = await undoRuns(session, request);
       if (plan.blockingRuns.length > 0) throw refusal(plan);
+      for (const claim of claims) await proveClaim(session, claim);
       return { runId: plan.runId, schema: plan.schema, runs: plan.runs };
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 import { MigrateError } from '../errors.js';
-import { targetFailure } from '../db/database-error.js';
+import { targetFailure, databaseRefusalOf } from '../db/database-error.js';
 import type { RunId } from './ledger.js';
 import type { AdvisoryLock, HeldAdvisoryLocks, SqlClient, SqlSession } from '../db/sql-client.js';
 
@@ -22,15 +22,30 @@ export interface RunShare {
   worker?: { index: number; count: number };
 }
 
+/**
+ * The fencing token of a claim: the generation it took of its share's row in
+ * kpi_migrate.claim_generations. Share 0 is a whole run, share K worker K of a shared run.
+ */
+export interface FencingToken {
+  runId: RunId;
+  share: number;
+  /** A bigint, as decimal text. */
+  generation: string;
+}
+
 /** A process's exclusive right to work on a share of a run, held until released or lost. */
 export interface RunClaim {
   /** `run 7 (june)`, `worker 3/8 of run 7 (june)`. */
   readonly description: string;
+  /** What proveClaim checks: every later claim of this share (or of one that overlaps it) takes a newer generation. */
+  readonly token: FencingToken;
   /** RUN_CLAIM_LOST once the claim is known to be gone, else undefined. */
   lost(): MigrateError | undefined;
+  /** Records the claim as lost for `cause`: returns the RUN_CLAIM_LOST error that lost() returns from now on. */
+  markLost(cause: Error): MigrateError;
   /**
-   * Throws RUN_CLAIM_LOST unless PostgreSQL still shows the claim held, as `session` sees it:
-   * the last statement of a transaction before it commits.
+   * An early warning, not the guarantee (that is proveClaim): throws RUN_CLAIM_LOST unless
+   * PostgreSQL still shows the claim's locks held, as `session` sees it.
    */
   confirm(session: SqlSession): Promise<void>;
   release(): Promise<void>;
@@ -67,7 +82,10 @@ function applicationNameOf(share: RunShare): string {
 /**
  * Claims `share` for this process, on a connection of its own that stays open until release():
  * the claim lasts as long as that connection, so a process killed or cut off loses it at once.
- * Throws RUN_BUSY, having done nothing, when another process holds a claim that conflicts.
+ * Throws RUN_BUSY, having done nothing, when another process holds a claim that conflicts, and
+ * RUN_NOT_FOUND when the run does not exist. Once the locks are held, the claim takes a new
+ * generation of its share (its fencing token), which fences off every earlier holder: whatever
+ * such a process has not committed yet can no longer commit (proveClaim).
  */
 export async function claimRun(sql: SqlClient, share: RunShare): Promise<RunClaim> {
   const locks = claimLocks(share);
@@ -88,10 +106,56 @@ export async function claimRun(sql: SqlClient, share: RunShare): Promise<RunClai
       { details: { holders } },
     );
   }
-  return claimHeldBy(held, share, locks, description);
+  let token: FencingToken | undefined;
+  try {
+    token = await takeGeneration(sql, share);
+  } catch (error) {
+    await held.release();
+    throw claimFailure(error, description);
+  }
+  if (token === undefined) {
+    await held.release();
+    throw new MigrateError('RUN_NOT_FOUND', `run ${share.runId} does not exist`);
+  }
+  return claimHeldBy(held, share, locks, description, token);
 }
 
-function claimHeldBy(held: HeldAdvisoryLocks, share: RunShare, locks: AdvisoryLock[], description: string): RunClaim {
+/**
+ * Bumps the generation of the claimed share and of every share it overlaps, committed before the
+ * claim is used: a whole run's claim fences all its workers, a worker's claim the whole run (a
+ * single process that ran it before) and its own K. Workers of one run leave each other alone.
+ * Undefined when the run does not exist.
+ */
+async function takeGeneration(sql: SqlSession, share: RunShare): Promise<FencingToken | undefined> {
+  const shareIndex = share.worker?.index ?? 0;
+  // Data-modifying WITH clauses always run to completion: `fenced` and the insert touch
+  // different rows of one run, in one statement and one transaction.
+  const { rows } = await sql.query<{ generation: string }>(
+    `with run as (select id from kpi_migrate.runs where id = $1::bigint),
+          fenced as (
+            update kpi_migrate.claim_generations set generation = generation + 1, claimed_at = now()
+             where run_id = (select id from run) and (case when $2::int = 0 then share <> 0 else share = 0 end))
+     insert into kpi_migrate.claim_generations as g (run_id, share, generation)
+     select id, $2::int, 1 from run
+     on conflict (run_id, share) do update set generation = g.generation + 1, claimed_at = now()
+     returning generation::text as generation`,
+    [share.runId, shareIndex],
+  );
+  const generation = rows[0]?.generation;
+  return generation === undefined ? undefined : { runId: share.runId, share: shareIndex, generation };
+}
+
+function claimFailure(error: unknown, description: string): MigrateError {
+  const failure = targetFailure(error, `claiming ${description}`);
+  if (databaseRefusalOf(error)?.sqlstate !== '42P01') return failure;
+  // A ledger written by an older kpi-migrate: `run` migrates it first, `rollback` does not.
+  return new MigrateError(failure.code, `${failure.message} (the ledger predates this kpi-migrate: \`kpi-migrate schema apply\` brings it up to date)`, {
+    cause: error,
+    details: failure.details,
+  });
+}
+
+function claimHeldBy(held: HeldAdvisoryLocks, share: RunShare, locks: AdvisoryLock[], description: string, token: FencingToken): RunClaim {
   let lostError: MigrateError | undefined;
   const lostBecause = (cause: Error): MigrateError => {
     const again = share.worker === undefined ? `run --resume ${share.runId}` : 'the same command';
@@ -111,7 +175,9 @@ function claimHeldBy(held: HeldAdvisoryLocks, share: RunShare, locks: AdvisoryLo
   const objIds = locks.map((lock) => lock.objId);
   return {
     description,
+    token,
     lost,
+    markLost: lostBecause,
     async confirm(session) {
       const known = lost();
       if (known !== undefined) throw known;
@@ -164,8 +230,42 @@ async function conflictingHolders(sql: SqlSession, locks: AdvisoryLock[]): Promi
 }
 
 /**
- * `sql` for work done under `claim`: a transaction commits only if the claim still holds when its
- * work is done (a claim lost in between makes it roll back), and none starts once it is known lost.
+ * Proves, inside the caller's transaction, that `claim` is still the latest claim of its share,
+ * or throws RUN_CLAIM_LOST (and the transaction must roll back). This, not the pg_locks check of
+ * `confirm`, is what keeps a process that lost its claim from committing: every transaction that
+ * writes under a claim calls it as its last statement before COMMIT. guardedByClaim does so for
+ * every transaction of `run` and of a worker, rollbackRun for its own; any other writer under a
+ * claim (finalize, a convergence sweep, sync) must call it the same way, in the same transaction.
+ *
+ * One statement: an UPDATE of the share's generation row that must find the claim's generation.
+ * A later claim has bumped it (and this fails), or it has not, and then the row stays locked
+ * until this transaction ends: a process claiming the share after this point waits for the commit
+ * before it can read a checkpoint, so no batch is ever counted by two processes.
+ */
+export async function proveClaim(session: SqlSession, claim: RunClaim): Promise<void> {
+  const { runId, share, generation } = claim.token;
+  let rows: unknown[];
+  try {
+    ({ rows } = await session.query(
+      `update kpi_migrate.claim_generations set generation = generation
+        where run_id = $1::bigint and share = $2::int and generation = $3::bigint returning 1 as proven`,
+      [runId, share, generation],
+    ));
+  } catch (error) {
+    // Under repeatable read (a database's default_transaction_isolation), a claim that bumped the
+    // row since this transaction's snapshot is a serialization failure rather than no row.
+    if (databaseRefusalOf(error)?.sqlstate === '40001') throw claim.markLost(new Error('another process claimed it while this transaction ran'));
+    throw error;
+  }
+  if (rows.length !== 1) {
+    throw claim.markLost(new Error(`another process has claimed it since: generation ${generation} of its claims is no longer the current one`));
+  }
+}
+
+/**
+ * `sql` for work done under `claim`: a transaction commits only if the claim is still the
+ * share's latest when its work is done (proveClaim; one lost in between makes it roll back),
+ * and none starts once the claim is known lost.
  */
 export function guardedByClaim(sql: SqlClient, claim: RunClaim): SqlClient {
   const guarded: SqlClient = {
@@ -179,6 +279,7 @@ export function guardedByClaim(sql: SqlClient, claim: RunClaim): SqlClient {
       return sql.transaction(async (session) => {
         const result = await work(session);
         await claim.confirm(session);
+        await proveClaim(session, claim);
         return result;
       });
     },

@@ -205,7 +205,7 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
   }
   const claim = await claimRun(sql, { runId: run.id, label: run.label, worker });
   try {
-    await resumeRun(sql, run.id);
+    await guardedByClaim(sql, claim).transaction((tx) => resumeRun(tx, run.id));
   } catch (error) {
     await claim.release();
     throw error;
