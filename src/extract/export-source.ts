@@ -373,7 +373,10 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     const known = new Set(files.map((f) => f.partition));
     for (const partition of Object.keys(from ?? {})) {
       if (!known.has(partition) && partition !== options.tableNames[entity]) {
-        throw new MigrateError('RUN_STATE', `resume state names ${partition}, which is no longer among the files of ${options.tableNames[entity]}`);
+        // The export changed since (a file gone or renamed), not the command: restoring the files lets the same command go on.
+        throw new MigrateError('SOURCE_CORRUPT', `resume state names ${partition}, which is no longer among the files of ${options.tableNames[entity]}: the export changed since`, {
+          details: { file: partition },
+        });
       }
     }
     if (files.length === 0) {
