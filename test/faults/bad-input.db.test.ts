@@ -10,7 +10,7 @@ import { validateMigration } from '../../src/validate/validate.js';
 import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { accountingOf, expectBalanced, runStatus, temporaryDirectory } from './harness.js';
-import { corruptCases, exportLine, loadedCases, lookups, milestone, milestoneId, rejectedCases, KPI, LINK, PERSON, TENANT, USER } from './bad-input-corpus.js';
+import { corruptCases, unreadableLineCases, exportLine, loadedCases, lookups, milestone, milestoneId, rejectedCases, KPI, LINK, PERSON, TENANT, USER } from './bad-input-corpus.js';
 
 const TABLES = defaultTableNames();
 
@@ -100,6 +100,45 @@ describe('a corpus of malformed legacy items: each one loaded, rejected with a r
     );
     expect(proto).toEqual([{ v: 'kept' }]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('export files: a line that is not an item is a reject keeping the line whole, and the run goes on', async () => {
+    // A database of its own: the validation at the end compares the whole target with this source.
+    const db = await createTestDatabase();
+    onTestFinished(() => db.drop());
+    const cases = unreadableLineCases();
+    const dir = path.join(work.dir, 'unreadable-lines');
+    const good = [milestoneId(), milestoneId()];
+    const lines = [exportLine(milestone(good[0]!)), ...cases.map((c) => c.line), exportLine(milestone(good[1]!))];
+    await writeTables(dir, { ...lookups, KpiMilestone: lines });
+    const source = createExportSource({ dir, tableNames: TABLES });
+    const result = await migrate(db, source);
+
+    expect(result.status).toBe('completed');
+    const accounting = await accountingOf(db.sql, result.runId);
+    expectBalanced(accounting);
+    expect(accounting.KpiMilestone).toMatchObject({ read: lines.length, migrated: 2, rejected: cases.length, skipped: 0 });
+    const { rows: stored } = await db.sql.query<{ source_id: string | null; reason: string; attribute: string; message: string; item: string }>(
+      `select source_id, reason, attribute, message, item::text as item from kpi_migrate.rejects where run_id = $1::bigint and source_entity = 'KpiMilestone' order by id`,
+      [result.runId],
+    );
+    const rows = stored.map((r) => ({ ...r, item: JSON.parse(r.item) as { line: string; Id?: string } }));
+    expect(rows).toHaveLength(cases.length);
+    for (const [index, c] of cases.entries()) {
+      const reject = rows.find((r) => r.item.line === c.line);
+      expect(reject, c.name).toBeDefined();
+      expect(reject, c.name).toMatchObject({ source_id: c.sourceId, reason: 'invalid_value', attribute: c.attribute });
+      // The line as it was written, and its Id when it has one: nothing else, nothing lost.
+      expect(reject!.item, c.name).toEqual(c.sourceId === null ? { line: c.line } : { Id: c.sourceId, line: c.line });
+      const where = `line ${index + 2} of ${TABLES.KpiMilestone}.jsonl is not a DynamoDB JSON item`;
+      expect(reject!.message.startsWith(`${c.attribute}: ${where}: `), `${c.name}: ${reject!.message}`).toBe(true);
+      expect(reject!.message.replace(/ \[invalid_value\]$/, ''), c.name).toMatch(c.says);
+    }
+    expect((await db.sql.query(`select 1 from public.kpi_data where source_id = any($1::text[])`, [good])).rows).toHaveLength(2);
+
+    const report = await validateMigration({ source, sql: db.sql, targetSchema: 'public', runId: result.runId, sample: 10, seed: 1, full: true });
+    expect(report.checks.filter((c) => c.status === 'failed').map((c) => `${c.name} ${c.summary}`)).toEqual([]);
+    expect(report.outcome).toBe('passed');
   });
 
   for (const corrupt of corruptCases()) {
