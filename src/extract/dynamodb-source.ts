@@ -367,7 +367,7 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
 
 /**
  * An item with an attribute this reader cannot take (a type DynamoDB added since, which the SDK
- * hands over as `$unknown`) is a reject, not the end of the run: an unreadable item keeping the
+ * hands over as it came, or as `$unknown`) is a reject, not the end of the run: an unreadable item keeping the
  * item as JSON text (binary as base64), `{"Id": <Id.S, when it has one>, "item": "<JSON>"}`.
  */
 function itemOf(raw: Record<string, AttributeValue>, where: string): LegacyItem {

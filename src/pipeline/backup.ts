@@ -7,6 +7,7 @@ import { writeDynamoDbExport, type AttributeMap, type ExportLayout, type SourceM
 import type { LegacySource, SourceKind } from '../extract/source.js';
 import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity, type TableNames } from '../transform/entities.js';
 import { toAttributeMap } from '../transform/legacy-value.js';
+import { unreadableProblemOf } from '../transform/unreadable.js';
 import { openConfiguredSource } from './open-source.js';
 
 export interface BackupOptions {
@@ -53,7 +54,16 @@ export async function backupSource(source: LegacySource, options: BackupOptions)
       let items = 0;
       try {
         for await (const page of source.readTable(entity)) {
-          for (const item of page.items) yield toAttributeMap(item);
+          for (const item of page.items) {
+            // Written as an item, the record's wrapper would pass for a different, readable record.
+            const unreadable = unreadableProblemOf(item);
+            if (unreadable !== undefined) {
+              throw new MigrateError('SOURCE_CORRUPT', `${unreadable.attribute}: ${unreadable.message}: a backup holds DynamoDB JSON items, and this record is none`, {
+                details: { entity, sourceId: typeof item.Id === 'string' ? item.Id : null },
+              });
+            }
+            yield toAttributeMap(item);
+          }
           items += page.items.length;
           options.onProgress?.(entity, items);
         }
