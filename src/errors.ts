@@ -12,8 +12,17 @@ export const ERROR_CODES = {
   DYNAMODB_LOCAL_UNAVAILABLE: 'runtime',
   TARGET_UNAVAILABLE: 'runtime',
   TARGET_SCHEMA: 'runtime',
+  /** The target refused a statement for another reason (a trigger, a constraint of the application's): its message says why. */
+  TARGET_REFUSED: 'runtime',
+  /** What the command names or asks of a stored run cannot be (checked before anything is done, or certain to recur). */
   RUN_NOT_FOUND: 'usage',
   RUN_STATE: 'usage',
+  /**
+   * The run's record changed under this process mid-run (another process completed, failed or
+   * rolled it back, or it was deleted). Runtime: the same command may succeed (a new run), or is
+   * refused at its start with RUN_STATE when it cannot (resuming a run that was rolled back).
+   */
+  RUN_CHANGED: 'runtime',
   /**
    * Another process works on this run or share (its claim is held): nothing was done. Runtime,
    * not usage: the same command succeeds once that process has ended, so a Job should retry it.
@@ -21,7 +30,8 @@ export const ERROR_CODES = {
   RUN_BUSY: 'runtime',
   /** The claim on the run was lost mid-run (its connection ended): stopped before committing more; resume. */
   RUN_CLAIM_LOST: 'runtime',
-  INTERNAL: 'runtime',
+  /** A bug: an invariant broke, or an error nothing classified. Retrying the same command would meet it again. */
+  INTERNAL: 'internal',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -38,7 +48,7 @@ export class MigrateError extends Error {
   readonly details: Record<string, unknown>;
 }
 
-/** Anything thrown → a MigrateError, keeping the original as its cause. */
+/** Anything thrown → a MigrateError, keeping the original as its cause; unclassified is a bug (INTERNAL). */
 export function coerceError(error: unknown, code: ErrorCode = 'INTERNAL'): MigrateError {
   if (error instanceof MigrateError) return error;
   const message = error instanceof Error ? error.message : String(error);

@@ -40,7 +40,7 @@ export function buildCli(argv: string[]) {
       'Configuration: kpi-migrate.config.json (--config), environment --env or KPI_MIGRATE_ENV; flags override the file. ' +
         'Secrets only from the environment: DATABASE_URL, KV_DATABASE_URL, PGPASSWORD, AWS_* and AWS profiles.\n' +
         'Exit codes: 0 done and every check passed, 1 a check failed, 2 usage or configuration error (nothing done), ' +
-        '3 runtime failure (fix, then run --resume).',
+        '3 runtime failure (fix, then run --resume; a retry can succeed), 4 internal error (a bug: report it; a retry cannot help).',
     )
     .strict()
     .demandCommand(1, 'name a command')

@@ -47,7 +47,17 @@ const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|CERT_
 // Files a connection reads (sslrootcert, sslcert, sslkey) that are missing or unreadable.
 const CONNECTION_FILE_CODES = new Set(['ENOENT', 'EACCES']);
 
-/** A failure of the target database as a fatal MigrateError: unavailable, wrong schema, or internal. */
+/**
+ * SQLSTATE classes of a server that cannot do it now but may on a retry: connection (08),
+ * resources (53), operator intervention (57), transaction rollback (40: serialization failure,
+ * deadlock), object in use or lock not available (55), system error (58), internal error (XX).
+ */
+const TRANSIENT_CLASSES = new Set(['08', '53', '57', '40', '55', '58', 'XX']);
+
+/**
+ * A failure of the target database as a fatal MigrateError: unavailable, wrong schema, another
+ * refusal of the server, or (not from the server at all) internal, a bug.
+ */
 export function targetFailure(error: unknown, doing: string): MigrateError {
   if (error instanceof MigrateError) return error;
   const refusal = databaseRefusalOf(error);
@@ -55,16 +65,16 @@ export function targetFailure(error: unknown, doing: string): MigrateError {
   const nodeCode = (error as { code?: unknown } | null)?.code;
   const sqlClass = refusal?.sqlstate.slice(0, 2);
   const code =
-    sqlClass === '08' ||
-    sqlClass === '53' ||
-    sqlClass === '57' ||
+    (sqlClass !== undefined && TRANSIENT_CLASSES.has(sqlClass)) ||
     UNAVAILABLE_CODES.has(String(nodeCode)) ||
     /Connection terminated|connection error and is not queryable/i.test(message) ||
     (refusal === undefined && (TLS_FAILURE.test(message) || TLS_CODES.test(String(nodeCode)) || CONNECTION_FILE_CODES.has(String(nodeCode))))
       ? 'TARGET_UNAVAILABLE'
       : sqlClass === '42' || sqlClass === '3F'
         ? 'TARGET_SCHEMA'
-        : 'INTERNAL';
+        : refusal !== undefined
+          ? 'TARGET_REFUSED'
+          : 'INTERNAL';
   return new MigrateError(code, `${doing}: ${message}`, {
     cause: error,
     ...(refusal ? { details: { sqlstate: refusal.sqlstate } } : {}),

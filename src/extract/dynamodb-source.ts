@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import { fromAttributeMap } from './dynamodb-json.js';
+import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
+import { unreadableRecord } from '../model/unreadable.js';
 import { awsLoggerFor, type AwsLoggerSink } from './aws-logger.js';
 import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
@@ -270,7 +271,7 @@ function scanSegment(
         throw failure;
       }
       estimate = Math.max(1, page.units);
-      const items = (page.output.Items ?? []).map((item) => fromAttributeMap(item));
+      const items = (page.output.Items ?? []).map((item) => itemOf(item, `an item of ${table} (${partition})`));
       counters.pages += 1;
       counters.items += items.length;
       const last = page.output.LastEvaluatedKey;
@@ -357,7 +358,7 @@ async function getItems(reader: Reader, table: string, ids: readonly string[]): 
         throw unavailable(error, table, 'BatchGetItem');
       }
       for (const raw of page.output.Responses?.[table] ?? []) {
-        const item = fromAttributeMap(raw);
+        const item = itemOf(raw, `an item of ${table}`);
         if (typeof item.Id === 'string') found.set(item.Id, item);
       }
       keys = page.output.UnprocessedKeys?.[table]?.Keys ?? [];
@@ -395,4 +396,31 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
       if (ownsClient) client.destroy();
     },
   };
+}
+
+/**
+ * An item with an attribute this reader cannot take (a type DynamoDB added since, which the SDK
+ * hands over as it came, or as `$unknown`) is a reject, not the end of the run: an unreadable item keeping the
+ * item as JSON text (binary as base64), `{"Id": <Id.S, when it has one>, "item": "<JSON>"}`.
+ */
+function itemOf(raw: Record<string, AttributeValue>, where: string): LegacyItem {
+  try {
+    return fromAttributeMap(raw);
+  } catch (error) {
+    let problem = { attribute: 'Item', why: error instanceof Error ? error.message : String(error) };
+    for (const name of Object.keys(raw)) {
+      try {
+        fromAttributeValue(raw[name]!);
+      } catch (attributeError) {
+        problem = { attribute: name, why: attributeError instanceof Error ? attributeError.message : String(attributeError) };
+        break;
+      }
+    }
+    const text = JSON.stringify(raw, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value));
+    const id = raw.Id?.S;
+    return unreadableRecord(typeof id === 'string' ? { Id: id, item: text } : { item: text }, {
+      attribute: problem.attribute,
+      message: `${where} is not an item this reader knows: ${problem.why}`,
+    });
+  }
 }

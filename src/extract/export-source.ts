@@ -11,7 +11,8 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import { fromAttributeMap } from './dynamodb-json.js';
+import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
+import { unreadableRecord } from '../model/unreadable.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
 import { InvalidUtf8Error, utf8LineCheck } from './utf8-lines.js';
 import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
@@ -74,6 +75,35 @@ function parseExportLine(line: string): LegacyItem {
 }
 
 /**
+ * A line that is not an item (not JSON, not `{"Item": {…}}`, an attribute that is not typed
+ * DynamoDB JSON) is a record all the same: an unreadable item keeping the line whole,
+ * `{"Id": <Item.Id.S, when there is one>, "line": "<the line>"}`, which the transform rejects.
+ * Only bytes that are not text (invalid UTF-8) or a stream that breaks stop the file.
+ */
+function unreadableLine(line: string, where: string): LegacyItem {
+  const unreadable = (attribute: string, what: string, id?: unknown): LegacyItem =>
+    unreadableRecord(typeof id === 'string' ? { Id: id, line } : { line }, { attribute, message: `${where} is not a DynamoDB JSON item: ${what}` });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    return unreadable('Item', `not JSON (${reason(error)})`);
+  }
+  if (!isObject(parsed) || !isObject(parsed.Item)) return unreadable('Item', 'not a {"Item": {…}} object');
+  const attributes = parsed.Item;
+  const id = isObject(attributes.Id) ? attributes.Id.S : undefined;
+  for (const name of Object.keys(attributes)) {
+    try {
+      fromAttributeValue(attributes[name] as Record<string, unknown>);
+    } catch (error) {
+      return unreadable(name, reason(error), id);
+    }
+  }
+  // Only a bug could bring a line here that parses after all: it is reported, not loaded half-read.
+  return unreadable('Item', 'unreadable', id);
+}
+
+/**
  * The line an item of a line file was parsed from, kept on the item under a symbol (not
  * enumerable: no attribute, invisible to mappings and JSON). A line is a fifth of the memory of
  * its parsed item: the pipeline keeps the line of each record it may still have to reject, and
@@ -131,9 +161,10 @@ async function sniffFormat(file: ExportDataFile): Promise<'lines' | 'dump'> {
 }
 
 /**
- * Pages of a line file from line `skip` on. Blank lines count as lines, not items. A line that
- * is not an item, or a stream that breaks (a truncated .gz), ends the file with SOURCE_CORRUPT
- * naming the file and line, after a last page with every good item before it.
+ * Pages of a line file from line `skip` on. Blank lines count as lines, not items; a line that is
+ * not an item is an unreadable item (a reject). Bytes that are not UTF-8, or a stream that breaks
+ * (a truncated .gz), end the file with SOURCE_CORRUPT naming the file and line, after a last page
+ * with every item before it.
  */
 async function* readLineFile(
   file: ExportDataFile,
@@ -167,11 +198,10 @@ async function* readLineFile(
           let item: LegacyItem;
           try {
             item = parseExportLine(line);
-          } catch (error) {
-            failure = corrupt(file, `line ${lineNumber} is not a DynamoDB JSON item: ${reason(error)}`, { line: lineNumber }, error);
-            break;
+            Object.defineProperty(item, EXPORT_LINE, { value: line });
+          } catch {
+            item = unreadableLine(line, `line ${lineNumber} of ${file.partition}`);
           }
-          Object.defineProperty(item, EXPORT_LINE, { value: line });
           items.push(item);
           itemsInFile += 1;
         }
@@ -374,7 +404,10 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     const known = new Set(files.map((f) => f.partition));
     for (const partition of Object.keys(from ?? {})) {
       if (!known.has(partition) && partition !== options.tableNames[entity]) {
-        throw new MigrateError('RUN_STATE', `resume state names ${partition}, which is no longer among the files of ${options.tableNames[entity]}`);
+        // The export changed since (a file gone or renamed), not the command: restoring the files lets the same command go on.
+        throw new MigrateError('SOURCE_CORRUPT', `resume state names ${partition}, which is no longer among the files of ${options.tableNames[entity]}: the export changed since`, {
+          details: { file: partition },
+        });
       }
     }
     if (files.length === 0) {

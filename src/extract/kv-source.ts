@@ -1,8 +1,9 @@
 import { MigrateError } from '../errors.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
-import { LegacyNumber, type LegacyItem } from '../model/legacy-value.js';
+import { LegacyNumber, type LegacyItem, isLegacyMap, type LegacyValue } from '../model/legacy-value.js';
 import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 import type { SqlClient } from '../db/sql-client.js';
+import { unreadableRecord } from '../model/unreadable.js';
 import { parseLegacyJson } from './lossless-json.js';
 import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
 
@@ -42,8 +43,11 @@ export function parseKvValue(text: string): unknown {
   return parseLegacyJson(text);
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof LegacyNumber);
+function jsonKindOf(value: LegacyValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof LegacyNumber) return 'number';
+  return typeof value;
 }
 
 /** Keyset pages over the kv_store pattern (`key text primary key, value jsonb`), one keyspace per entity. */
@@ -115,20 +119,26 @@ export function createKvSource(options: KvSourceOptions): LegacySource {
     return { where: 'starts_with(key, $1)', params: [`${prefix}:`] };
   }
 
+  /**
+   * A row whose value is not a JSON object is a reject of the transform, not the end of the run:
+   * its item is the row as stored, `{"Id": <the key's id>, "value": <the JSON value>}`, with
+   * `"text"` instead for text that is not JSON (a text column), and neither for SQL NULL.
+   */
   function toItem(entity: LegacyEntity, key: string, value: string | null): LegacyItem {
-    let parsed: unknown;
+    const id = key.slice(prefixes[entity].length + 1);
+    const unreadable = (wrapped: LegacyItem, what: string) =>
+      unreadableRecord(wrapped, { attribute: 'value', message: `${what}, not a JSON object (kv row ${key} of ${table})` });
+    if (value === null) return unreadable({ Id: id }, 'SQL NULL');
+    let parsed: LegacyValue;
     try {
-      parsed = value === null ? null : parseKvValue(value);
+      parsed = parseLegacyJson(value);
     } catch (error) {
-      throw new MigrateError('SOURCE_CORRUPT', `kv row ${key} of ${table}: value is not JSON: ${(error as Error).message}`, { cause: error, details: { key } });
+      return unreadable({ Id: id, text: value }, `text that is not JSON (${(error as Error).message})`);
     }
-    if (!isPlainObject(parsed)) {
-      throw new MigrateError('SOURCE_CORRUPT', `kv row ${key} of ${table}: value is not a JSON object`, { details: { key } });
-    }
-    const item = parsed as LegacyItem;
+    if (!isLegacyMap(parsed)) return unreadable({ Id: id, value: parsed }, `a JSON ${jsonKindOf(parsed)}`);
     // The key names the record when its value does not repeat the Id.
-    if (!('Id' in item)) item.Id = key.slice(prefixes[entity].length + 1);
-    return item;
+    if (!('Id' in parsed)) parsed.Id = id;
+    return parsed;
   }
 
   async function* readTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
@@ -158,16 +168,7 @@ export function createKvSource(options: KvSourceOptions): LegacySource {
       } catch (error) {
         throw unavailable(error, `reading ${entity}`);
       }
-      const items: LegacyItem[] = [];
-      for (const row of rows) {
-        try {
-          items.push(toItem(entity, row.key, row.value));
-        } catch (error) {
-          // As with export files: what was read before the bad row is handed over, then the run stops.
-          if (items.length > 0) yield { entity, partition: KV_PARTITION, items, position: { lastKey: rows[items.length - 1]!.key }, done: false };
-          throw error;
-        }
-      }
+      const items = rows.map((row) => toItem(entity, row.key, row.value));
       const done = rows.length < pageSize;
       if (rows.length > 0) lastKey = rows[rows.length - 1]!.key;
       yield {

@@ -128,7 +128,7 @@ export async function writeBatch(sql: SqlClient, input: BatchInput): Promise<Bat
 function planBatch(input: BatchInput): BatchPlan {
   const { entity } = input;
   if (!MIGRATED_ENTITIES.includes(entity)) throw new MigrateError('INTERNAL', `${String(entity)} is not a migrated entity`);
-  if (!/^[1-9][0-9]{0,18}$/.test(input.runId)) throw new MigrateError('RUN_NOT_FOUND', `not a run id: ${JSON.stringify(input.runId)}`);
+  if (!/^[1-9][0-9]{0,18}$/.test(input.runId)) throw new MigrateError('INTERNAL', `not a run id: ${JSON.stringify(input.runId)}`);
   const isLinks = entity === 'GoalKpiLink';
   const records: RecordRows<TargetRow>[] = (isLinks ? input.links : input.data) ?? [];
   if (((isLinks ? input.data : input.links) ?? []).length > 0) {
@@ -214,8 +214,9 @@ async function assertRunAcceptsBatches(session: SqlSession, input: BatchInput): 
     [input.runId],
   );
   const run = rows[0];
-  if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${input.runId} does not exist`);
-  if (run.status !== 'running') throw new MigrateError('RUN_STATE', `run ${input.runId} is ${run.status}: it takes no more batches`);
+  // The run was running when this process took it: a change is another process's doing, mid-run.
+  if (run === undefined) throw new MigrateError('RUN_CHANGED', `run ${input.runId} does not exist (any more)`);
+  if (run.status !== 'running') throw new MigrateError('RUN_CHANGED', `run ${input.runId} is ${run.status}: it takes no more batches`);
   if (run.target_schema !== input.targetSchema) {
     throw new MigrateError('RUN_STATE', `run ${input.runId} writes to schema ${run.target_schema}, not ${input.targetSchema}`);
   }

@@ -211,7 +211,8 @@ export async function finishRun(sql: SqlSession, runId: RunId, status: Exclude<R
      where id = $1::bigint and status = any($4::text[]) returning id::text as id`,
     [runId, status, error === undefined ? null : storableJson(describeError(error)), `{${allowedFrom.join(',')}}`],
   );
-  if (rows.length === 0) await refuseTransition(sql, runId, `be marked ${status}`);
+  // Finishing follows the checks a command makes first: a run in another state by now was changed by another process.
+  if (rows.length === 0) await refuseTransition(sql, runId, `be marked ${status}`, 'RUN_CHANGED');
 }
 
 /** Makes a `running` or `failed` run `running` again, to continue it from its checkpoints. */
@@ -228,10 +229,10 @@ export async function resumeRun(sql: SqlSession, runId: RunId): Promise<RunRecor
   return runOf(rows[0]);
 }
 
-async function refuseTransition(sql: SqlSession, runId: RunId, what: string): Promise<never> {
+async function refuseTransition(sql: SqlSession, runId: RunId, what: string, changed?: 'RUN_CHANGED'): Promise<never> {
   const run = await findRun(sql, runId);
-  if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${runId} does not exist`);
-  throw new MigrateError('RUN_STATE', `run ${runId} is ${run.status}: it cannot ${what}`);
+  if (run === undefined) throw new MigrateError(changed ?? 'RUN_NOT_FOUND', `run ${runId} does not exist`);
+  throw new MigrateError(changed ?? 'RUN_STATE', `run ${runId} is ${run.status}: it cannot ${what}`);
 }
 
 function describeError(error: unknown, depth = 0): unknown {

@@ -8,6 +8,7 @@ import type { LegacySource, SourceKind } from '../model/source.js';
 import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity, type TableNames } from '../model/entities.js';
 import { toAttributeMap } from '../extract/dynamodb-json.js';
 import { openConfiguredSource } from '../reading/open-source.js';
+import { unreadableProblemOf } from '../model/unreadable.js';
 
 export interface BackupOptions {
   /** A directory that does not exist yet, or is empty. */
@@ -53,7 +54,16 @@ export async function backupSource(source: LegacySource, options: BackupOptions)
       let items = 0;
       try {
         for await (const page of source.readTable(entity)) {
-          for (const item of page.items) yield toAttributeMap(item);
+          for (const item of page.items) {
+            // Written as an item, the record's wrapper would pass for a different, readable record.
+            const unreadable = unreadableProblemOf(item);
+            if (unreadable !== undefined) {
+              throw new MigrateError('SOURCE_CORRUPT', `${unreadable.attribute}: ${unreadable.message}: a backup holds DynamoDB JSON items, and this record is none`, {
+                details: { entity, sourceId: typeof item.Id === 'string' ? item.Id : null },
+              });
+            }
+            yield toAttributeMap(item);
+          }
           items += page.items.length;
           options.onProgress?.(entity, items);
         }

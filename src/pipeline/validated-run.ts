@@ -50,7 +50,7 @@ export async function migrateAndValidate(config: ResolvedConfig, options: Valida
   try {
     const validation = notValidated === undefined ? await validateRun(config, sql, migration.runId, { sample, seed, progress: validationProgress }) : undefined;
     const run = await findRun(sql, migration.runId);
-    if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${migration.runId} is gone from kpi_migrate.runs`);
+    if (run === undefined) throw new MigrateError('RUN_CHANGED', `run ${migration.runId} is gone from kpi_migrate.runs`);
     const report = buildRunReport({
       result: migration,
       run,

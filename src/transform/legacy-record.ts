@@ -5,6 +5,7 @@ import { legacyExtraText } from './legacy-extra.js';
 import type { LegacyItem, LegacyValue } from '../model/legacy-value.js';
 import type { Reject, RejectReason } from '../model/reject.js';
 import { UtcTimestamp } from './timestamp.js';
+import { unreadableProblemOf } from '../model/unreadable.js';
 
 /** One thing wrong with one attribute of a legacy item. */
 export interface AttributeProblem {
@@ -59,6 +60,11 @@ export function legacyRecord<Shape extends z.core.$ZodShape>(entity: LegacyEntit
     schema,
     attributes,
     parse(item) {
+      const unreadable = unreadableProblemOf(item);
+      if (unreadable !== undefined) {
+        const problems: AttributeProblem[] = [{ attribute: unreadable.attribute, reason: 'invalid_value', message: unreadable.message }];
+        return { ok: false, reject: rejectOf(entity, item, problems), problems };
+      }
       const parsed = safeParseWithoutStack(schema, item);
       if (!parsed.success) {
         const problems = problemsInOrder(parsed.error.issues, attributes);

@@ -7,7 +7,7 @@ describe('the built CLI’s --help', () => {
     const result = await cli(['--help']);
     expect(result.code, show(result)).toBe(0);
     for (const name of commandNames()) expect(result.stdout).toMatch(new RegExp(`^  kpi-migrate ${name}\\b`, 'm'));
-    expect(result.stdout).toMatch(/Exit codes: 0 .* 1 .* 2 .* 3 /s);
+    expect(result.stdout).toMatch(/Exit codes: 0 .* 1 .* 2 .* 3 .* 4 internal error/s);
     expect(result.stdout).toMatch(/Secrets only from the environment/);
   });
 

@@ -7,6 +7,7 @@ import { createExportSource } from '../../src/extract/export-source.js';
 import { MigrateError } from '../../src/errors.js';
 import { defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
 import type { LegacyItem } from '../../src/model/legacy-value.js';
+import { unreadableProblemOf } from '../../src/model/unreadable.js';
 import { exportLine, exportLines, writeFlatDirectory, writeJsonLines, writeManifest, writeS3Export, writeScanDump } from './export-files.js';
 import { buildItems, ids, partitionsEndWithDone, readPages, sortedById } from './legacy-items.js';
 
@@ -171,7 +172,9 @@ describe('export source: resume', () => {
     await writeFlatDirectory(dir, table, items, { files: 2 });
     const source = createExportSource({ dir, tableNames });
     const error = await failureOf(readPages(source, ENTITY, { from: { [`${table}/gone.json.gz`]: { position: { line: 3 }, done: false } } }));
-    expect(error.code).toBe('RUN_STATE');
+    // The source changed, not the command: exit 3, the same command goes on once the file is back.
+    expect(error.code).toBe('SOURCE_CORRUPT');
+    expect(error.message).toMatch(/gone\.json\.gz, which is no longer among the files/);
   });
 });
 
@@ -221,7 +224,7 @@ describe('export source: corrupt files', () => {
     expect(sortedById(read)).toEqual(sortedById(items));
   });
 
-  it('a corrupt line is SOURCE_CORRUPT with file and line number, after every item before it; resuming meets it again', async () => {
+  it('a line that is not an item is an unreadable item in its place, keeping the line; the file reads on, and resumes past it', async () => {
     const { dir, tableNames, table } = await freshDir();
     const lines = exportLines(items).split('\n');
     lines[156] = '{"Item": {"Id": {"S": "broken"}, "Bad": {"Q": 1}}}';
@@ -230,18 +233,46 @@ describe('export source: corrupt files', () => {
     await writeFile(join(dir, table, 'a.json.gz'), gzipSync(exportLines(items.slice(0, 10))));
     await writeFile(join(dir, table, 'b.json.gz'), gzipSync(lines.join('\n')));
     const source = createExportSource({ dir, tableNames, pageSize: 25 });
+    const { items: read, pages } = await readPages(source, ENTITY);
+    expect(partitionsEndWithDone(pages)).toBe(true);
+    expect(read).toHaveLength(10 + items.length);
+    expect(ids([...read.slice(0, 166), ...read.slice(168)])).toEqual(ids([...items.slice(0, 10), ...items.slice(0, 156), ...items.slice(158)]));
+    expect(read.slice(166, 168)).toEqual([{ Id: 'broken', line: lines[156] }, { line: lines[157] }]);
+    expect(read.map((item) => unreadableProblemOf(item)).filter((problem) => problem !== undefined)).toEqual([
+      { attribute: 'Bad', message: `line 157 of ${table}/b.json.gz is not a DynamoDB JSON item: not a DynamoDB attribute value: ["Q"]` },
+      // JSON.parse's own words, which differ between Node versions.
+      { attribute: 'Item', message: expect.stringMatching(new RegExp(`^line 158 of ${table}/b\\.json\\.gz is not a DynamoDB JSON item: not JSON \\(Unterminated string in JSON at position 2\\d.*\\)$`)) },
+    ]);
+    expect(await source.countItems(ENTITY)).toBe(read.length);
+
+    const state = { [`${table}/a.json.gz`]: { position: null, done: true }, [`${table}/b.json.gz`]: { position: { line: 157 }, done: false } };
+    const resumed = await readPages(source, ENTITY, { from: state });
+    expect(resumed.items[0]).toEqual({ line: lines[157] });
+    expect(ids(resumed.items.slice(1))).toEqual(ids(items.slice(158)));
+  });
+
+  it('a line of bytes that are not UTF-8 is SOURCE_CORRUPT with file and line number, after the items before it; resuming meets it again', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const lines = exportLines(items).split('\n').map((line) => Buffer.from(line));
+    lines[156] = Buffer.concat([Buffer.from('{"Item": {"Id": {"S": "caf'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}}')]);
+    await mkdir(join(dir, table));
+    await writeFile(join(dir, table, 'a.json.gz'), gzipSync(exportLines(items.slice(0, 10))));
+    await writeFile(join(dir, table, 'b.json.gz'), gzipSync(Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')]))));
+    const source = createExportSource({ dir, tableNames, pageSize: 25 });
     const { items: read, pages, error } = await readUntilFailure(source, ENTITY);
     expect(error.code).toBe('SOURCE_CORRUPT');
     expect(error.message).toContain(join(dir, table, 'b.json.gz'));
-    expect(error.message).toContain('line 157');
+    expect(error.message).toContain('line 157 is not valid UTF-8');
     expect(error.details).toMatchObject({ file: `${table}/b.json.gz`, line: 157 });
-    expect(ids(read)).toEqual(ids([...items.slice(0, 10), ...items.slice(0, 156)]));
+    // The items handed over are those before the bad line, in order, each with the position after it.
+    expect(ids(read)).toEqual(ids([...items.slice(0, 10), ...items.slice(0, read.length - 10)]));
+    expect(read.length).toBeLessThanOrEqual(10 + 156);
     const last = pages.at(-1)!;
-    expect(last).toMatchObject({ partition: `${table}/b.json.gz`, position: { line: 156 }, done: false, count: 6 });
+    expect(last).toMatchObject({ partition: `${table}/b.json.gz`, position: { line: read.length - 10 }, done: false });
 
-    const state = { [`${table}/a.json.gz`]: { position: null, done: true }, [`${table}/b.json.gz`]: { position: { line: 156 }, done: false } };
+    const state = { [`${table}/a.json.gz`]: { position: null, done: true }, [`${table}/b.json.gz`]: { position: last.position as { line: number }, done: false } };
     const again = await failureOf(readPages(source, ENTITY, { from: state }));
-    expect(again.message).toContain('line 157');
+    expect(again.message).toContain('line 157 is not valid UTF-8');
   });
 
   it('a truncated .gz is SOURCE_CORRUPT naming the file, after the items before the cut', async () => {

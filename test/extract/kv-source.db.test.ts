@@ -4,6 +4,7 @@ import { MigrateError } from '../../src/errors.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 import { LegacyNumber, toJsonText, type LegacyItem } from '../../src/model/legacy-value.js';
 import type { SqlClient } from '../../src/db/sql-client.js';
+import { unreadableProblemOf } from '../../src/model/unreadable.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { buildItems, guid, ids, partitionsEndWithDone, plainJsonView, readPages, sortedById } from './legacy-items.js';
 
@@ -140,22 +141,61 @@ describe('kv source', () => {
     expect(await custom.countItems('Kpi')).toBe(0);
   });
 
-  it('refuses unsafe table names, reports a missing table and a value that is not an object', async () => {
+  it('refuses unsafe table names and reports a missing table', async () => {
     expect(() => createKvSource({ sql: db.sql, table: 'kv; drop table x' })).toThrow(MigrateError);
     const missing = await readPages(createKvSource({ sql: db.sql, table: 'no_such_table' }), 'Kpi').catch((e: unknown) => e);
     expect((missing as MigrateError).code).toBe('SOURCE_UNAVAILABLE');
+  });
 
+  it('hands on a value that is not a JSON object as the row itself, marked unreadable, and reads on', async () => {
     await createKvTable(db.sql, 'kv_bad');
     await insertRows(db.sql, 'kv_bad', [
       ['kpi:a', '{"Id": "a"}'],
       ['kpi:b', '[1, 2]'],
+      ['kpi:c', '"just text"'],
+      ['kpi:d', '12345678901234567890.123456789012345678'],
+      ['kpi:e', 'null'],
+      ['kpi:f', '{"Id": "f"}'],
     ]);
-    const yielded: LegacyItem[] = [];
-    const bad = await (async () => {
-      for await (const page of createKvSource({ sql: db.sql, table: 'kv_bad' }).readTable('Kpi')) yielded.push(...page.items);
-    })().catch((e: unknown) => e);
-    expect((bad as MigrateError).code).toBe('SOURCE_CORRUPT');
-    expect((bad as MigrateError).message).toContain('kpi:b');
-    expect(yielded).toEqual([{ Id: 'a' }]);
+    await db.sql.exec(`insert into kv_bad (key, value) values ('kpi:g', null)`);
+    const source = createKvSource({ sql: db.sql, table: 'kv_bad', pageSize: 2 });
+    const read = (await readPages(source, 'Kpi')).items;
+    expect(read).toEqual([
+      { Id: 'a' },
+      { Id: 'b', value: [new LegacyNumber('1'), new LegacyNumber('2')] },
+      { Id: 'c', value: 'just text' },
+      { Id: 'd', value: new LegacyNumber('12345678901234567890.123456789012345678') },
+      { Id: 'e', value: null },
+      { Id: 'f' },
+      { Id: 'g' },
+    ]);
+    expect(read.map((item) => unreadableProblemOf(item)?.message ?? 'readable')).toEqual([
+      'readable',
+      'a JSON array, not a JSON object (kv row kpi:b of "kv_bad")',
+      'a JSON string, not a JSON object (kv row kpi:c of "kv_bad")',
+      'a JSON number, not a JSON object (kv row kpi:d of "kv_bad")',
+      'a JSON null, not a JSON object (kv row kpi:e of "kv_bad")',
+      'readable',
+      'SQL NULL, not a JSON object (kv row kpi:g of "kv_bad")',
+    ]);
+    expect(read.every((item) => unreadableProblemOf(item) === undefined || unreadableProblemOf(item)!.attribute === 'value')).toBe(true);
+    expect(await source.countItems('Kpi')).toBe(read.length);
+    expect(await source.getItems('Kpi', ['b'])).toEqual([{ Id: 'b', value: [new LegacyNumber('1'), new LegacyNumber('2')] }]);
+  });
+
+  it('hands on text that is not JSON (a text column) with the text kept whole', async () => {
+    await db.sql.exec('create table kv_text (key text primary key, value text)');
+    await db.sql.query('insert into kv_text (key, value) select k, v from unnest($1::text[], $2::text[]) as t(k, v)', [
+      ['kpi:a', 'kpi:b', 'kpi:c'],
+      ['{"Id": "a", "Name": 0.30000000000000000000000000000000000004}', '{"Id": "b", "Name": ', 'not json at all'],
+    ]);
+    const read = (await readPages(createKvSource({ sql: db.sql, table: 'kv_text' }), 'Kpi')).items;
+    expect(read).toEqual([
+      { Id: 'a', Name: new LegacyNumber('0.30000000000000000000000000000000000004') },
+      { Id: 'b', text: '{"Id": "b", "Name": ' },
+      { Id: 'c', text: 'not json at all' },
+    ]);
+    expect(unreadableProblemOf(read[1]!)?.message).toMatch(/^text that is not JSON \(unexpected end of text at position 20 of the JSON text\), not a JSON object \(kv row kpi:b of "kv_text"\)$/);
+    expect(unreadableProblemOf(read[2]!)?.message).toMatch(/^text that is not JSON \(unexpected character at position 0/);
   });
 });

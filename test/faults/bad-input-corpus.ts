@@ -1,7 +1,7 @@
 /**
  * Malformed legacy items, as DynamoDB JSON export lines, with the outcome each must have: loaded
- * as is, a reject with a reason, or (for lines that are no item at all) the run stopped with
- * SOURCE_CORRUPT naming the file and line.
+ * as is, a reject with a reason (lines that are no item at all too, keeping the line), or (for
+ * bytes that are not text) the run stopped with SOURCE_CORRUPT naming the file and line.
  */
 import type { RejectReason } from '../../src/model/reject.js';
 
@@ -167,24 +167,44 @@ export function corruptCases(): CorruptCase[] {
   const good = exportLine(milestone(milestoneId()));
   const [head, tail] = [good.slice(0, good.indexOf('"TargetValue"')), good.slice(good.indexOf('"TargetValue"'))];
   return [
-    { name: 'Item is a string', line: '{"Item":"not a map"}', says: /is not a DynamoDB JSON item/ },
-    { name: 'Item is a list', line: '{"Item":[{"Id":{"S":"x"}}]}', says: /is not a DynamoDB JSON item/ },
-    { name: 'Item is null', line: '{"Item":null}', says: /is not a DynamoDB JSON item/ },
-    { name: 'a list at top level', line: '[{"Item":{"Id":{"S":"x"}}}]', says: /is not a DynamoDB JSON item/ },
-    { name: 'a number at top level', line: '42', says: /is not a DynamoDB JSON item/ },
-    { name: 'no Item member', line: '{"Items":{"Id":{"S":"x"}}}', says: /is not a DynamoDB JSON item/ },
-    { name: 'a line cut short', line: good.slice(0, 40), says: /is not a DynamoDB JSON item/ },
-    { name: 'an attribute that is not typed JSON', line: '{"Item":{"Id":"plain string"}}', says: /is not a DynamoDB JSON item/ },
-    { name: 'an unknown type tag', line: '{"Item":{"Id":{"X":"y"}}}', says: /is not a DynamoDB JSON item/ },
-    { name: 'BOOL given as the string "false"', line: `${head}"IsSpecial":{"BOOL":"false"},${tail}`, says: /is not a DynamoDB JSON item/ },
-    { name: 'S given as a number', line: '{"Item":{"Id":{"S":12345}}}', says: /is not a DynamoDB JSON item/ },
-    { name: 'N given as a JSON number', line: '{"Item":{"Id":{"S":"x"},"TargetValue":{"N":1e400}}}', says: /is not a DynamoDB JSON item/ },
-    { name: 'SS given as a string', line: '{"Item":{"Id":{"S":"x"},"Tags":{"SS":"a,b"}}}', says: /is not a DynamoDB JSON item/ },
     {
       name: 'invalid UTF-8 bytes inside a string',
       line: Buffer.concat([Buffer.from(`${head}"Label":{"S":"caf`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(`"},${tail}`)]),
       says: /is not valid UTF-8/,
     },
     { name: 'a lone UTF-16 surrogate written as UTF-8 bytes', line: Buffer.concat([Buffer.from(`${head}"Label":{"S":"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(`"},${tail}`)]), says: /is not valid UTF-8/ },
+  ];
+}
+
+/** A line that is text but no item: a record all the same, rejected (invalid_value) with the line kept. */
+export interface UnreadableLineCase {
+  name: string;
+  line: string;
+  /** What the reject names: `Item` for the line as a whole, else the attribute that is not typed JSON. */
+  attribute: string;
+  /** Item.Id.S when the line has one. */
+  sourceId: string | null;
+  says: RegExp;
+}
+
+export function unreadableLineCases(): UnreadableLineCase[] {
+  const id = milestoneId();
+  const good = exportLine(milestone(id));
+  const [head, tail] = [good.slice(0, good.indexOf('"TargetValue"')), good.slice(good.indexOf('"TargetValue"'))];
+  const notAnItem = /: not a \{"Item": \{…\}\} object$/;
+  return [
+    { name: 'Item is a string', line: '{"Item":"not a map"}', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'Item is a list', line: '{"Item":[{"Id":{"S":"x"}}]}', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'Item is null', line: '{"Item":null}', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'a list at top level', line: '[{"Item":{"Id":{"S":"x"}}}]', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'a number at top level', line: '42', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'no Item member', line: '{"Items":{"Id":{"S":"x"}}}', attribute: 'Item', sourceId: null, says: notAnItem },
+    { name: 'a line cut short', line: good.slice(0, 40), attribute: 'Item', sourceId: null, says: /: not JSON \(.+\)$/ },
+    { name: 'an attribute that is not typed JSON', line: '{"Item":{"Id":"plain string"}}', attribute: 'Id', sourceId: null, says: /not a DynamoDB attribute value: "plain string"$/ },
+    { name: 'an unknown type tag', line: '{"Item":{"Id":{"X":"y"}}}', attribute: 'Id', sourceId: null, says: /not a DynamoDB attribute value: \["X"\]$/ },
+    { name: 'BOOL given as the string "false"', line: `${head}"IsSpecial":{"BOOL":"false"},${tail}`, attribute: 'IsSpecial', sourceId: id, says: /a DynamoDB BOOL attribute holds the string false$/ },
+    { name: 'S given as a number', line: '{"Item":{"Id":{"S":12345}}}', attribute: 'Id', sourceId: null, says: /a DynamoDB S attribute holds the number 12345$/ },
+    { name: 'N given as a JSON number', line: '{"Item":{"Id":{"S":"x"},"TargetValue":{"N":1e400}}}', attribute: 'TargetValue', sourceId: 'x', says: /a DynamoDB N attribute holds the number Infinity$/ },
+    { name: 'SS given as a string', line: '{"Item":{"Id":{"S":"y"},"Tags":{"SS":"a,b"}}}', attribute: 'Tags', sourceId: 'y', says: /a DynamoDB SS attribute holds the string a,b$/ },
   ];
 }

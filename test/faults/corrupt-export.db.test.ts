@@ -124,16 +124,48 @@ describe.skipIf(skipReason !== undefined)('corrupt export files: the run stops n
     );
   });
 
-  it('a malformed line: exit 3, SOURCE_CORRUPT naming the file and the line number', async () => {
-    await breakRunFixResume(
-      'malformed',
-      (gz) => {
-        const lines = gunzipSync(gz).toString('utf8').split('\n');
-        lines[36] = lines[36]!.slice(0, Math.floor(lines[36]!.length / 2));
-        return gzipSync(Buffer.from(lines.join('\n')));
-      },
-      (file) => new RegExp(`kpi-migrate: SOURCE_CORRUPT: export file \\S*${escape(file)}: line 37 is not a DynamoDB JSON item`),
-      () => 36,
-    );
+  it('a malformed line: a reject naming the file and line and keeping the line, the run completes (exit 0); once the file is fixed, a new run loads the record', async () => {
+    const dir = path.join(work.dir, 'malformed');
+    await cp(pristine, dir, { recursive: true });
+    const brokenName = actualFiles[Math.floor(actualFiles.length / 2)]!;
+    const brokenPath = path.join(dir, TABLE, brokenName);
+    const original = await readFile(brokenPath);
+    const lines = gunzipSync(original).toString('utf8').split('\n');
+    const cut = lines[36]!.slice(0, Math.floor(lines[36]!.length / 2));
+    await writeFile(brokenPath, gzipSync(Buffer.from([...lines.slice(0, 36), cut, ...lines.slice(37)].join('\n'))));
+
+    const db: TestDatabase = await createTestDatabase();
+    try {
+      const args = exportRunArgs(dir, db.url);
+      const damaged = await runCli(args);
+      expect(damaged.code, describeOutcome(damaged)).toBe(0);
+      const runId = (await runIds(db.sql))[0]!;
+      expect(await runStatus(db.sql, runId)).toBe('completed');
+      const broken = await snapshot(db.sql, runId);
+      expectBalanced(broken.accounting);
+      expect(broken.accounting.KpiActual).toMatchObject({ read: reference.accounting.KpiActual!.read, rejected: reference.accounting.KpiActual!.rejected + 1 });
+      const { rows } = await db.sql.query<{ source_id: string | null; reason: string; attribute: string; message: string; item: string }>(
+        `select source_id, reason, attribute, message, item::text as item from kpi_migrate.rejects where run_id = $1::bigint and attribute = 'Item'`,
+        [runId],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ source_id: null, reason: 'invalid_value' });
+      expect(rows[0]!.message).toMatch(new RegExp(`^Item: line 37 of ${escape(`${TABLE}/${brokenName}`)} is not a DynamoDB JSON item: not JSON \\(`));
+      expect(JSON.parse(rows[0]!.item)).toEqual({ line: cut });
+
+      await writeFile(brokenPath, original);
+      const fixed = await runCli(args);
+      expect(fixed.code, describeOutcome(fixed)).toBe(0);
+      const fixedRun = (await runIds(db.sql)).at(-1)!;
+      expect(fixedRun).not.toBe(runId);
+      const after = await snapshot(db.sql, fixedRun);
+      const figures = (accounting: TargetSnapshot['accounting']) =>
+        Object.fromEntries(Object.entries(accounting).map(([entity, c]) => [entity, { read: c.read, migrated: c.migrated, rejected: c.rejected, skipped: c.skipped }]));
+      expect(figures(after.accounting)).toEqual(figures(reference.accounting));
+      expect(after.rejects).toEqual(reference.rejects);
+      expect(after.rows).toEqual(reference.rows);
+    } finally {
+      await db.drop();
+    }
   });
 });

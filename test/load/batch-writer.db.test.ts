@@ -346,11 +346,11 @@ describe('writeBatch', () => {
       await expect(writeBatch(db.sql, linkBatch(run, [record]))).rejects.toMatchObject({ code: 'INTERNAL' });
     });
 
-    it('when the run is not running, or does not exist', async () => {
+    it('when the run is not running, or does not exist (any more): another process changed it mid-run', async () => {
       const run = await newRun(db.sql);
       await finishRun(db.sql, run, 'completed');
-      await expect(writeBatch(db.sql, linkBatch(run, [linkRecord(142)]))).rejects.toMatchObject({ code: 'RUN_STATE' });
-      await expect(writeBatch(db.sql, linkBatch('987654', [linkRecord(142)]))).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+      await expect(writeBatch(db.sql, linkBatch(run, [linkRecord(142)]))).rejects.toMatchObject({ code: 'RUN_CHANGED', message: `run ${run} is completed: it takes no more batches` });
+      await expect(writeBatch(db.sql, linkBatch('987654', [linkRecord(142)]))).rejects.toMatchObject({ code: 'RUN_CHANGED', message: 'run 987654 does not exist (any more)' });
       expect(await count(db.sql, 'select 1 from public.kpi_links where id = $1', [uuid(142, 0x1111)])).toBe(0);
     });
   });

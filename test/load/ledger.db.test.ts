@@ -78,8 +78,9 @@ describe('run ledger', () => {
     const completed = await newRun(db.sql);
     await finishRun(db.sql, completed, 'completed');
     expect(await findRun(db.sql, completed)).toMatchObject({ status: 'completed', finishedAt: expect.stringMatching(/Z$/) });
-    await expect(finishRun(db.sql, completed, 'failed')).rejects.toMatchObject({ code: 'RUN_STATE' });
-    await expect(finishRun(db.sql, '999999', 'completed')).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+    // Finishing comes after the checks a command makes first: a run in another state by now was changed by another process (exit 3).
+    await expect(finishRun(db.sql, completed, 'failed')).rejects.toMatchObject({ code: 'RUN_CHANGED', message: `run ${completed} is completed: it cannot be marked failed` });
+    await expect(finishRun(db.sql, '999999', 'completed')).rejects.toMatchObject({ code: 'RUN_CHANGED', message: 'run 999999 does not exist' });
 
     const failed = await newRun(db.sql);
     const cause = Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
@@ -92,7 +93,7 @@ describe('run ledger', () => {
     });
     await finishRun(db.sql, failed, 'rolled_back');
     expect(await findRun(db.sql, failed)).toMatchObject({ status: 'rolled_back' });
-    await expect(finishRun(db.sql, failed, 'rolled_back')).rejects.toMatchObject({ code: 'RUN_STATE' });
+    await expect(finishRun(db.sql, failed, 'rolled_back')).rejects.toMatchObject({ code: 'RUN_CHANGED' });
   });
 
   it('offers the newest run for resuming only while it is unfinished, and resumes a failed one', async () => {

@@ -178,6 +178,21 @@ describe('backup', () => {
     expect(await itemsOf(createExportSource({ dir: out, tableNames: defaultTableNames('restored-') }))).toEqual(await itemsOf(source));
   });
 
+  it('refuses a record the source could not read as an item (it would be written as another, readable record), leaving nothing behind', async () => {
+    const db = await database();
+    await db.sql.exec('create table odd_kv_store (key text primary key, value jsonb)');
+    await db.sql.exec(`insert into odd_kv_store values ('kpi:b0000000-0000-4000-8000-000000000001', '[1, 2]')`);
+    const out = path.join(work, 'unreadable');
+    const error = await backupSource(createKvSource({ sql: db.sql, table: 'odd_kv_store' }), { out, tableNames: defaultTableNames() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrateError);
+    expect(error).toMatchObject({
+      code: 'SOURCE_CORRUPT',
+      message: 'value: a JSON array, not a JSON object (kv row kpi:b0000000-0000-4000-8000-000000000001 of "odd_kv_store"): a backup holds DynamoDB JSON items, and this record is none',
+      details: { entity: 'Kpi', sourceId: 'b0000000-0000-4000-8000-000000000001' },
+    });
+    expect((await readdir(work)).filter((name) => name.startsWith('unreadable'))).toEqual([]);
+  });
+
   it('refuses a directory that is not empty, and writes nothing into it', async () => {
     const out = path.join(work, 'occupied');
     await mkdir(out);
