@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../src/errors.js';
 import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, type RunClaim, type RunShare } from '../../src/load/run-claim.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 
 describe('run claims (advisory locks held on a connection of their own)', () => {
   let db: TestDatabase;
@@ -42,7 +43,7 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
     await (await claim({ runId: '40' })).release();
   });
 
-  describe.skipIf(!usesRealPostgres())('on PostgreSQL, across sessions', () => {
+  describe.skipIf(missing('postgres-server'))('on PostgreSQL, across sessions', () => {
     it('a whole run is claimed once; another run is not in the way; a released claim is free again', async () => {
       const first = await claim({ runId: '41' });
       const second = await refusal({ runId: '41' });

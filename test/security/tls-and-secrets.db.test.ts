@@ -2,11 +2,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlClient } from '../../src/load/open.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 import { temporaryDirectory } from '../faults/harness.js';
 
-const skipReason = process.env.TEST_DATABASE_URL ? undefined : 'TEST_DATABASE_URL is not set: TLS parameters only mean something against a PostgreSQL server';
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the TLS URL tests: ${skipReason}`);
 
 function withParameters(url: string, parameters: Record<string, string>): string {
