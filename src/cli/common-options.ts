@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
-import { resolveConfig, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
+import { resolveConfig, secretInUrl, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import { LEGACY_ENTITIES, type LegacyEntity } from '../model/entities.js';
+import { printError } from './output.js';
 
 export function withConfigOptions<T>(yargs: Argv<T>) {
   return yargs
@@ -65,7 +66,27 @@ function parseTableOverrides(pairs: string[] | undefined): Record<string, string
   return out;
 }
 
+/**
+ * A secret in a flag is visible to every user of the machine (`ps`) and stays in shell history:
+ * the run goes on (the value is masked in all output), with a warning naming where it belongs.
+ */
+function warnOfSecretsInFlags(args: ConfigArgs): void {
+  for (const [flag, value, variable] of [
+    ['--database-url', args.databaseUrl, 'DATABASE_URL'],
+    ['--kv-url', args.kvUrl, 'KV_DATABASE_URL'],
+  ] as const) {
+    const why = secretInUrl(value);
+    if (why !== undefined) {
+      printError(
+        `kpi-migrate: warning: ${flag} ${why}, which other users can read in \`ps\` and which stays in shell history: ` +
+          `give the URL in ${variable} instead, or keep the password in PGPASSWORD`,
+      );
+    }
+  }
+}
+
 export function configFromArgs(args: ConfigArgs): ResolvedConfig {
+  warnOfSecretsInFlags(args);
   const overrides: ConfigOverrides = {
     source: args.source,
     exportDir: args.exportDir,

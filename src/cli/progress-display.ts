@@ -1,6 +1,6 @@
 import type { EntityProgress, ProgressSink } from '../pipeline/progress.js';
 import type { LegacyEntity } from '../model/entities.js';
-import { log } from './output.js';
+import { log, redactSecrets } from './output.js';
 
 /** Items per table, when the source can tell without reading it; `exact: false` for estimates. */
 export type EntityTotals = Partial<Record<LegacyEntity, { items: number; exact: boolean }>>;
@@ -136,7 +136,7 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, options: Progr
       const width = Math.max(20, (stream.columns ?? 120) - 1);
       // A line wider than the terminal wraps, and moving up by drawnLines would then miss.
       const lines = [...phases.values()].map((s) => terminalLine(s, totals[s.progress.entity], now).slice(0, width));
-      stream.write(`${drawnLines > 0 ? `\x1b[${drawnLines}A` : ''}${lines.map((l) => `\r\x1b[2K${l}`).join('\n')}\n`);
+      stream.write(redactSecrets(`${drawnLines > 0 ? `\x1b[${drawnLines}A` : ''}${lines.map((l) => `\r\x1b[2K${l}`).join('\n')}\n`));
       drawnLines = lines.length;
     };
     return {
@@ -151,7 +151,7 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, options: Progr
         if (progress.done || now - lastDraw >= intervalMs) draw();
       },
       message(text) {
-        stream.write(`${text}\n`);
+        stream.write(redactSecrets(`${text}\n`));
         drawnLines = 0;
       },
       setTotals(next) {

@@ -63,8 +63,15 @@ function readConfigFile(file: string): unknown {
 
 const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
-/** Why a URL written in a config file would put a secret in it, if it would. */
-function secretInUrl(value: unknown): string | undefined {
+/** TLS settings name a mode or a file (a key file is not its content); `sslpassword`, its passphrase, is a secret. */
+const TLS_PARAMETERS = new Set(['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslcrl', 'sslnegotiation', 'uselibpqcompat']);
+
+function isSecretParameter(key: string): boolean {
+  return !TLS_PARAMETERS.has(key.toLowerCase()) && /pass|secret|token|key/i.test(key);
+}
+
+/** Why a URL (in a config file, or a flag) would put a secret where others can read it, if it would. */
+export function secretInUrl(value: unknown): string | undefined {
   if (typeof value !== 'string' || ENV_REFERENCE.test(value)) return undefined;
   let url: URL;
   try {
@@ -73,7 +80,7 @@ function secretInUrl(value: unknown): string | undefined {
     return /\/\/[^/@:\s]+:[^@\s]+@/.test(value) ? 'holds a password' : undefined;
   }
   if (url.password) return 'holds a password';
-  const secretParameter = [...url.searchParams.keys()].find((key) => /pass|secret|token|key/i.test(key));
+  const secretParameter = [...url.searchParams.keys()].find(isSecretParameter);
   return secretParameter === undefined ? undefined : `holds a secret parameter (${secretParameter})`;
 }
 
@@ -230,7 +237,7 @@ export function redactUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '*****';
     for (const key of [...parsed.searchParams.keys()]) {
-      if (/pass|secret|token|key/i.test(key)) parsed.searchParams.set(key, '*****');
+      if (isSecretParameter(key)) parsed.searchParams.set(key, '*****');
     }
     return parsed.toString();
   } catch {

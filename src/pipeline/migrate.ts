@@ -10,6 +10,7 @@ import type { RunCounts } from '../load/index.js';
 import { packageRoot } from '../package-root.js';
 import { MIGRATED_ENTITIES } from '../model/entities.js';
 import { openConfiguredSource } from '../reading/open-source.js';
+import type { LegacySource } from '../extract/index.js';
 import { segmentPartition } from '../extract/segments.js';
 import { MigrateError } from '../errors.js';
 import { runMigration, type RunResult } from './run.js';
@@ -143,9 +144,10 @@ export async function migrateInThisThread(
     const sharedRun = plan === undefined ? undefined : await joinSharedRun(sql, { reference: plan.run, worker: plan.worker, start: runStartOf(config, options.tenant, plan.worker) });
     if (sharedRun?.status === 'completed') return await alreadyCompleted(config, sql, sharedRun, options);
     const source = await openConfiguredSource(config, worker ? { worker } : {});
-    const lookupSource = worker ? await openConfiguredSource(config) : undefined;
-    const inWorker = transformInWorker && transformWorkerAvailable(config);
+    let lookupSource: LegacySource | undefined;
     try {
+      lookupSource = worker ? await openConfiguredSource(config) : undefined;
+      const inWorker = transformInWorker && transformWorkerAvailable(config);
       const result = await runMigration({
         source,
         lookupSource,

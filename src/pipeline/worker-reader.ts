@@ -94,7 +94,15 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
       setImmediate(() => {
         wanted.delete(seq);
         request<ItemText[]>({ type: 'items', id: nextId++, seq, indexes: asked.indexes }).then(
-          (texts) => texts.forEach((text, at) => asked.waiters[at]!.resolve(itemOfText(text))),
+          // Each waiter is settled on its own: one item that cannot be decoded must not leave the others waiting.
+          (texts) =>
+            asked.waiters.forEach((waiter, at) => {
+              try {
+                waiter.resolve(itemOfText(texts[at]!));
+              } catch (error) {
+                waiter.reject(error);
+              }
+            }),
           (error: unknown) => asked.waiters.forEach((waiter) => waiter.reject(error)),
         );
       });

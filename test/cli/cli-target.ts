@@ -14,7 +14,7 @@ export interface CliTarget {
   drop(): Promise<void>;
 }
 
-/** A database of its own on TEST_DATABASE_URL's server, or a PGlite directory the child opens (one process at a time). */
+/** A database of its own on the test server, or a PGlite directory the child opens (one process at a time). */
 export async function createCliTarget(): Promise<CliTarget> {
   if (usesRealPostgres()) {
     const db = await createTestDatabase();

@@ -80,4 +80,22 @@ describe('kpi-migrate config', () => {
     expect(result.code, show(result)).toBe(2);
     expect(result.stderr).toMatch(/"qa" is not defined in kpi-migrate\.config\.json \(defined: local, staging, prod\)/);
   });
+  it('warns of a password in --database-url or --kv-url, naming where it belongs; TLS parameters alone draw no warning', async () => {
+    const password = 'flag-Pa55-7731';
+    const exportDir = path.resolve('fixtures/small/export');
+    const tls = 'sslmode=verify-full&sslrootcert=/etc/kpi/ca.pem&sslcert=/etc/kpi/client.crt&sslkey=/etc/kpi/client.key';
+    const target = await cli(['config', '--source', 'export', '--export-dir', exportDir, '--database-url', `postgres://migrator:${password}@db.example/kpi?${tls}`]);
+    expect(target.code, show(target)).toBe(0);
+    expect(target.stderr).toMatch(/warning: --database-url holds a password, which other users can read in `ps` and which stays in shell history: give the URL in DATABASE_URL instead, or keep the password in PGPASSWORD/);
+    const kv = await cli(['config', '--source', 'kv', '--kv-url', `postgres://reader:${password}@kv.example/legacy`], { env: { DATABASE_URL: 'postgres://migrator@db.example/kpi' } });
+    expect(kv.code, show(kv)).toBe(0);
+    expect(kv.stderr).toMatch(/warning: --kv-url holds a password, .* give the URL in KV_DATABASE_URL instead, or keep the password in PGPASSWORD/);
+    for (const result of [target, kv]) expect(result.stdout + result.stderr).not.toContain(password);
+    // The TLS file parameters are printed as given: paths, not secrets.
+    expect(target.stdout).toContain('sslmode=verify-full&sslrootcert=/etc/kpi/ca.pem&sslcert=/etc/kpi/client.crt&sslkey=/etc/kpi/client.key');
+    const tlsOnly = await cli(['config', '--source', 'export', '--export-dir', exportDir, '--database-url', `postgres://migrator@db.example/kpi?${tls}`]);
+    expect(tlsOnly.code, show(tlsOnly)).toBe(0);
+    expect(tlsOnly.stderr).not.toMatch(/warning/);
+    expect(tlsOnly.stdout).toContain('sslmode=verify-full&sslrootcert=/etc/kpi/ca.pem&sslcert=/etc/kpi/client.crt&sslkey=/etc/kpi/client.key');
+  });
 });

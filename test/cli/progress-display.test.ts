@@ -94,6 +94,29 @@ describe('the terminal progress display', () => {
     expect(timing.seconds).toBeGreaterThanOrEqual(8);
   });
 
+  it('passes what it writes on the terminal through the same redaction as every other output', () => {
+    const secret = 'tty-S3cret-9931';
+    const before = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = `postgres://migrator:${secret}@db.example/kpi`;
+    try {
+      const tty = fakeTerminal();
+      const display = createProgressDisplay(tty.stream, { intervalMs: 0, refreshMs: 1e9 });
+      display.update(progressOf('KpiActual', 'load', { read: 5 }));
+      display.message?.(`validating: target postgres://migrator:${secret}@db.example/kpi`);
+      display.message?.(`waiting for other workers of run ${secret}`);
+      display.update(progressOf('KpiActual', 'load', { read: 6, done: true }));
+      display.finish();
+      const written = tty.writes.join('');
+      expect(written).toContain('validating: target postgres://migrator:*****@db.example/kpi');
+      expect(written).toContain('waiting for other workers of run *****');
+      expect(written).toMatch(/KpiActual +load .* read +6 /);
+      expect(written).not.toContain(secret);
+    } finally {
+      if (before === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = before;
+    }
+  });
+
   it('formats durations as m:ss and h:mm:ss', () => {
     expect([formatDuration(0), formatDuration(59.6), formatDuration(61), formatDuration(3 * 3600 + 62)]).toEqual(['0:00', '1:00', '1:01', '3:01:02']);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 import { CLI, scratchDir } from './cli-process.js';
 import { createCliTarget, type CliTarget } from './cli-target.js';
+import { missing } from '../support/prerequisites.js';
 
 /**
  * The CLI on a real pseudo-terminal: a tmux server of its own (its own socket), the raw bytes
@@ -61,7 +62,7 @@ class TmuxSession {
 
 const BAR_LINE = /^(Kpi|Person|GoalKpiLink|KpiMilestone|KpiActual|KpiReading) +(lookup|index|load) +\[/;
 
-describe('on a terminal', () => {
+describe.skipIf(missing('tmux'))('on a terminal', () => {
   let target: CliTarget;
   let dir: string;
   let session: TmuxSession;

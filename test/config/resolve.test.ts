@@ -88,6 +88,25 @@ describe('resolveConfig', () => {
     expect((error as MigrateError).message).not.toContain('hunter2');
   });
 
+  it('accepts TLS parameters in a file’s URLs (a key file is not a secret) and prints them; sslpassword is a secret', () => {
+    const tls = 'sslmode=verify-full&sslrootcert=%2Fetc%2Fkpi%2Fca.pem&sslcert=%2Fetc%2Fkpi%2Fclient.crt&sslkey=%2Fetc%2Fkpi%2Fclient.key';
+    const file = configFile({
+      environments: {
+        staging: { source: { kind: 'kv', url: `postgres://reader@kv.example/legacy?${tls}` }, target: { databaseUrl: `postgres://migrator@db.example/kpi?${tls}` } },
+      },
+    });
+    const withPassphrase = configFile({ environments: { prod: { target: { databaseUrl: `postgres://migrator@db.example/kpi?${tls}&sslpassword=hunter2` } } } });
+    const config = resolveConfig({ configFile: file, environment: 'staging', env: {} });
+    expect(config.target.databaseUrl).toBe(`postgres://migrator@db.example/kpi?${tls}`);
+    expect(config.source).toMatchObject({ kind: 'kv', url: `postgres://reader@kv.example/legacy?${tls}` });
+    const printed = JSON.stringify(maskedConfig(config));
+    for (const parameter of ['sslmode=verify-full', 'sslrootcert=%2Fetc%2Fkpi%2Fca.pem', 'sslcert=%2Fetc%2Fkpi%2Fclient.crt', 'sslkey=%2Fetc%2Fkpi%2Fclient.key']) {
+      expect(printed).toContain(parameter);
+    }
+    expect(() => resolveConfig({ configFile: withPassphrase, environment: 'prod', env: {} })).toThrow(/environments\.prod\.target\.databaseUrl: holds a secret parameter \(sslpassword\)/);
+    expect(redactUrl(`postgres://m:pw@db/kpi?sslkey=/k.pem&sslpassword=hunter2&sslmode=require`)).toBe('postgres://m:*****@db/kpi?sslkey=%2Fk.pem&sslpassword=*****&sslmode=require');
+  });
+
   it('takes a URL from the environment variable a file names, and says when it is not set', () => {
     const file = configFile({
       environments: {

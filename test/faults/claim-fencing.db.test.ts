@@ -8,7 +8,8 @@ import { CLAIM_APPLICATION_NAME } from '../../src/load/run-claim.js';
 import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
 import { openConfiguredSource } from '../../src/reading/open-source.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { pausedBeforeProof, sessionsBlockedBy } from '../support/paused-proof.js';
 import { expectedOutcome } from '../support/fixtures.js';
@@ -28,7 +29,7 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 // Two processes on one share need two sessions on one server: PGlite cannot host them.
-describe.skipIf(!usesRealPostgres())('fencing: a process that lost its claim can never commit', () => {
+describe.skipIf(missing('postgres-server'))('fencing: a process that lost its claim can never commit', () => {
   const databases: TestDatabase[] = [];
   afterAll(async () => {
     for (const db of databases) await db.drop();

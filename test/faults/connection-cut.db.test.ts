@@ -6,7 +6,6 @@ import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli } from '../support/child-cli.js';
 import {
-  childProcessSkipReason,
   expectBalanced,
   expectRowsMatchCommittedCounts,
   exportRunArgs,
@@ -18,8 +17,9 @@ import {
   temporaryDirectory,
   type TargetSnapshot,
 } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the connection-cut tests: ${skipReason}`);
 
 /**

@@ -7,7 +7,6 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import {
   checkpointsOf,
-  childProcessSkipReason,
   expectBalanced,
   expectRowsMatchCommittedCounts,
   exportRunArgs,
@@ -19,8 +18,9 @@ import {
   temporaryDirectory,
   type TargetSnapshot,
 } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the corrupt export file tests: ${skipReason}`);
 
 const ITEMS_PER_FILE = 100;

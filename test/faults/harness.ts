@@ -10,13 +10,6 @@ import { LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src
 import { runCli, describeOutcome, type CliOutcome } from '../support/child-cli.js';
 import { targetRows } from '../support/target-rows.js';
 
-/** Why the child-process fault tests cannot run here, or undefined when they can. */
-export function childProcessSkipReason(): string | undefined {
-  return process.env.TEST_DATABASE_URL
-    ? undefined
-    : 'TEST_DATABASE_URL is not set: a child process cannot reach the in-process PGlite, so the kill/cut tests need a real PostgreSQL server (CI sets it)';
-}
-
 export async function temporaryDirectory(label: string): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `kpi-migrate-${label}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };

@@ -11,9 +11,10 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { SMALL_FIXTURES, expectedOutcome } from '../support/fixtures.js';
 import { rowsPerSourceEntity } from '../support/target-rows.js';
-import { accountingOf, childProcessSkipReason, expectBalanced, pollUntil, runIds, runStatus, temporaryDirectory, type Accounting } from './harness.js';
+import { accountingOf, expectBalanced, pollUntil, runIds, runStatus, temporaryDirectory, type Accounting } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the run-claim process tests: ${skipReason}`);
 
 /** Far beyond what any step here takes: a bound on a hang, not a measure of speed. */

@@ -4,7 +4,6 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli } from '../support/child-cli.js';
 import {
   checkpointsOf,
-  childProcessSkipReason,
   expectBalanced,
   expectRowsMatchCommittedCounts,
   exportRunArgs,
@@ -17,8 +16,9 @@ import {
   temporaryDirectory,
   type TargetSnapshot,
 } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the schema-change test: ${skipReason}`);
 
 async function connect(url: string): Promise<pg.Client> {

@@ -7,9 +7,10 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { expectedOutcome } from '../support/fixtures.js';
 import { rowsPerSourceEntity } from '../support/target-rows.js';
-import { childProcessSkipReason, expectBalanced, pollUntil, runIds, runStatus, snapshot, temporaryDirectory, type TargetSnapshot } from './harness.js';
+import { expectBalanced, pollUntil, runIds, runStatus, snapshot, temporaryDirectory, type TargetSnapshot } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the worker-process test: ${skipReason}`);
 
 const WORKERS = 4;

@@ -5,7 +5,6 @@ import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
 import {
-  childProcessSkipReason,
   committedReads,
   expectBalanced,
   expectRowsMatchCommittedCounts,
@@ -19,8 +18,9 @@ import {
   temporaryDirectory,
   type TargetSnapshot,
 } from './harness.js';
+import { missing } from '../support/prerequisites.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the SIGKILL trials: ${skipReason}`);
 
 const WANTED_INTERRUPTED_TRIALS = 10;

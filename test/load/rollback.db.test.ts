@@ -10,7 +10,8 @@ import { planRollback, rollbackRun, type RunRollback } from '../../src/load/roll
 import type { SqlSession } from '../../src/db/sql-client.js';
 import type { RunResult } from '../../src/pipeline/run.js';
 import { DATA_ENTITIES } from '../../src/model/entities.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { rejectKeys, targetRows } from '../support/target-rows.js';
 import {
   CHANGED_VALUE,
@@ -276,7 +277,7 @@ describe('rollback', () => {
   });
 
   // The command opens the target by URL: an in-memory PGlite of the test cannot be reached that way.
-  describe.skipIf(!usesRealPostgres())('as a command', () => {
+  describe.skipIf(missing('postgres-server'))('as a command', () => {
     let db: TestDatabase;
     let first: RunResult;
     let second: RunResult;

@@ -4,9 +4,10 @@ import { CLAIM_APPLICATION_NAME, claimRun, guardedByClaim, proveClaim, type RunC
 import { writeBatch } from '../../src/load/batch-writer.js';
 import { findRun, loadCheckpoints } from '../../src/load/ledger.js';
 import { rollbackRun } from '../../src/load/rollback.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pausedBeforeProof, sessionsBlockedBy } from '../support/paused-proof.js';
 import { count, linkBatch, linkRecord, newRun } from './fixtures.js';
+import { missing } from '../support/prerequisites.js';
 
 describe('run claims (advisory locks held on a connection of their own)', () => {
   let db: TestDatabase;
@@ -124,7 +125,7 @@ describe('run claims (advisory locks held on a connection of their own)', () => 
     }
   });
 
-  describe.skipIf(!usesRealPostgres())('on PostgreSQL, across sessions', () => {
+  describe.skipIf(missing('postgres-server'))('on PostgreSQL, across sessions', () => {
     it('a whole run is claimed once; another run is not in the way; a released claim is free again', async () => {
       const first = await claim({ runId: '41' });
       const second = await refusal({ runId: '41' });

@@ -3,7 +3,8 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import type { MigrateError } from '../../src/errors.js';
 import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
 import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { expectedOutcome } from '../support/fixtures.js';
 import { rowsPerSourceEntity, targetRows } from '../support/target-rows.js';
@@ -11,7 +12,7 @@ import { rowsPerSourceEntity, targetRows } from '../support/target-rows.js';
 const expected = expectedOutcome();
 
 // Workers are separate connections to one server: PGlite (one in-process database) cannot host them.
-describe.skipIf(!usesRealPostgres())('several workers on one run (--worker K/N --run ID)', () => {
+describe.skipIf(missing('postgres-server'))('several workers on one run (--worker K/N --run ID)', () => {
   const databases: TestDatabase[] = [];
   afterAll(async () => {
     for (const db of databases) await db.drop();

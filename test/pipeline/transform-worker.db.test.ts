@@ -8,7 +8,8 @@ import { createRecordReader, type MappedBatch, type RecordReader } from '../../s
 import { defaultTableNames, MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { migrate } from '../../src/pipeline/migrate.js';
 import { CLI_ENTRY, startCli } from '../support/child-cli.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 import { rejectKeys, targetRows } from '../support/target-rows.js';
 
@@ -84,7 +85,7 @@ describe('reading and mapping in a worker thread', () => {
 });
 
 // The CLI writes into its own connections: PGlite (in this process) cannot be shared with it.
-describe.skipIf(!usesRealPostgres())('the built CLI, reading in its worker thread', () => {
+describe.skipIf(missing('postgres-server'))('the built CLI, reading in its worker thread', () => {
   const databases: TestDatabase[] = [];
   afterAll(async () => {
     for (const db of databases) await db.drop();

@@ -8,6 +8,7 @@ import { prepareRun } from '../../src/pipeline/migrate.js';
 import { migrateAndValidate } from '../../src/pipeline/validated-run.js';
 import { validateConfigured } from '../../src/validate/validate-configured.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 import { expectedOutcome, SMALL_FIXTURES } from '../support/fixtures.js';
 
@@ -48,7 +49,7 @@ describe('migrateAndValidate (what `kpi-migrate run` calls)', () => {
   });
 
   // Workers are separate connections to one server: PGlite cannot host them.
-  it.skipIf(!usesRealPostgres())('a worker’s share is not validated (the others may still write); validate --run ID proves the run once all are done', async () => {
+  it.skipIf(missing('postgres-server'))('a worker’s share is not validated (the others may still write); validate --run ID proves the run once all are done', async () => {
     const { endpoint, prefix } = await loadFixturesIntoDynamoDb();
     const config = resolveConfig({
       env: {},

@@ -11,7 +11,7 @@ import type { SqlClient } from '../../src/db/sql-client.js';
 import { runMigration } from '../../src/pipeline/run.js';
 import { defaultTableNames } from '../../src/model/entities.js';
 import { adminQuery, databaseUrl } from '../support/database-template.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, testServerUrl, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import { SMALL_FIXTURES, expectedOutcome } from '../support/fixtures.js';
 import { targetRows } from '../support/target-rows.js';
@@ -70,7 +70,7 @@ describe('SQL identifiers from configuration are validated, or quoted so that th
     let drop: () => Promise<void>;
     if (usesRealPostgres()) {
       // An empty database: the template is migrated for "public", which would (rightly) refuse another schema.
-      const server = process.env.TEST_DATABASE_URL!;
+      const server = testServerUrl()!;
       const name = `kpi_migrate_hostile_${process.pid}_${Date.now()}`;
       await adminQuery(server, `create database ${quoteIdent(name)}`);
       sql = openPgClient(databaseUrl(server, name));

@@ -9,7 +9,8 @@ import { runMigration } from '../../src/pipeline/run.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
 import { LEGACY_ENTITIES, type TableNames } from '../../src/model/entities.js';
 import { adminQuery } from '../support/database-template.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, testServerUrl, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 import { expectBalanced, snapshot } from '../faults/harness.js';
@@ -139,13 +140,13 @@ describe('the tool never writes to its source', () => {
       expect(rows[0]!.n).toBe(0);
     });
 
-    it.skipIf(!process.env.TEST_DATABASE_URL)('a role that may only SELECT the kv table is enough to migrate from it (CLI)', async () => {
+    it.skipIf(missing('postgres-server'))('a role that may only SELECT the kv table is enough to migrate from it (CLI)', async () => {
       const db = await createTestDatabase();
       databases.push(db);
       expect(usesRealPostgres()).toBe(true);
       await loadKvStore(db.sql, path.join(SMALL_FIXTURES, 'kv', 'kv_store.jsonl'), { table: KV_TABLE });
       const role = `kpi_migrate_reader_${randomBytes(4).toString('hex')}`;
-      const server = process.env.TEST_DATABASE_URL!;
+      const server = testServerUrl()!;
       await adminQuery(server, `create role ${role} login`);
       try {
         await db.sql.exec(`revoke all on ${KV_TABLE} from public; grant usage on schema public to ${role}; grant select on ${KV_TABLE} to ${role}`);

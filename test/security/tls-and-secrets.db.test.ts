@@ -1,12 +1,14 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlClient } from '../../src/db/open.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { describeOutcome, runCli } from '../support/child-cli.js';
 import { SMALL_FIXTURES } from '../support/fixtures.js';
 import { temporaryDirectory } from '../faults/harness.js';
 
-const skipReason = process.env.TEST_DATABASE_URL ? undefined : 'TEST_DATABASE_URL is not set: TLS parameters only mean something against a PostgreSQL server';
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the TLS URL tests: ${skipReason}`);
 
 function withParameters(url: string, parameters: Record<string, string>): string {
@@ -79,6 +81,21 @@ describe.skipIf(skipReason !== undefined)('PostgreSQL TLS parameters in the URL 
     const outcome = await runCli(['run', '--source', 'export', '--export-dir', path.join(SMALL_FIXTURES, 'export'), '--database-url', withParameters(db.url, { sslmode: serverSsl ? 'verify-full' : 'require' })]);
     expect(outcome.code, describeOutcome(outcome)).toBe(3);
     expect(outcome.stderr).toMatch(serverSsl ? /TARGET_UNAVAILABLE: .*(certificate|self.signed|unable to verify)/i : /TARGET_UNAVAILABLE: preparing the target database: The server does not support SSL connections/);
+  });
+
+  it('TLS file parameters in a config file’s URL are settings, not secrets: the run is not refused and reaches the server', async () => {
+    const [cert, key] = [path.join(work.dir, 'client.crt'), path.join(work.dir, 'client.key')];
+    await writeFile(cert, 'not used: sslmode=disable\n');
+    await writeFile(key, 'not used: sslmode=disable\n');
+    const url = withParameters(db.url, { sslmode: 'disable', sslcert: cert, sslkey: key });
+    const configFile = path.join(work.dir, 'kpi-migrate.config.json');
+    await writeFile(configFile, JSON.stringify({ environments: { tls: { target: { databaseUrl: url } } } }));
+    const outcome = await runCli(['run', '--config', configFile, '--env', 'tls', '--source', 'export', '--export-dir', path.join(SMALL_FIXTURES, 'export')]);
+    expect(outcome.code, describeOutcome(outcome)).toBe(0);
+    expect(outcome.stderr).not.toMatch(/warning/);
+    expect(outcome.stdout).toContain(`sslkey=${encodeURIComponent(key)}`);
+    const { rows } = await db.sql.query<{ n: string }>(`select count(*)::text as n from kpi_migrate.runs where environment = 'tls' and status = 'completed'`);
+    expect(rows[0]!.n).toBe('1');
   });
 
   it('a password in the database URL never reaches the output or the run ledger', async () => {

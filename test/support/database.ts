@@ -15,11 +15,19 @@ export interface TestDatabase {
 }
 
 /**
- * A fresh, migrated database for one test file: cloned from the run's template on
- * TEST_DATABASE_URL's server, or an embedded PGlite when no server is configured.
+ * The PostgreSQL server of this test run: TEST_DATABASE_URL's, or the one the global setup
+ * started without it; undefined only when neither could be had (then tests use PGlite).
+ */
+export function testServerUrl(): string | undefined {
+  return inject('pgServerUrl') || undefined;
+}
+
+/**
+ * A fresh, migrated database for one test file: cloned from the run's template on the test
+ * server, or an embedded PGlite when there is no server.
  */
 export async function createTestDatabase(options: { pgliteDir?: string } = {}): Promise<TestDatabase> {
-  const serverUrl = process.env.TEST_DATABASE_URL;
+  const serverUrl = testServerUrl();
   const template = inject('pgTemplateDatabase');
   if (serverUrl && template) {
     const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
@@ -44,7 +52,7 @@ export async function createTestDatabase(options: { pgliteDir?: string } = {}): 
   };
 }
 
-/** True when tests run against real PostgreSQL (TEST_DATABASE_URL), as CI does. */
+/** True when tests run against a real PostgreSQL server (always, unless none could be started). */
 export function usesRealPostgres(): boolean {
-  return Boolean(process.env.TEST_DATABASE_URL && inject('pgTemplateDatabase'));
+  return Boolean(testServerUrl() && inject('pgTemplateDatabase'));
 }

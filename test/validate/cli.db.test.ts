@@ -7,7 +7,8 @@ import { reportCommand } from '../../src/cli/commands/report.js';
 import { validateCommand } from '../../src/cli/commands/validate.js';
 import { EXIT, exitCodeFor } from '../../src/cli/exit.js';
 import { MigrateError } from '../../src/errors.js';
-import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { missing } from '../support/prerequisites.js';
 import { FIXTURE_EXPORT, fixtureSource, migrate } from './harness.js';
 
 /**
@@ -42,7 +43,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 // The CLI opens the target by URL: an in-memory PGlite of the test would be another database.
-describe.skipIf(!usesRealPostgres())('kpi-migrate validate and report (CLI)', () => {
+describe.skipIf(missing('postgres-server'))('kpi-migrate validate and report (CLI)', () => {
   let db: TestDatabase;
   let dir: string;
   let runId: string;

@@ -7,12 +7,12 @@ import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../supp
 import { checkNamed, failedChecks, fixtureSource, migrate, validate } from './harness.js';
 
 // About 1.6 kpi_data rows per fact item: 65,000 items give a little over 100,000 rows. The
-// embedded PGlite (no TEST_DATABASE_URL) loads several times slower: there the same test runs
+// embedded PGlite (when no server could be started) loads several times slower: there the same test runs
 // on a fifth of the rows, to stay within the test timeout.
 const REAL = usesRealPostgres();
 const ITEMS = REAL ? 65_000 : 13_000;
 const MIN_ROWS = REAL ? 100_000 : 20_000;
-if (!REAL) process.stderr.write(`full-compare-100k: on PGlite, ${MIN_ROWS} rows instead of 100,000 (set TEST_DATABASE_URL for the full size)\n`);
+if (!REAL) process.stderr.write(`full-compare-100k: on PGlite, ${MIN_ROWS} rows instead of 100,000 (no PostgreSQL server could be started for the tests)\n`);
 
 describe(`validate --full on ${MIN_ROWS / 1000}k rows`, () => {
   let dir: string;

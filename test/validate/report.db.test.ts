@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,9 +17,9 @@ import {
   type ValidationReport,
 } from '../../src/validate/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { CHROMIUM, missing } from '../support/prerequisites.js';
 import { fixtureSource, migrate, validate } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const run = promisify(execFile);
 
 describe('reports: stored, written, read back and rendered', () => {
@@ -108,7 +107,7 @@ describe('reports: stored, written, read back and rendered', () => {
     expect(html).toContain('&#60;script&#62;');
   });
 
-  it.skipIf(!existsSync(CHROMIUM))(`renders in headless Chromium (${CHROMIUM}): the DOM has the charts, and a screenshot is drawn`, async () => {
+  it.skipIf(missing('chromium'))(`renders in headless Chromium (${CHROMIUM}): the DOM has the charts, and a screenshot is drawn`, async () => {
     const file = path.join(dir, 'report.html');
     await writeFile(file, renderReport(runReport, 'html'));
     const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--allow-file-access-from-files'];
@@ -122,6 +121,6 @@ describe('reports: stored, written, read back and rendered', () => {
   });
 });
 
-if (!existsSync(CHROMIUM)) {
-  process.stderr.write(`test/validate/report.db.test.ts: ${CHROMIUM} is absent, so the HTML report is not rendered in a browser (apt-get install chromium)\n`);
+if (missing('chromium')) {
+  process.stderr.write(`test/validate/report.db.test.ts: the HTML report is not rendered in a browser: ${missing('chromium')}\n`);
 }
