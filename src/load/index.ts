@@ -18,6 +18,7 @@ export {
   loadCheckpoints,
   parseRunReference,
   recordLookupOutcome,
+  resolveRunId,
   resumeRun,
   runCounts,
   startOrFindLabelledRun,
