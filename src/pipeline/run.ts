@@ -107,12 +107,16 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
 async function runWith(request: RunRequest, reader: RecordReader, runId: string, progress: ProgressSink, claim: RunClaim): Promise<RunResult> {
   const ledger = request.sql;
   const startedAt = new Date();
+  // A dry run of an earlier run's resume: that run's row belongs to the real run, so its status
+  // changes are rehearsed too, and rolled back with the rest.
+  const rehearsesResume = request.dryRun === true && request.resume !== undefined;
   let rehearsal: Rehearsal | undefined;
   try {
     if (request.dryRun) rehearsal = await openRehearsal(ledger);
     // The rehearsal's savepoints commit only while the claim holds, as the real run's transactions do.
     const sql = rehearsal === undefined ? ledger : guardedByClaim(rehearsal.client, claim);
     request = { ...request, sql };
+    if (rehearsesResume) await sql.transaction((tx) => resumeRun(tx, runId));
     const report: ReaderProgress = (update) => progress.update(update);
     for (const outcome of await reader.readLookups(report)) {
       progress.update({ ...newProgress(outcome.entity, 'lookup'), read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, done: true });
@@ -144,10 +148,11 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     } finally {
       abandon(upcoming);
     }
+    if (rehearsesResume) await completeRun(request, runId);
     // Read before the rehearsal is rolled back: the counts a real run would have stored.
     const counts = await runCounts(sql, runId);
     await rehearsal?.end();
-    await completeRun({ ...request, sql: ledger }, runId);
+    if (!rehearsesResume) await completeRun({ ...request, sql: ledger }, runId);
     return { runId, status: 'completed', counts, startedAt, finishedAt: new Date() };
   } catch (error) {
     // Rolled back first: it holds the run's row (FOR SHARE) until it ends.
@@ -156,7 +161,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     const failure = targetFailure(error, `run ${runId}`);
     // A process whose claim is gone no longer owns the run: another may be resuming it already,
     // and must not find it marked failed under its feet. It is left as a killed process leaves it.
-    if (failure.code !== 'RUN_CLAIM_LOST') {
+    if (failure.code !== 'RUN_CLAIM_LOST' && !rehearsesResume) {
       await ledger.transaction((tx) => finishRun(tx, runId, 'failed', { code: failure.code, message: failure.message })).catch(() => {});
     }
     throw failure;
@@ -190,7 +195,9 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
   }
   const claim = await claimRun(sql, { runId: run.id, label: run.label, worker });
   try {
-    await resumeRun(sql, run.id);
+    // A dry run of a resume leaves the run as it is: it resumes it in its rehearsal (runWith).
+    if (!request.dryRun) await resumeRun(sql, run.id);
+    else if (run.status !== 'running' && run.status !== 'failed') throw new MigrateError('RUN_STATE', `run ${run.id} is ${run.status}: it cannot be resumed`);
   } catch (error) {
     await claim.release();
     throw error;

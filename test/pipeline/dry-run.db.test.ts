@@ -60,6 +60,10 @@ describe('run --dry-run', () => {
       const expected = expectedOutcome();
       for (const entity of LEGACY_ENTITIES) expect(dry.counts.entities[entity]?.read, entity).toBe(expected.tables[entity].read);
       expect(dry.counts.entities.GoalKpiLink).toMatchObject({ migrated: expected.tables.GoalKpiLink.migrated, inserted: expected.kpiLinks, updated: 0 });
+      // The data rows see the links rehearsed before them, and a later entity the rows of an earlier one.
+      for (const entity of ['KpiMilestone', 'KpiActual', 'KpiReading'] as const) {
+        expect(dry.counts.entities[entity]?.rejectsByReason, entity).toEqual(expected.tables[entity].rejected);
+      }
     });
 
     it('reports the accounting of the real run that follows: the same would-be inserts and rejects', async () => {
