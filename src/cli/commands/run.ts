@@ -27,7 +27,7 @@ export const runCommand = {
     withSourceOptions(withConfigOptions(yargs))
       .option('resume', { type: 'string', describe: 'continue a run from its checkpoints: RUN_ID, or empty for the last unfinished run' })
       .option('tenant', { type: 'string', describe: 'migrate only this tenant (others are counted as skipped)' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and count everything; write no data (still applies pending schema migrations and records the run)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'do the whole run in one transaction, rolled back at its end: prints what the real run would do, leaves the data as it was (still applies pending schema migrations and records the run)' })
       .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 5000)' })
       .option('validate', {
         type: 'boolean',
