@@ -298,7 +298,7 @@ async function loadEntity(
     figures.inserted += outcome.inserted;
     figures.updated += outcome.updated;
     figures.unchanged += outcome.unchanged;
-    progress.update(figures);
+    progress.update({ ...figures });
   };
 
   // One batch writes while the next is read; they commit one at a time, in order, so a
@@ -320,5 +320,5 @@ async function loadEntity(
     throw error;
   }
   figures.done = true;
-  progress.update(figures);
+  progress.update({ ...figures });
 }
