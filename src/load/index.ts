@@ -12,6 +12,7 @@ export {
   loadCheckpoints,
   parseRunReference,
   recordLookupOutcome,
+  resolveRunId,
   resumeRun,
   runCounts,
   startOrFindLabelledRun,

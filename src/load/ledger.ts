@@ -147,6 +147,18 @@ export function parseRunReference(text: string): RunReference {
 }
 
 /**
+ * The id of the run that `text` names: digits are taken as an id (whether that run exists is for
+ * the caller to find), a label is looked up. RUN_NOT_FOUND when no run carries the label.
+ */
+export async function resolveRunId(sql: SqlSession, text: string): Promise<RunId> {
+  const reference = parseRunReference(text);
+  if ('id' in reference) return reference.id;
+  const rows = await ledgerQuery<{ id: string }>(sql, `looking up run ${reference.label}`, 'select id::text as id from kpi_migrate.runs where label = $1', [reference.label]);
+  if (rows[0] === undefined) throw new MigrateError('RUN_NOT_FOUND', `no run is labelled ${reference.label}`);
+  return rows[0].id;
+}
+
+/**
  * The run labelled `label`, recorded as `running` if no run carries that label yet. Any number of
  * callers at once get one run: the label is unique, so all but the first insert do nothing.
  */

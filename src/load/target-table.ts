@@ -65,7 +65,8 @@ export function tableStatements(targetSchema: string, table: TargetTable): Table
     target,
     staging,
     // The COPY columns and no constraints: COPY checks types, the upsert checks the rest.
-    createStaging: `create temp table ${staging} on commit drop as select ${columns.join(', ')}, first_run_id, last_run_id from ${target} with no data`,
+    // If not exists: a dry run's batches are savepoints of one transaction, which drops it only at its end.
+    createStaging: `create temp table if not exists ${staging} on commit drop as select ${columns.join(', ')}, first_run_id, last_run_id from ${target} with no data`,
     // Every probe of the target below goes through a LATERAL subquery with LIMIT (or OFFSET 0),
     // which PostgreSQL never flattens into a join: a batch is a few thousand rows against a target
     // of millions, and a hash join would read the whole target once per batch (quadratic in a run).

@@ -25,8 +25,9 @@ export interface MigrateOptions {
   /** This process is worker `index` of `count` on one shared run (DynamoDB scan segments only). */
   worker?: { index: number; count: number };
   /**
-   * With `worker`: the run the workers share, by id (an existing run), or by a label: the first
-   * worker to arrive creates the run under it, the others (and any restarted worker) join it.
+   * The run, by id (an existing run), or by a label: the first process to arrive creates the run
+   * under it, and the same command after a kill (or a restarted worker) continues it; once it is
+   * completed, the same command finds nothing left to do. With `worker`, the run the workers share.
    */
   run?: string;
   tenant?: string;
@@ -46,6 +47,8 @@ export interface MigrateResult extends RunResult {
   accountingBalanced: boolean;
   unbalanced: string[];
   dryRun: boolean;
+  /** The run (named by --run) was completed before this process came: it did nothing. */
+  alreadyCompleted?: boolean;
 }
 
 export const codeVersion: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -106,7 +109,11 @@ interface WorkerPlan {
 function checkWorkerConfig(config: ResolvedConfig, options: MigrateOptions): WorkerPlan | undefined {
   const { worker } = options;
   if (worker === undefined) {
-    if (options.run !== undefined) throw new MigrateError('USAGE', '--run names the run that workers share: it needs --worker K/N');
+    if (options.run === undefined) return undefined;
+    // A dry run commits no checkpoints: there is nothing for the same command to continue.
+    if (options.dryRun) throw new MigrateError('USAGE', '--run names a run that the same command continues; a dry run cannot be continued: leave --run out');
+    if (options.resume !== undefined) throw new MigrateError('USAGE', '--run already continues the run it names: leave --resume out');
+    parseRunReference(options.run);
     return undefined;
   }
   if (!Number.isInteger(worker.index) || !Number.isInteger(worker.count) || worker.index < 1 || worker.index > worker.count) {
@@ -141,7 +148,9 @@ export async function migrateInThisThread(
   const tenant = options.tenant?.toLowerCase().replace(/[{}]/g, '');
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
-    const sharedRun = plan === undefined ? undefined : await joinSharedRun(sql, { reference: plan.run, worker: plan.worker, start: runStartOf(config, options.tenant, plan.worker) });
+    // The run named by --run (shared by workers, or one process's): created by the first to arrive, continued by the others.
+    const reference = plan?.run ?? (options.run === undefined ? undefined : parseRunReference(options.run));
+    const sharedRun = reference === undefined ? undefined : await joinSharedRun(sql, { reference, worker: plan?.worker, start: runStartOf(config, options.tenant, plan?.worker) });
     if (sharedRun?.status === 'completed') return await alreadyCompleted(config, sql, sharedRun, options);
     const source = await openConfiguredSource(config, worker ? { worker } : {});
     let lookupSource: LegacySource | undefined;
@@ -167,7 +176,8 @@ export async function migrateInThisThread(
       });
       return resultOf(config, result, options);
     } catch (error) {
-      // When this worker's share was already written, the others may complete the run between its joining and resuming it.
+      // When this worker's share was already written, the others may complete the run between its joining and resuming it
+      // (for one process, a command on the same run may complete it in between).
       const completed = sharedRun && error instanceof MigrateError && error.code === 'RUN_STATE' ? await completedRun(sql, sharedRun.id) : undefined;
       if (completed !== undefined) return await alreadyCompleted(config, sql, completed, options);
       throw error;
@@ -202,7 +212,8 @@ async function completedRun(sql: SqlClient, runId: string): Promise<RunRecord | 
  * that restarts a pod after its share was written must see it succeed, not fail on the ledger.
  */
 async function alreadyCompleted(config: ResolvedConfig, sql: SqlClient, run: RunRecord, options: MigrateOptions): Promise<MigrateResult> {
-  options.progress?.message?.(`run ${describeRun(run)} is already completed: nothing left for worker ${options.worker?.index}/${options.worker?.count} to do`);
+  const who = options.worker === undefined ? '' : ` for worker ${options.worker.index}/${options.worker.count}`;
+  options.progress?.message?.(`run ${describeRun(run)} is already completed: nothing left${who} to do`);
   const now = new Date();
-  return resultOf(config, { runId: run.id, status: 'completed', counts: await runCounts(sql, run.id), startedAt: now, finishedAt: now }, options);
+  return { ...resultOf(config, { runId: run.id, status: 'completed', counts: await runCounts(sql, run.id), startedAt: now, finishedAt: now }, options), alreadyCompleted: true };
 }

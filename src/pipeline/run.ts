@@ -1,6 +1,5 @@
 import type { LegacySource } from '../model/source.js';
-import { DATA_ENTITIES, type LegacyEntity, type MigratedEntity } from '../model/entities.js';
-import type { RejectReason } from '../model/reject.js';
+import { DATA_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import type { SqlClient } from '../db/sql-client.js';
 import { applyMigrations } from '../load/migrate.js';
 import {
@@ -19,6 +18,7 @@ import {
   type RunClaim,
   type RunCounts,
 } from '../load/index.js';
+import { openRehearsal, type Rehearsal } from '../load/rehearsal.js';
 import { MigrateError } from '../errors.js';
 import { targetFailure } from '../db/database-error.js';
 import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
@@ -33,6 +33,11 @@ export interface RunRequest {
   batchRows: number;
   /** Only this tenant's records are migrated; the others are counted as skipped. */
   tenant?: string;
+  /**
+   * The whole run in one transaction that is rolled back at the end: it counts what the real run
+   * would do, on this target as it is, and leaves the target as it was. Only the run's own row in
+   * the ledger stays (completed, dry_run).
+   */
   dryRun?: boolean;
   /** Continue this run (or the last unfinished one, with 'last') from its checkpoints. */
   resume?: string | 'last';
@@ -68,34 +73,6 @@ export interface RunResult {
   finishedAt: Date;
 }
 
-/** What one entity's pass saw: the progress figures plus what the ledger would hold. */
-interface EntityFigures extends EntityProgress {
-  personFallbacks: number;
-  rejectsByReason: Partial<Record<RejectReason, number>>;
-  /** Links the database refused in this session (id_conflict, db_error): no data row may fan out to them. */
-  refusedSourceIds: string[];
-}
-
-function countsOf(runId: string, figures: EntityFigures[]): RunCounts {
-  const entities: RunCounts['entities'] = {};
-  for (const f of figures) {
-    entities[f.entity] = {
-      read: f.read, migrated: f.migrated, rejected: f.rejected, skipped: f.skipped, rowsOut: f.rowsOut,
-      inserted: f.inserted, updated: f.updated, unchanged: f.unchanged, deleted: 0,
-      personFallbacks: f.personFallbacks, rejectsByReason: f.rejectsByReason,
-    };
-  }
-  return { runId, entities };
-}
-
-function newFigures(entity: LegacyEntity, phase: EntityProgress['phase']): EntityFigures {
-  return { ...newProgress(entity, phase), personFallbacks: 0, rejectsByReason: {}, refusedSourceIds: [] };
-}
-
-function countReject(figures: EntityFigures, reason: RejectReason): void {
-  figures.rejectsByReason[reason] = (figures.rejectsByReason[reason] ?? 0) + 1;
-}
-
 /**
  * extract → transform → load, entity by entity: lookups (KPIs, people) and the link index are
  * built in memory first, links load before the data rows that reference them, and every batch
@@ -122,30 +99,39 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
   }
 }
 
+/**
+ * The run itself. `ledger` is the client of the run's own row (its status); a dry run does all
+ * the rest (lookups, batches, rejects, checkpoints, counts) through a rehearsal on `ledger`, which
+ * is rolled back once the counts are read: what it counts is what the same writes did, not an estimate.
+ */
 async function runWith(request: RunRequest, reader: RecordReader, runId: string, progress: ProgressSink, claim: RunClaim): Promise<RunResult> {
-  const { sql } = request;
+  const ledger = request.sql;
   const startedAt = new Date();
+  // A dry run of an earlier run's resume: that run's row belongs to the real run, so its status
+  // changes are rehearsed too, and rolled back with the rest.
+  const rehearsesResume = request.dryRun === true && request.resume !== undefined;
+  let rehearsal: Rehearsal | undefined;
   try {
-    const figures: EntityFigures[] = [];
+    if (request.dryRun) rehearsal = await openRehearsal(ledger);
+    // The rehearsal's savepoints commit only while the claim holds, as the real run's transactions do.
+    const sql = rehearsal === undefined ? ledger : guardedByClaim(rehearsal.client, claim);
+    request = { ...request, sql };
+    if (rehearsesResume) await sql.transaction((tx) => resumeRun(tx, runId));
     const report: ReaderProgress = (update) => progress.update(update);
     for (const outcome of await reader.readLookups(report)) {
-      const lookupFigures = newFigures(outcome.entity, 'lookup');
-      Object.assign(lookupFigures, { read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, done: true });
-      for (const reject of outcome.rejects) countReject(lookupFigures, reject.reason);
-      figures.push(lookupFigures);
-      if (!request.dryRun) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
+      progress.update({ ...newProgress(outcome.entity, 'lookup'), read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, done: true });
+      await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     }
     // The index needs every link. Loading reads them all too, unless this worker reads only its
     // share or an earlier session loaded some: only then does the index take a pass of its own.
     const indexLinks =
       request.lookupSource === undefined && request.sharedRun === undefined && Object.keys(await loadCheckpoints(sql, runId, 'GoalKpiLink')).length === 0;
     if (!indexLinks) await reader.indexLinks(report);
-    const linkFigures = await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks), progress);
-    figures.push(linkFigures);
+    await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks), progress);
     await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress, claim);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
-    const refusedLinks = request.dryRun ? linkFigures.refusedSourceIds : await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
+    const refusedLinks = await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
     await reader.forgetLinks(refusedLinks);
     // Facts of one entity do not depend on what another wrote: the next one is read while the
     // last batch of this one is written (its rows still wait for their turn, and for other workers).
@@ -156,23 +142,27 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
         upcoming = undefined;
         const next = DATA_ENTITIES[at + 1];
         const readNext = next === undefined ? undefined : async () => void (upcoming = await openEntity(request, reader, runId, next, false));
-        figures.push(await loadEntity(request, runId, reading, progress, readNext));
+        await loadEntity(request, runId, reading, progress, readNext);
         await waitForOtherWorkers(request, runId, entity, progress, claim);
       }
     } finally {
       abandon(upcoming);
     }
-    await completeRun(request, runId);
-    // A dry run stored nothing, so its counts are the ones this process saw.
-    const counts = request.dryRun ? countsOf(runId, figures) : await runCounts(sql, runId);
+    if (rehearsesResume) await completeRun(request, runId);
+    // Read before the rehearsal is rolled back: the counts a real run would have stored.
+    const counts = await runCounts(sql, runId);
+    await rehearsal?.end();
+    if (!rehearsesResume) await completeRun({ ...request, sql: ledger }, runId);
     return { runId, status: 'completed', counts, startedAt, finishedAt: new Date() };
   } catch (error) {
+    // Rolled back first: it holds the run's row (FOR SHARE) until it ends.
+    await rehearsal?.end().catch(() => {});
     // Errors the load stage did not wrap (a runner query cut off mid-run) are classified once here.
     const failure = targetFailure(error, `run ${runId}`);
     // A process whose claim is gone no longer owns the run: another may be resuming it already,
     // and must not find it marked failed under its feet. It is left as a killed process leaves it.
-    if (failure.code !== 'RUN_CLAIM_LOST') {
-      await sql.transaction((tx) => finishRun(tx, runId, 'failed', { code: failure.code, message: failure.message })).catch(() => {});
+    if (failure.code !== 'RUN_CLAIM_LOST' && !rehearsesResume) {
+      await ledger.transaction((tx) => finishRun(tx, runId, 'failed', { code: failure.code, message: failure.message })).catch(() => {});
     }
     throw failure;
   }
@@ -205,7 +195,9 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
   }
   const claim = await claimRun(sql, { runId: run.id, label: run.label, worker });
   try {
-    await guardedByClaim(sql, claim).transaction((tx) => resumeRun(tx, run.id));
+    // A dry run of a resume leaves the run as it is: it resumes it in its rehearsal (runWith).
+    if (!request.dryRun) await guardedByClaim(sql, claim).transaction((tx) => resumeRun(tx, run.id));
+    else if (run.status !== 'running' && run.status !== 'failed') throw new MigrateError('RUN_STATE', `run ${run.id} is ${run.status}: it cannot be resumed`);
   } catch (error) {
     await claim.release();
     throw error;
@@ -280,10 +272,10 @@ async function loadEntity(
   reading: EntityReading,
   progress: ProgressSink,
   readNext?: () => Promise<void>,
-): Promise<EntityFigures> {
+): Promise<void> {
   const { sql } = request;
   const { entity } = reading;
-  const figures = newFigures(entity, 'load');
+  const figures = newProgress(entity, 'load');
 
   const write = async (batch: MappedBatch): Promise<void> => {
     const outcome = await writeBatch(sql, {
@@ -296,7 +288,6 @@ async function loadEntity(
       skipped: batch.skipped,
       personFallbacks: batch.personFallbacks,
       checkpoints: batch.checkpoints,
-      dryRun: request.dryRun ?? false,
     });
     batch.written?.();
     figures.read += batch.read;
@@ -307,16 +298,7 @@ async function loadEntity(
     figures.inserted += outcome.inserted;
     figures.updated += outcome.updated;
     figures.unchanged += outcome.unchanged;
-    figures.personFallbacks += batch.personFallbacks;
-    for (const reject of outcome.rejects) {
-      countReject(figures, reject.reason);
-      if (entity === 'GoalKpiLink' && (reject.reason === 'id_conflict' || reject.reason === 'db_error') && reject.sourceId !== null) {
-        // Copied, code unit for code unit (an id may hold a lone surrogate): an id cut from a
-        // batch's joined text (worker-wire.ts) would keep all of that text alive.
-        figures.refusedSourceIds.push(Array.from(reject.sourceId).join(''));
-      }
-    }
-    reportProgress(progress, figures);
+    progress.update({ ...figures });
   };
 
   // One batch writes while the next is read; they commit one at a time, in order, so a
@@ -338,12 +320,5 @@ async function loadEntity(
     throw error;
   }
   figures.done = true;
-  reportProgress(progress, figures);
-  return figures;
-}
-
-/** The figures without the refused ids, which only the runner needs and which grow with the run. */
-function reportProgress(progress: ProgressSink, figures: EntityFigures): void {
-  const { refusedSourceIds: _refused, ...shown } = figures;
-  progress.update(shown);
+  progress.update({ ...figures });
 }

@@ -5,7 +5,8 @@ import type { SqlClient } from '../db/sql-client.js';
 
 export interface SharedRunRequest {
   reference: RunReference;
-  worker: { index: number; count: number };
+  /** Undefined: one process on the whole run (`run --run LABEL` without --worker). */
+  worker?: { index: number; count: number };
   /** The run as this worker would record it, if it is the first to arrive under a label. */
   start: RunStart;
 }
@@ -13,7 +14,9 @@ export interface SharedRunRequest {
 /**
  * The run worker K of N joins: an existing run by id, or the run under a label, which the first
  * worker to arrive creates (a pod restarted with the same arguments finds it again). Refused when
- * this worker would read or write something other than the run's other workers do.
+ * this worker would read or write something other than the run's other workers do. Without a
+ * worker, the same for one process: the first `run --run LABEL` creates the run, the same command
+ * after a kill continues it, and one that would read or write differently is refused.
  */
 export async function joinSharedRun(sql: SqlClient, request: SharedRunRequest): Promise<RunRecord> {
   await applyMigrations(sql, request.start.targetSchema);
@@ -24,11 +27,12 @@ export async function joinSharedRun(sql: SqlClient, request: SharedRunRequest): 
   if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${'id' in reference ? reference.id : reference.label} does not exist`);
   const differences = differencesFrom(run, request);
   if (differences.length > 0) {
-    throw new MigrateError(
-      'RUN_STATE',
-      `worker ${request.worker.index}/${request.worker.count} cannot join run ${describeRun(run)}: every worker of a run needs the same configuration, and this one differs:\n  ${differences.join('\n  ')}`,
-      { details: { differences } },
-    );
+    const { worker } = request;
+    const refusal =
+      worker === undefined
+        ? `cannot continue run ${describeRun(run)}: continuing a run needs the configuration it was started with, and this one differs`
+        : `worker ${worker.index}/${worker.count} cannot join run ${describeRun(run)}: every worker of a run needs the same configuration, and this one differs`;
+    throw new MigrateError('RUN_STATE', `${refusal}:\n  ${differences.join('\n  ')}`, { details: { differences } });
   }
   if (run.status === 'rolled_back') {
     throw new MigrateError('RUN_STATE', `run ${describeRun(run)} was rolled back: start the migration again under a new label`);
@@ -47,16 +51,25 @@ const PER_PROCESS_SOURCE_SETTINGS = ['pageLimit', 'maxReadUnits'];
 function differencesFrom(run: RunRecord, request: SharedRunRequest): string[] {
   const { start, worker } = request;
   const differences: string[] = [];
+  const self = worker === undefined ? 'this process' : 'this worker';
   const compare = (what: string, recorded: unknown, given: unknown) => {
-    if (canonicalJson(recorded) !== canonicalJson(given)) differences.push(`${what}: the run has ${canonicalJson(recorded)}, this worker ${canonicalJson(given)}`);
+    if (canonicalJson(recorded) !== canonicalJson(given)) differences.push(`${what}: the run has ${canonicalJson(recorded)}, ${self} ${canonicalJson(given)}`);
   };
   compare('source kind', run.sourceKind, start.sourceKind);
   compare('environment', run.environment, start.environment);
   compare('target schema', run.targetSchema, start.targetSchema);
   compare('source', withoutPerProcessSettings(run.options.source), withoutPerProcessSettings(start.options.source));
   compare('tenant', run.options.tenant ?? null, start.options.tenant ?? null);
-  // Runs made by prepareRun() do not say how many workers share them.
-  if (typeof run.options.workers === 'number') compare('worker count (N of --worker K/N)', run.options.workers, worker.count);
+  // Runs made by prepareRun() do not say how many workers share them (and carry no label); a
+  // labelled run made by one process without --worker says so with null.
+  const recordedWorkers = run.options.workers ?? null;
+  if (worker === undefined) {
+    if (recordedWorkers !== null) differences.push(`workers: the run is shared by ${canonicalJson(recordedWorkers)} workers (--worker K/N), ${self} has no --worker`);
+  } else if (typeof recordedWorkers === 'number') {
+    compare('worker count (N of --worker K/N)', recordedWorkers, worker.count);
+  } else if (run.label !== null) {
+    differences.push(`workers: the run was started by one process without --worker, ${self} is worker ${worker.index}/${worker.count}`);
+  }
   if (run.dryRun) differences.push('the run is a dry run, which records no checkpoints for workers to share');
   return differences;
 }

@@ -5,7 +5,7 @@ import { openSqlClient } from '../db/open.js';
 import type { SqlClient } from '../db/sql-client.js';
 import type { Report, ValidationReport } from '../validate/report.js';
 import { buildRunReport, type NotValidatedReason } from '../validate/run-report.js';
-import { storeReport, writeReportFile } from '../validate/store.js';
+import { latestStoredReport, storeReport, writeReportFile } from '../validate/store.js';
 import { describeSource, keepValidationReport, validateWithSession } from '../validate/validate-configured.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 
@@ -30,7 +30,8 @@ export interface ValidatedRunOutcome {
   notValidated: NotValidatedReason | undefined;
   /** The run's report, the validation embedded. */
   report: Report;
-  reportFile: string;
+  /** Undefined when the run was completed and reported before: nothing was done, nor written. */
+  reportFile: string | undefined;
   /** The run report's id in kpi_migrate.reports. */
   storedAs: string;
   /** The run's accounting balanced and every check of its report (the validation's included) passed. */
@@ -48,6 +49,21 @@ export async function migrateAndValidate(config: ResolvedConfig, options: Valida
   const notValidated = reasonNotToValidate(options);
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
+    // The same `run --run LABEL` after its run completed (a Job restarting a finished pod): the
+    // run's report stands, and nothing is done again. Killed before its report was kept, it validates now.
+    const stored = migration.alreadyCompleted && options.worker === undefined ? await latestStoredReport(sql, { runId: migration.runId, kind: 'run' }) : undefined;
+    if (stored !== undefined) {
+      const { report } = stored;
+      return {
+        migration,
+        validation: report.validation as ValidationReport | undefined,
+        notValidated: undefined,
+        report,
+        reportFile: undefined,
+        storedAs: stored.id,
+        passed: migration.accountingBalanced && report.outcome === 'passed',
+      };
+    }
     const validation = notValidated === undefined ? await validateRun(config, sql, migration.runId, { sample, seed, progress: validationProgress }) : undefined;
     const run = await findRun(sql, migration.runId);
     if (run === undefined) throw new MigrateError('RUN_CHANGED', `run ${migration.runId} is gone from kpi_migrate.runs`);

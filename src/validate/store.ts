@@ -26,21 +26,28 @@ export async function storeReport(sql: SqlSession, report: Report): Promise<stri
 
 /** The latest report stored for a run (of one kind, when given). */
 export async function loadReport(sql: SqlSession, query: { runId: string; kind?: 'run' | 'validate' }): Promise<Report> {
+  const stored = await latestStoredReport(sql, query);
+  if (stored === undefined) {
+    throw new MigrateError('RUN_NOT_FOUND', `no ${query.kind ?? ''}${query.kind ? ' ' : ''}report is stored for run ${query.runId}`);
+  }
+  return stored.report;
+}
+
+/** loadReport's report with its id in kpi_migrate.reports, or undefined when none is stored. */
+export async function latestStoredReport(sql: SqlSession, query: { runId: string; kind?: 'run' | 'validate' }): Promise<{ id: string; report: Report } | undefined> {
   if (!RUN_ID.test(query.runId)) throw new MigrateError('USAGE', `not a run id: ${JSON.stringify(query.runId)}`);
-  let rows: { report: string }[];
+  let rows: { id: string; report: string }[];
   try {
-    ({ rows } = await sql.query<{ report: string }>(
-      `select report::text as report from kpi_migrate.reports
+    ({ rows } = await sql.query<{ id: string; report: string }>(
+      `select id::text as id, report::text as report from kpi_migrate.reports
        where run_id = $1::bigint and ($2::text is null or kind = $2) order by id desc limit 1`,
       [query.runId, query.kind ?? null],
     ));
   } catch (error) {
     throw targetFailure(error, `reading the reports of run ${query.runId}`);
   }
-  if (rows[0] === undefined) {
-    throw new MigrateError('RUN_NOT_FOUND', `no ${query.kind ?? ''}${query.kind ? ' ' : ''}report is stored for run ${query.runId}`);
-  }
-  return parseReport(JSON.parse(rows[0].report), `the stored report of run ${query.runId}`);
+  if (rows[0] === undefined) return undefined;
+  return { id: rows[0].id, report: parseReport(JSON.parse(rows[0].report), `the stored report of run ${query.runId}`) };
 }
 
 export function defaultReportFile(report: Report): string {

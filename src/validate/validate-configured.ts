@@ -6,6 +6,7 @@ import type { SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { openSqlClient } from '../db/open.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
+import { resolveRunId } from '../load/ledger.js';
 import { packageRoot } from '../package-root.js';
 import { openConfiguredSource } from '../reading/open-source.js';
 import type { Report, ValidationReport } from './report.js';
@@ -51,7 +52,8 @@ export function describeSource(source: SourceConfig | undefined): string | undef
 export async function validateConfigured(config: ResolvedConfig, options: ValidateOptions = {}): Promise<ValidateOutcome> {
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
-    const report = await validateWithSession(config, sql, options);
+    const runId = options.runId === undefined ? undefined : await resolveRunId(sql, options.runId);
+    const report = await validateWithSession(config, sql, { ...options, runId });
     const storedAs = await keepValidationReport(sql, report);
     const reportFile = await writeReportFile(report, options.reportFile);
     return { report, reportFile, storedAs };
@@ -104,7 +106,7 @@ export async function findReport(config: ResolvedConfig, query: { runId?: string
   }
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
-    return await loadReport(sql, { runId: query.runId, kind: query.kind });
+    return await loadReport(sql, { runId: await resolveRunId(sql, query.runId), kind: query.kind });
   } finally {
     await sql.close();
   }

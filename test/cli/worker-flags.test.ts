@@ -13,7 +13,9 @@ describe('run --worker K/N --run RUN: usage errors (exit 2, nothing done)', () =
     ['a fraction of decimals', [...WORKER, '--worker', '1.5/4', '--run', 'cutover'], /USAGE: --worker must be K\/N/],
     ['a label that is neither id nor label', [...WORKER, '--worker', '1/4', '--run', '4th-run'], /USAGE: not a run id or label: "4th-run"/],
     ['--worker without --run', [...WORKER, '--worker', '1/4'], /USAGE: [^\n]*:\s+worker -> run/],
-    ['--run without --worker', [...WORKER, '--run', 'cutover'], /USAGE: [^\n]*:\s+run -> worker/],
+    // Without --worker, --run LABEL starts or continues one process's run (test/faults/run-label-restart.db.test.ts).
+    ['--run with --resume, without --worker', [...WORKER, '--run', 'cutover', '--resume', '3'], /USAGE: Arguments run and resume are mutually exclusive/],
+    ['--run with --dry-run, without --worker', [...WORKER, '--run', 'cutover', '--dry-run'], /USAGE: --run names a run that the same command continues; a dry run cannot be continued/],
     ['--worker with --resume', [...WORKER, '--worker', '1/4', '--run', 'cutover', '--resume', '3'], /USAGE: Arguments worker and resume are mutually exclusive/],
     ['another source', ['--source', 'export', '--export-dir', '/nowhere', ...NOWHERE, '--worker', '1/4', '--run', 'cutover'], /USAGE: --worker splits DynamoDB scan segments: it needs --source dynamodb/],
     ['no explicit --segments', ['--source', 'dynamodb', ...NOWHERE, '--worker', '1/4', '--run', 'cutover'], /USAGE: --worker needs an explicit --segments/],

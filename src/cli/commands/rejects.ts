@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { openSqlClient } from '../../db/open.js';
-import { listRejects, rejectJsonLine } from '../../load/index.js';
+import { listRejects, rejectJsonLine, resolveRunId } from '../../load/index.js';
 import { REJECT_REASONS } from '../../model/reject.js';
 import { print } from '../output.js';
 
@@ -18,7 +18,7 @@ export const rejectsCommand = {
   describe: 'list the records a run could not migrate, with reason, attribute and raw item',
   builder: (yargs: Argv) =>
     withConfigOptions(yargs)
-      .option('run', { type: 'string', describe: 'run id (default: every run)' })
+      .option('run', { type: 'string', describe: 'the run, by RUN_ID or LABEL (default: every run)' })
       .option('reason', { choices: REJECT_REASONS, describe: 'only this reason' })
       .option('entity', { type: 'string', describe: 'only this source entity (e.g. KpiActual)' })
       .option('limit', { type: 'number', default: 100, describe: 'at most this many' })
@@ -27,7 +27,8 @@ export const rejectsCommand = {
     const config = configFromArgs(args);
     const sql = await openSqlClient(config.target.databaseUrl);
     try {
-      const rejects = await listRejects(sql, { runId: args.run, reason: args.reason, entity: args.entity, limit: args.limit });
+      const runId = args.run === undefined ? undefined : await resolveRunId(sql, args.run);
+      const rejects = await listRejects(sql, { runId, reason: args.reason, entity: args.entity, limit: args.limit });
       if (args.json) {
         for (const reject of rejects) print(rejectJsonLine(reject));
         return;

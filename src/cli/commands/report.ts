@@ -20,13 +20,13 @@ export const reportCommand = {
   describe: 'render the report of a run or a validation as Markdown, a self-contained HTML page, or JSON',
   builder: (yargs: Argv) =>
     withConfigOptions(yargs)
-      .option('run', { type: 'string', describe: 'the run whose latest stored report to render' })
+      .option('run', { type: 'string', describe: 'the run whose latest stored report to render, by RUN_ID or LABEL' })
       .option('kind', { choices: ['run', 'validate'] as const, describe: 'only a report of this kind (default: the latest of either)' })
       .option('input', { type: 'string', describe: 'render this JSON report file instead of a stored report' })
       .option('format', { choices: REPORT_FORMATS, default: 'md' as ReportFormat, describe: 'md, html (one self-contained page) or json' })
       .option('out', { type: 'string', describe: 'write to this file instead of stdout' })
       .check((args) => {
-        if (args.run === undefined && args.input === undefined) throw new MigrateError('USAGE', 'name the run (--run ID) or a report file (--input FILE)');
+        if (args.run === undefined && args.input === undefined) throw new MigrateError('USAGE', 'name the run (--run ID or LABEL) or a report file (--input FILE)');
         return true;
       })
       .example('$0 report --run 12 --format html --out run-12.html', 'one HTML page with the counts, rejects, checks and charts of run 12'),

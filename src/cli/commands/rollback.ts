@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { openSqlClient } from '../../db/open.js';
 import { planRollback, rollbackRun, type RollbackPlan, type RunRollback } from '../../load/rollback.js';
+import { resolveRunId } from '../../load/ledger.js';
 import { confirmWrite } from '../confirm.js';
 import { print } from '../output.js';
 import { EXIT } from '../exit.js';
@@ -40,8 +41,8 @@ export const rollbackCommand = {
   describe: 'undo one run: delete the rows it inserted, restore the rows it changed (plan only, unless --confirm)',
   builder: (yargs: Argv) =>
     withConfigOptions(yargs)
-      .option('run', { type: 'string', demandOption: true, describe: 'the run to undo' })
-      .option('also', { type: 'string', array: true, describe: 'a later run that built on it, undone first (repeatable)' })
+      .option('run', { type: 'string', demandOption: true, describe: 'the run to undo, by RUN_ID or LABEL' })
+      .option('also', { type: 'string', array: true, describe: 'a later run that built on it, by RUN_ID or LABEL, undone first (repeatable)' })
       .option('confirm', { type: 'boolean', default: false, describe: 'really do it (without: print the plan, change nothing)' })
       .option('yes', { type: 'boolean', default: false, describe: 'with --confirm: confirm writing to a protected environment (asked on a terminal otherwise)' })
       .example('$0 rollback --run 12', 'show what undoing run 12 would delete and restore, and which later runs stand in the way')
@@ -51,7 +52,9 @@ export const rollbackCommand = {
     if (args.confirm) await confirmWrite(config, { yes: args.yes, action: `roll back run ${[args.run, ...(args.also ?? [])].join(', ')} in` });
     const sql = await openSqlClient(config.target.databaseUrl);
     try {
-      const request = { runId: args.run, schema: config.target.schema, alsoRuns: args.also ?? [] };
+      const alsoRuns: string[] = [];
+      for (const also of args.also ?? []) alsoRuns.push(await resolveRunId(sql, also));
+      const request = { runId: await resolveRunId(sql, args.run), schema: config.target.schema, alsoRuns };
       if (!args.confirm) {
         const plan = await planRollback(sql, request);
         print(renderPlan(plan));

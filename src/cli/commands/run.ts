@@ -27,7 +27,7 @@ export const runCommand = {
     withSourceOptions(withConfigOptions(yargs))
       .option('resume', { type: 'string', describe: 'continue a run from its checkpoints: RUN_ID, or empty for the last unfinished run' })
       .option('tenant', { type: 'string', describe: 'migrate only this tenant (others are counted as skipped)' })
-      .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and count everything; write no data (still applies pending schema migrations and records the run)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'do the whole run in one transaction, rolled back at its end: prints what the real run would do, leaves the data as it was (still applies pending schema migrations and records the run)' })
       .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 5000)' })
       .option('validate', {
         type: 'boolean',
@@ -42,15 +42,18 @@ export const runCommand = {
       })
       .option('run', {
         type: 'string',
-        describe: 'with --worker: the shared run, by a LABEL (the first worker to arrive creates the run, the others and restarted ones join it) or by RUN_ID',
+        describe:
+          'start or continue the run named LABEL: the first command creates it, the same command after a kill continues it, and once it is completed does nothing (exit 0); ' +
+          'with --worker, the run the workers share (a LABEL or a RUN_ID)',
       })
       .implies('worker', 'run')
-      .implies('run', 'worker')
       .conflicts('worker', 'resume')
-      .group(['worker', 'run'], 'Several workers on one run:')
+      .conflicts('run', 'resume')
+      .group(['worker'], 'Several workers on one run:')
       .example('$0 run --source export --export-dir ./export', 'migrate export files into $DATABASE_URL (or the embedded PGlite)')
       .example('$0 run --env prod --source dynamodb --yes', 'migrate from DynamoDB into the protected prod environment')
       .example('$0 run --resume', 'continue the last unfinished run from its checkpoints')
+      .example('$0 run --source export --export-dir ./export --run june-cutover', 'start the run labelled june-cutover, or continue it: the same command, restarted blindly')
       .example('$0 run --source dynamodb --segments 32 --worker 3/8 --run june-cutover', 'worker 3 of 8 on the run labelled june-cutover (the same command restarts it)'),
   handler: async (args: RunArgs) => {
     // Parsed here rather than by yargs' coerce, which would turn a USAGE error into an anonymous one.
@@ -75,7 +78,11 @@ export const runCommand = {
       });
       display.finish();
       print(`${renderRunSummary(outcome.migration, display.timings())}\n\n${renderRunValidation(outcome)}`);
-      printError(`report written to ${outcome.reportFile} and kept in kpi_migrate.reports (kpi-migrate report --run ${outcome.migration.runId})`);
+      printError(
+        outcome.reportFile === undefined
+          ? `run ${outcome.migration.runId} was already completed: nothing done; its report is kept in kpi_migrate.reports (kpi-migrate report --run ${outcome.migration.runId})`
+          : `report written to ${outcome.reportFile} and kept in kpi_migrate.reports (kpi-migrate report --run ${outcome.migration.runId})`,
+      );
       process.exitCode = outcome.passed ? EXIT.ok : EXIT.checkFailed;
     } finally {
       display.finish();

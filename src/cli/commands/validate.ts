@@ -20,7 +20,7 @@ export const validateCommand = {
   describe: 'prove a migration from the source and the target alone: counts, fan-out, rows, samples, orphans, schema (exit 1 when a check fails)',
   builder: (yargs: Argv) =>
     withSourceOptions(withConfigOptions(yargs))
-      .option('run', { type: 'string', describe: 'the run whose rejects and tenant filter to account for (default: the latest completed run)' })
+      .option('run', { type: 'string', describe: 'the run whose rejects and tenant filter to account for, by RUN_ID or LABEL (default: the latest completed run)' })
       .option('sample', { type: 'number', describe: 'records re-read by key and compared column by column (default: the environment’s sampleSize, 200)' })
       .option('seed', { type: 'number', describe: 'seed of the sample: the same seed draws the same records (default: random, recorded in the report)' })
       .option('full', { type: 'boolean', default: false, describe: 'compare every column of every row (checksums per bucket of ids), not only ids, links and provenance' })
