@@ -8,12 +8,47 @@ import { parseDeleteLimit } from '../../src/load/sweep.js';
 import type { SqlSession } from '../../src/load/sql-client.js';
 import type { RunResult } from '../../src/pipeline/run.js';
 import type { LegacyItem } from '../../src/transform/legacy-value.js';
-import { KPI_DATA_COLUMNS } from '../../src/transform/rows.js';
+import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/transform/rows.js';
+import { createExportSource } from '../../src/extract/export-source.js';
+import { validate, expectClean } from '../validate/harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { rejectKeys, targetRows } from '../support/target-rows.js';
-import { FIXTURE_EXPORT, applyChanges, chooseChanges, migrateExport, readExport, writeExport, type LegacyTables } from './changed-export.js';
+import { FIXTURE_EXPORT, TABLE_NAMES, applyChanges, chooseChanges, migrateExport, readExport, writeExport, type LegacyTables } from './changed-export.js';
 
 const KPI_DATA_SOURCE_ENTITY = KPI_DATA_COLUMNS.indexOf('source_entity');
+const APP_LINK = 'eeeeeeee-0000-4000-8000-0000000000d1';
+const APP_ROWS = ['eeeeeeee-0000-4000-8000-0000000000d2', 'eeeeeeee-0000-4000-8000-0000000000d3'];
+
+/** The migration's rows only: those the application wrote have no provenance. */
+async function migratedRows(sql: SqlSession): Promise<Awaited<ReturnType<typeof targetRows>>> {
+  const rows = await targetRows(sql);
+  const links = KPI_LINK_COLUMNS.indexOf('source_entity');
+  return { links: rows.links.filter((row) => row[links] !== '∅'), data: rows.data.filter((row) => row[KPI_DATA_SOURCE_ENTITY] !== '∅') };
+}
+
+/** Rows as the live application inserts them (no provenance, no run): a link, a row on it, a row on a migrated link. */
+async function insertApplicationRows(sql: SqlSession, migratedLink: string): Promise<void> {
+  await sql.query(
+    `insert into public.kpi_links (id, tenant_id, kpi_id, person_id, link_type, is_primary, created_by, created_at)
+     select $1, tenant_id, kpi_id, person_id, 'monitoring', false, person_id, now() from public.kpi_links where id = $2`,
+    [APP_LINK, migratedLink],
+  );
+  for (const [id, link] of [[APP_ROWS[0], APP_LINK], [APP_ROWS[1], migratedLink]]) {
+    await sql.query(
+      `insert into public.kpi_data (id, kpi_link_id, data_category, actual_subtype, post_value, post_date) values ($1, $2, 'actual', 'measured', 3.5, now())`,
+      [id, link],
+    );
+  }
+}
+
+async function applicationRows(sql: SqlSession): Promise<string[]> {
+  const { rows } = await sql.query<{ r: string }>(
+    `select 'kpi_links ' || id || ' ' || link_type as r from public.kpi_links where source_entity is null
+     union all select 'kpi_data ' || id || ' ' || kpi_link_id || ' ' || post_value from public.kpi_data where source_entity is null order by 1`,
+  );
+  return rows.map((row) => row.r);
+}
+
 const NEW_OWNER = 'eeeeeeee-0000-4000-8000-0000000000b1';
 const HEALING_LINK = 'eeeeeeee-0000-4000-8000-0000000000c1';
 
@@ -85,6 +120,7 @@ describe('run --converge on a changed source (the runner)', () => {
   let runB: RunResult;
   let freshB: RunResult;
   let targetA: Awaited<ReturnType<typeof targetRows>>;
+  let applicationA: string[];
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kpi-converge-'));
@@ -96,14 +132,19 @@ describe('run --converge on a changed source (the runner)', () => {
 
     runA = await migrateExport(converged, FIXTURE_EXPORT);
     targetA = await targetRows(converged.sql);
-    await writeExport(dir, await stateB(converged.sql, runA.runId, await readExport(FIXTURE_EXPORT)));
+    const b = await stateB(converged.sql, runA.runId, await readExport(FIXTURE_EXPORT));
+    await writeExport(dir, b);
+    await insertApplicationRows(converged.sql, str(b.GoalKpiLink[0]!, 'Id').toLowerCase().replace(/[{}]/g, ''));
+    applicationA = await applicationRows(converged.sql);
     runB = await migrateExport(converged, dir, { converge: true, maxDelete: parseDeleteLimit('100%') });
     freshB = await migrateExport(fresh, dir);
   });
 
   it('ends with the target a fresh run of the changed source produces, row for row and column for column, and the same rejects', async () => {
     expect(runB.converge).toBe(true);
-    expect(await targetRows(converged.sql)).toEqual(await targetRows(fresh.sql));
+    expect(await migratedRows(converged.sql)).toEqual(await targetRows(fresh.sql));
+    expect(await applicationRows(converged.sql)).toEqual(applicationA);
+    expect(applicationA).toHaveLength(3);
     expect(await outcomes(converged.sql, runB.runId)).toEqual(await outcomes(fresh.sql, freshB.runId));
     for (const entity of ['GoalKpiLink', 'KpiMilestone', 'KpiActual', 'KpiReading'] as const) {
       const c = runB.counts.entities[entity]!;
@@ -122,6 +163,15 @@ describe('run --converge on a changed source (the runner)', () => {
     expect(Number(rows[0]!.n)).toBeGreaterThan(0);
   });
 
+  it('validate passes on the converged target, --full included; the application’s rows are not the migration’s', async () => {
+    const source = createExportSource({ dir, tableNames: TABLE_NAMES });
+    try {
+      expectClean(await validate(converged.sql, source, { runId: runB.runId, full: true, sample: 10_000 }));
+    } finally {
+      await source.close();
+    }
+  });
+
   it('a second converge run of the same state changes nothing', async () => {
     const again = await migrateExport(converged, dir, { converge: true });
     for (const entity of ['GoalKpiLink', 'KpiMilestone', 'KpiActual', 'KpiReading'] as const) {
@@ -132,7 +182,8 @@ describe('run --converge on a changed source (the runner)', () => {
 
   it('rollback of the converge run restores state A’s target exactly', async () => {
     await rollbackRun(converged.sql, { runId: runB.runId, schema: 'public', confirm: true });
-    expect(await targetRows(converged.sql)).toEqual(targetA);
+    expect(await migratedRows(converged.sql)).toEqual(targetA);
+    expect(await applicationRows(converged.sql)).toEqual(applicationA);
   });
 });
 
