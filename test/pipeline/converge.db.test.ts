@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
+import { loadMigrations } from '../../src/load/migrate.js';
 import { rollbackRun } from '../../src/load/rollback.js';
 import { parseDeleteLimit } from '../../src/load/sweep.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
+import type { SqlClient, SqlSession } from '../../src/load/sql-client.js';
 import type { RunResult } from '../../src/pipeline/run.js';
 import type { LegacyItem } from '../../src/transform/legacy-value.js';
 import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/transform/rows.js';
@@ -221,6 +222,83 @@ describe('run --converge on a source with a table missing', () => {
       expect(await targetRows(db.sql)).toEqual(await targetRows(fresh.sql));
     } finally {
       await fresh.drop();
+    }
+  });
+});
+
+/** `sql`, whose `failAt`-th transaction does all its work, then fails instead of committing. */
+function failingAtCommit(sql: SqlClient, failAt: number): SqlClient & { transactions(): number } {
+  let transactions = 0;
+  return {
+    dialect: sql.dialect,
+    query: <Row = Record<string, unknown>>(text: string, params?: readonly unknown[]) => sql.query<Row>(text, params),
+    exec: (script: string) => sql.exec(script),
+    copyFrom: (table: string, columns: readonly string[], text: string) => sql.copyFrom(table, columns, text),
+    holdAdvisoryLocks: (locks, name) => sql.holdAdvisoryLocks(locks, name),
+    close: () => sql.close(),
+    transaction: <T>(work: (session: SqlSession) => Promise<T>): Promise<T> => {
+      transactions += 1;
+      if (transactions !== failAt) return sql.transaction(work);
+      return sql.transaction(async (session) => {
+        await work(session);
+        throw new Error(`injected: the connection was lost before transaction ${failAt} committed`);
+      });
+    },
+    transactions: () => transactions,
+  };
+}
+
+describe('a converge run that dies, resumed', () => {
+  const databases: TestDatabase[] = [];
+  let dir: string;
+  let expected: Awaited<ReturnType<typeof targetRows>>;
+  let expectedRejects: string[];
+  let transactions: number;
+
+  /** A target holding state A, with state B written to `dir`. */
+  async function stateA(): Promise<TestDatabase> {
+    const db = await createTestDatabase();
+    databases.push(db);
+    await migrateExport(db, FIXTURE_EXPORT);
+    return db;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'kpi-converge-resume-'));
+    const first = await stateA();
+    const runA = (await first.sql.query<{ id: string }>('select max(id)::text as id from kpi_migrate.runs')).rows[0]!.id;
+    await writeExport(dir, await stateB(first.sql, runA, await readExport(FIXTURE_EXPORT)));
+    const counting = failingAtCommit(first.sql, 0);
+    const uninterrupted = await migrateExport(first, dir, { sql: counting, converge: true, maxDelete: parseDeleteLimit('100%') });
+    transactions = counting.transactions();
+    expected = await targetRows(first.sql);
+    expectedRejects = await rejectKeys(first.sql, uninterrupted.runId);
+  });
+  afterAll(async () => {
+    for (const db of databases) await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ends with the target of an uninterrupted converge run, wherever it died (the sweep’s own transaction included)', async () => {
+    // Schema migrations (one transaction to prepare, one per file) and the two lookups come first.
+    const firstBatch = 1 + (await loadMigrations('public')).length + 2 + 1;
+    expect(transactions).toBeGreaterThan(firstBatch + 4);
+    // The second-to-last transaction is the sweep, the last marks the run completed.
+    for (const failAt of [firstBatch, Math.floor((firstBatch + transactions) / 2), transactions - 2, transactions - 1]) {
+      const db = await stateA();
+      const died = await migrateExport(db, dir, { sql: failingAtCommit(db.sql, failAt), converge: true, maxDelete: parseDeleteLimit('100%') }).catch(
+        (error: unknown) => error,
+      );
+      expect(died, `transaction ${failAt}`).toBeInstanceOf(Error);
+      const { rows } = await db.sql.query<{ id: string; swept: boolean }>(
+        'select id::text as id, swept_at is not null as swept from kpi_migrate.runs order by runs.id desc limit 1',
+      );
+      // Dying in the sweep's transaction leaves nothing of it; dying after it, the resume must not sweep again.
+      expect(rows[0]!.swept, `transaction ${failAt}`).toBe(failAt === transactions - 1);
+      const resumed = await migrateExport(db, dir, { resume: rows[0]!.id, maxDelete: parseDeleteLimit('100%') });
+      expect(resumed.converge, `transaction ${failAt}`).toBe(true);
+      expect(await targetRows(db.sql), `transaction ${failAt}`).toEqual(expected);
+      expect(await rejectKeys(db.sql, resumed.runId), `transaction ${failAt}`).toEqual(expectedRejects);
     }
   });
 });
