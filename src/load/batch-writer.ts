@@ -57,6 +57,8 @@ export interface BatchInput {
    * not run here); a row held by a record this run has not produced is stale and is taken over.
    */
   converge?: boolean;
+  /** A converge run scoped to this tenant: another tenant's rows are never stale to it. */
+  tenant?: string;
 }
 
 /** A reject as the load stage records it: a `db_error` carries the database's SQLSTATE. */
@@ -341,10 +343,16 @@ async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<{ hold
 async function staleHolders(session: SqlSession, plan: BatchPlan, holders: ReadonlyMap<string, RowHolder>): Promise<Set<string>> {
   const toolHeld = [...holders].filter(([, holder]) => holder.sourceEntity !== null).map(([rowId]) => rowId);
   if (toolHeld.length === 0) return new Set();
+  const links = tableStatements(plan.input.targetSchema, KPI_LINKS_TABLE).target;
+  const inTenant =
+    plan.table === KPI_LINKS_TABLE
+      ? `exists (select 1 from ${plan.sql.target} t where t.id = h.id and t.tenant_id::text = $4::text)`
+      : `exists (select 1 from ${plan.sql.target} t join ${links} l on l.id = t.kpi_link_id where t.id = h.id and l.tenant_id::text = $4::text)`;
   const { rows } = await session.query<{ id: string }>(
     `select h.id::text as id from unnest($3::uuid[]) as h(id)
-     where not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = $2 and r.row_id = h.id)`,
-    [plan.input.runId, plan.table.name, `{${toolHeld.join(',')}}`],
+     where not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = $2 and r.row_id = h.id)
+       and ($4::text is null or ${inTenant})`,
+    [plan.input.runId, plan.table.name, `{${toolHeld.join(',')}}`, plan.input.tenant ?? null],
   );
   return new Set(rows.map((row) => row.id));
 }

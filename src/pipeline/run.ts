@@ -359,6 +359,7 @@ async function loadEntity(
       checkpoints: batch.checkpoints,
       dryRun: request.dryRun ?? false,
       converge: request.converge ?? false,
+      tenant: request.converge ? request.tenant : undefined,
     });
     batch.written?.();
     figures.read += batch.read;

@@ -233,6 +233,19 @@ describe('a converge batch and row ids', () => {
     expect(await count(db.sql, `select 1 from kpi_migrate.row_history where run_id = $1 and operation = 'update' and old_row ->> 'source_entity' = 'KpiActual'`, [converge])).toBe(1);
   });
 
+  it('scoped to a tenant, a converge run never takes over another tenant’s row', async () => {
+    const shared = uuid(350, 0x3333);
+    const first = await newRun(db.sql);
+    await writeBatch(db.sql, linkBatch(first, [link(1), link(5, { tenant_id: OTHER_TENANT })]));
+    await writeBatch(db.sql, dataBatch(first, 'KpiActual', [dataRecord('KpiActual', shared, [L(5)])]));
+    const scoped = await newRun(db.sql);
+    await writeBatch(db.sql, linkBatch(scoped, [link(1)], { converge: true, tenant: TENANT }));
+    const outcome = await writeBatch(db.sql, dataBatch(scoped, 'KpiMilestone', [dataRecord('KpiMilestone', shared, [L(1)])], { converge: true, tenant: TENANT }));
+    expect(outcome.rejects).toMatchObject([{ reason: 'id_conflict', sourceId: shared }]);
+    const { rows } = await db.sql.query<{ source_entity: string; kpi_link_id: string }>('select source_entity, kpi_link_id::text as kpi_link_id from public.kpi_data where id = $1', [shared]);
+    expect(rows).toEqual([{ source_entity: 'KpiActual', kpi_link_id: L(5) }]);
+  });
+
   it('a row the application wrote is never taken over: the record claiming its id is an id_conflict reject, in any run', async () => {
     const appRow = uuid(400, 0x3333);
     const run = await newRun(db.sql);
