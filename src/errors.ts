@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   RUN_BUSY: 'runtime',
   /** The claim on the run was lost mid-run (its connection ended): stopped before committing more; resume. */
   RUN_CLAIM_LOST: 'runtime',
+  /** A converge run would delete more than --max-delete allows (a wrong source?): nothing was deleted. */
+  CONVERGE_REFUSED: 'usage',
   /** A bug: an invariant broke, or an error nothing classified. Retrying the same command would meet it again. */
   INTERNAL: 'internal',
 } as const;

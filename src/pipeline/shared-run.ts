@@ -60,6 +60,8 @@ function differencesFrom(run: RunRecord, request: SharedRunRequest): string[] {
   compare('target schema', run.targetSchema, start.targetSchema);
   compare('source', withoutPerProcessSettings(run.options.source), withoutPerProcessSettings(start.options.source));
   compare('tenant', run.options.tenant ?? null, start.options.tenant ?? null);
+  // A converge run's sweep removes what no worker produced: every worker must write as one.
+  compare('--converge', run.options.converge === true, start.options.converge === true);
   // Runs made by prepareRun() do not say how many workers share them (and carry no label); a
   // labelled run made by one process without --worker says so with null.
   const recordedWorkers = run.options.workers ?? null;
