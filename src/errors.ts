@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   RUN_BUSY: 'runtime',
   /** The claim on the run was lost mid-run (its connection ended): stopped before committing more; resume. */
   RUN_CLAIM_LOST: 'runtime',
+  /** A converge run would delete more than --max-delete allows (a wrong source?): nothing was deleted. */
+  CONVERGE_REFUSED: 'usage',
   INTERNAL: 'runtime',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

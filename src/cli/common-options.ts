@@ -49,6 +49,7 @@ export interface ConfigArgs {
   kvTable?: string;
   batchRows?: number;
   sample?: number;
+  maxDelete?: string;
 }
 
 function parseTableOverrides(pairs: string[] | undefined): Record<string, string> | undefined {
@@ -82,6 +83,7 @@ export function configFromArgs(args: ConfigArgs): ResolvedConfig {
     schema: args.schema,
     batchRows: args.batchRows,
     sampleSize: args.sample,
+    maxDelete: args.maxDelete,
   };
   return resolveConfig({ configFile: args.config, environment: args.env, overrides });
 }

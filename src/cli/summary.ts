@@ -29,29 +29,31 @@ export function renderRunSummary(result: MigrateResult, timings: EntityTimings =
   const wall = (result.finishedAt.getTime() - result.startedAt.getTime()) / 1000;
   const rows: string[][] = [];
   const reasons = new Map<string, number>();
-  const totals = { read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, sessionRead: 0 };
+  const totals = { read: 0, migrated: 0, rejected: 0, skipped: 0, rowsOut: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, sessionRead: 0 };
+  // Only a converge run deletes: the others keep the table they always printed.
+  const deletes = result.converge === true;
   for (const entity of LEGACY_ENTITIES) {
     const c = result.counts.entities[entity];
     if (c === undefined) continue;
     const timing = timings[entity];
     rows.push([
-      ...[entity, c.read, c.migrated, c.rejected, c.skipped, c.rowsOut, c.inserted, c.updated, c.unchanged].map(String),
+      ...[entity, c.read, c.migrated, c.rejected, c.skipped, c.rowsOut, c.inserted, c.updated, c.unchanged, ...(deletes ? [c.deleted] : [])].map(String),
       timing === undefined ? '-' : seconds(timing.seconds),
       timing === undefined ? '-' : rate(timing.itemsRead, timing.seconds),
     ]);
-    for (const key of ['read', 'migrated', 'rejected', 'skipped', 'rowsOut', 'inserted', 'updated', 'unchanged'] as const) totals[key] += c[key];
+    for (const key of ['read', 'migrated', 'rejected', 'skipped', 'rowsOut', 'inserted', 'updated', 'unchanged', 'deleted'] as const) totals[key] += c[key];
     totals.sessionRead += timing?.itemsRead ?? 0;
     for (const [reason, n] of Object.entries(c.rejectsByReason)) reasons.set(`${entity} ${reason}`, n);
   }
   const footer = [
-    ...['total', totals.read, totals.migrated, totals.rejected, totals.skipped, totals.rowsOut, totals.inserted, totals.updated, totals.unchanged].map(String),
+    ...['total', totals.read, totals.migrated, totals.rejected, totals.skipped, totals.rowsOut, totals.inserted, totals.updated, totals.unchanged, ...(deletes ? [totals.deleted] : [])].map(String),
     seconds(wall),
     Object.keys(timings).length === 0 ? '-' : rate(totals.sessionRead, wall),
   ];
   const lines = [
-    `run ${result.runId} ${result.dryRun ? '(dry run: nothing written) ' : ''}${result.status} in ${wall.toFixed(1)} s — environment ${result.environment}, target ${result.target}`,
+    `${deletes ? 'converge ' : ''}run ${result.runId} ${result.dryRun ? '(dry run: nothing written) ' : ''}${result.status} in ${wall.toFixed(1)} s — environment ${result.environment}, target ${result.target}`,
     '',
-    table(['entity', 'read', 'migrated', 'rejected', 'skipped', 'rows', 'inserted', 'updated', 'unchanged', 'time', 'rate'], rows, footer),
+    table(['entity', 'read', 'migrated', 'rejected', 'skipped', 'rows', 'inserted', 'updated', 'unchanged', ...(deletes ? ['deleted'] : []), 'time', 'rate'], rows, footer),
   ];
   if (reasons.size > 0) {
     lines.push('', table(['rejects', 'count'], [...reasons].map(([k, n]) => [k, String(n)])));

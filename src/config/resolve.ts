@@ -15,6 +15,8 @@ export interface ResolvedConfig {
   target: { databaseUrl: string; schema: string };
   batchRows: number;
   sampleSize: number;
+  /** A converge run's delete limit when configured (flag, KPI_MIGRATE_MAX_DELETE, or the file): `N` or `P%`. */
+  maxDelete?: string;
 }
 
 /** What flags may override; `undefined` leaves the file's value. */
@@ -34,6 +36,7 @@ export interface ConfigOverrides {
   schema?: string;
   batchRows?: number;
   sampleSize?: number;
+  maxDelete?: string;
 }
 
 export interface ResolveInput {
@@ -175,7 +178,7 @@ export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
     ...fileEnvironment,
     source: overlaySource(fileEnvironment?.source as Record<string, unknown> | undefined, overrides),
     target: { ...fileTarget, ...pickDefined({ databaseUrl: overrides.databaseUrl, schema: overrides.schema }) },
-    ...pickDefined({ batchRows: overrides.batchRows, sampleSize: overrides.sampleSize }),
+    ...pickDefined({ batchRows: overrides.batchRows, sampleSize: overrides.sampleSize, maxDelete: overrides.maxDelete ?? (env.KPI_MIGRATE_MAX_DELETE || undefined) }),
   };
   const parsed = environmentSchema.safeParse(raw);
   const prefix = `environments.${environment}`;
@@ -208,6 +211,7 @@ export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
     target: { databaseUrl, schema: config.target.schema },
     batchRows: config.batchRows,
     sampleSize: config.sampleSize,
+    ...(config.maxDelete === undefined ? {} : { maxDelete: config.maxDelete.trim() }),
   };
 }
 

@@ -51,6 +51,8 @@ export const environmentSchema = z.strictObject({
   // process's peak RSS by about 30% (every in-flight batch is held by two threads).
   batchRows: z.int().min(1).max(1_000_000).default(5_000),
   sampleSize: z.int().min(0).max(1_000_000).default(200),
+  /** How much a converge run may delete from one target table: `N` rows or `P%` (default 10%, load/sweep.ts). */
+  maxDelete: z.string().regex(/^\s*(\d+|\d+(\.\d+)?%)\s*$/, 'a number of rows (5000) or a percentage (25%)').optional(),
 });
 
 export const configFileSchema = z.strictObject({

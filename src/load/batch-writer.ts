@@ -51,6 +51,12 @@ export interface BatchInput {
   checkpoints: CheckpointAdvance[];
   /** Do everything and count everything, then roll the transaction back. */
   dryRun?: boolean;
+  /**
+   * A converge run (`run --converge`): the rows the batch loads are recorded in
+   * kpi_migrate.run_rows for the run's closing sweep, which alone deletes (so deleteDropped does
+   * not run here); a row held by a record this run has not produced is stale and is taken over.
+   */
+  converge?: boolean;
 }
 
 /** A reject as the load stage records it: a `db_error` carries the database's SQLSTATE. */
@@ -246,7 +252,11 @@ async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise
   await assertRunAcceptsBatches(session, input);
   await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, plan.sql.target]);
 
-  const { holders, ownRows } = await loadHolders(session, plan);
+  const { holders: found, ownRows } = await loadHolders(session, plan);
+  // A fresh run would not know a row of a record that this run has not produced (yet): in a
+  // converge run, only the run's own rows and the application's defend their ids.
+  const stale = input.converge ? await staleHolders(session, plan, found) : new Set<string>();
+  const holders = stale.size === 0 ? found : new Map([...found].filter(([rowId]) => !stale.has(rowId)));
   const { winners, losers, items } = await claimRows(plan, holders);
   const conflictRejects: LoadReject[] = losers.map((loss) => ({
     sourceEntity: input.entity,
@@ -262,8 +272,9 @@ async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise
     const records = winners.map((index) => plan.candidates[index]!);
     // Nothing of these records is in the target yet (a first run): their rows can go straight into
     // it, as the database's own fastest path; any refusal falls back to staging and isolation.
-    const fresh = ownRows === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
+    const fresh = ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
     loaded = await loadSuspectsApart({ session, plan, staged: false }, records, fresh);
+    if (input.converge) await recordRunRows(session, plan, records, loaded.rejects);
   }
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];
@@ -314,16 +325,40 @@ async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<{ hold
   }
   const holders = new Map<string, RowHolder>();
   if (rowIds.length === 0) return { holders, ownRows: 0 };
-  const { rows } = await session.query<{ id: string | null; source_entity: string | null; source_id: string | null; last_run_id: string; summary: boolean }>(
+  const { rows } = await session.query<{ id: string | null; source_entity: string | null; source_id: string | null; last_run_id: string | null; summary: boolean }>(
     plan.sql.selectHolders,
     [`{${rowIds.join(',')}}`, plan.input.entity, arrayLiteral(sourceIds)],
   );
   let ownRows = 0;
   for (const row of rows) {
-    if (row.summary) ownRows = Number(row.last_run_id);
-    else holders.set(row.id!, { sourceEntity: row.source_entity!, sourceId: row.source_id!, lastRunId: row.last_run_id });
+    if (row.summary) ownRows = Number(row.last_run_id ?? 0);
+    else holders.set(row.id!, { sourceEntity: row.source_entity, sourceId: row.source_id, lastRunId: row.last_run_id });
   }
   return { holders, ownRows };
+}
+
+/** Of the rows other records hold, those the tool wrote and this converge run has not produced. */
+async function staleHolders(session: SqlSession, plan: BatchPlan, holders: ReadonlyMap<string, RowHolder>): Promise<Set<string>> {
+  const toolHeld = [...holders].filter(([, holder]) => holder.sourceEntity !== null).map(([rowId]) => rowId);
+  if (toolHeld.length === 0) return new Set();
+  const { rows } = await session.query<{ id: string }>(
+    `select h.id::text as id from unnest($3::uuid[]) as h(id)
+     where not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = $2 and r.row_id = h.id)`,
+    [plan.input.runId, plan.table.name, `{${toolHeld.join(',')}}`],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+/** The rows of the records this batch loaded, for the converge run's sweep (in the batch's transaction, so a resume keeps them). */
+async function recordRunRows(session: SqlSession, plan: BatchPlan, records: readonly Candidate[], rejects: readonly LoadReject[]): Promise<void> {
+  const refused = new Set(rejects.map((reject) => reject.sourceId));
+  const rowIds = records.filter((record) => !refused.has(record.sourceId)).flatMap((record) => record.rowIds.filter((id) => CANONICAL_UUID.test(id)));
+  if (rowIds.length === 0) return;
+  await session.query(
+    `insert into kpi_migrate.run_rows (run_id, table_name, row_id)
+     select $1::bigint, $2, unnest($3::uuid[]) on conflict do nothing`,
+    [plan.input.runId, plan.table.name, `{${rowIds.join(',')}}`],
+  );
 }
 
 /** Whether any of these records already has rows in the target (under other ids than the batch's). */
@@ -515,7 +550,7 @@ async function loadRecords(context: LoadContext, records: Candidate[]): Promise<
   const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyTextOf(plan, records));
   if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into staging took ${copied} rows, ${rowCount} were sent`);
   const runParam = [plan.input.runId];
-  const deleted = plan.table.fansOut ? (await session.query(plan.sql.deleteDropped, runParam)).rowCount : 0;
+  const deleted = plan.table.fansOut && !plan.input.converge ? (await session.query(plan.sql.deleteDropped, runParam)).rowCount : 0;
   const { rows } = await session.query<{ inserted: number; updated: number }>(plan.sql.upsert, runParam);
   const { inserted, updated } = rows[0] ?? { inserted: 0, updated: 0 };
   await session.query(plan.sql.clearStaging);

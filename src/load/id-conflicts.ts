@@ -1,10 +1,10 @@
 import type { MigratedEntity } from '../transform/entities.js';
 
-/** The source record that owns a row id in the target table now. */
+/** The source record that owns a row id in the target table now; no provenance: the application wrote the row. */
 export interface RowHolder {
-  sourceEntity: string;
-  sourceId: string;
-  lastRunId: string;
+  sourceEntity: string | null;
+  sourceId: string | null;
+  lastRunId: string | null;
 }
 
 /** A record of the batch and the row ids (canonical) its rows would take. */
@@ -87,6 +87,13 @@ function firstConflict(
 ): IdConflictLoss | undefined {
   for (const rowId of record.rowIds) {
     const holder = holders.get(rowId);
+    if (holder !== undefined && holder.sourceEntity === null) {
+      return {
+        record: index,
+        rowId,
+        message: `row ${rowId} was written by the application (it has no provenance): the tool never takes over or changes such a row`,
+      };
+    }
     if (holder !== undefined && (holder.sourceEntity !== record.sourceEntity || holder.sourceId !== record.sourceId)) {
       return {
         record: index,

@@ -101,7 +101,7 @@ export function tableStatements(targetSchema: string, table: TargetTable): Table
         select s.*, t.id is null as is_new, case when t.id is not null then to_jsonb(t) end as old_row
         from ${staging} s
         left join lateral (select * from ${target} t where t.id = s.id limit 1) t on true
-        where t.id is null or ${changed('t', 's')}
+        where t.id is null or (t.source_entity is not null and ${changed('t', 's')})
       ), history as (
         insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
         select $1::bigint, '${table.name}', c.id, 'update', c.old_row from changes c where not c.is_new
@@ -110,7 +110,7 @@ export function tableStatements(targetSchema: string, table: TargetTable): Table
         select ${columns.join(', ')}, $1::bigint, $1::bigint from changes
         on conflict (id) do update set
           ${[...table.columns.filter((c) => c !== 'id'), 'last_run_id'].map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`).join(', ')}
-        where ${changed('t', 'excluded')}
+        where t.source_entity is not null and ${changed('t', 'excluded')}
         returning (xmax = 0) as inserted
       )
       select (count(*) filter (where inserted))::int as inserted, (count(*) filter (where not inserted))::int as updated

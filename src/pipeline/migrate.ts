@@ -12,6 +12,7 @@ import { MIGRATED_ENTITIES } from '../transform/entities.js';
 import { openConfiguredSource } from './open-source.js';
 import { segmentPartition } from '../extract/segments.js';
 import { MigrateError } from '../errors.js';
+import { DEFAULT_DELETE_LIMIT_TEXT, parseDeleteLimit } from '../load/sweep.js';
 import { runMigration, type RunResult } from './run.js';
 import { describeRun, joinSharedRun } from './shared-run.js';
 import { createWorkerRecordReader, transformWorkerAvailable } from './worker-reader.js';
@@ -30,6 +31,11 @@ export interface MigrateOptions {
   run?: string;
   tenant?: string;
   dryRun?: boolean;
+  /**
+   * A converge run: at its end it removes the tool-written rows the source no longer justifies
+   * (contract §5), refusing when a table would lose more than the configured maxDelete.
+   */
+  converge?: boolean;
   progress?: ProgressSink;
   /**
    * Run in worker threads when the build and the configuration allow it (default): the writer in
@@ -65,22 +71,22 @@ export function unbalancedEntities(counts: RunCounts): string[] {
  * Records a run without reading anything, for workers to join with `resume: <id>`: an
  * Indexed Job starts all its workers at once, so none of them can be the one that creates it.
  */
-export async function prepareRun(config: ResolvedConfig, options: { tenant?: string } = {}): Promise<string> {
+export async function prepareRun(config: ResolvedConfig, options: { tenant?: string; converge?: boolean } = {}): Promise<string> {
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
     await applyMigrations(sql, config.target.schema);
-    return await startRun(sql, runStartOf(config, options.tenant, undefined));
+    return await startRun(sql, runStartOf(config, options.tenant, undefined, options.converge));
   } finally {
     await sql.close();
   }
 }
 
-function runStartOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker']): RunStart {
+function runStartOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker'], converge: boolean | undefined): RunStart {
   return {
     environment: config.environment,
     sourceKind: config.source?.kind ?? 'export',
     targetSchema: config.target.schema,
-    options: ledgerOptionsOf(config, tenant, worker),
+    options: ledgerOptionsOf(config, tenant, worker, converge),
     codeVersion,
     configHash: configHash(config),
     dryRun: false,
@@ -89,9 +95,10 @@ function runStartOf(config: ResolvedConfig, tenant: string | undefined, worker: 
 
 // A shared run records how many workers share it (not which one created it): a joining worker
 // with another N would split the segments differently.
-function ledgerOptionsOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker']): Record<string, unknown> {
+// `converge` is recorded only on converge runs: a resumed run converges as it was started.
+function ledgerOptionsOf(config: ResolvedConfig, tenant: string | undefined, worker: MigrateOptions['worker'], converge: boolean | undefined): Record<string, unknown> {
   const source = config.source?.kind === 'kv' && config.source.url ? { ...config.source, url: redactUrl(config.source.url) } : config.source;
-  return { workers: worker ? worker.count : null, source, tenant: tenant ?? null, batchRows: config.batchRows };
+  return { workers: worker ? worker.count : null, source, tenant: tenant ?? null, batchRows: config.batchRows, ...(converge ? { converge: true } : {}) };
 }
 
 /** What a worker of a shared run is set to do: how many segments all workers split, and which run. */
@@ -138,9 +145,14 @@ export async function migrateInThisThread(
   const worker = options.worker;
   const plan = checkWorkerConfig(config, options);
   const tenant = options.tenant?.toLowerCase().replace(/[{}]/g, '');
+  // Checked before anything is opened: a typo must not cost a whole run before the sweep refuses it.
+  const maxDelete = parseDeleteLimit(config.maxDelete ?? DEFAULT_DELETE_LIMIT_TEXT);
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
-    const sharedRun = plan === undefined ? undefined : await joinSharedRun(sql, { reference: plan.run, worker: plan.worker, start: runStartOf(config, options.tenant, plan.worker) });
+    const sharedRun =
+      plan === undefined
+        ? undefined
+        : await joinSharedRun(sql, { reference: plan.run, worker: plan.worker, start: runStartOf(config, options.tenant, plan.worker, options.converge) });
     if (sharedRun?.status === 'completed') return await alreadyCompleted(config, sql, sharedRun, options);
     const source = await openConfiguredSource(config, worker ? { worker } : {});
     const lookupSource = worker ? await openConfiguredSource(config) : undefined;
@@ -157,8 +169,10 @@ export async function migrateInThisThread(
         batchRows: config.batchRows,
         tenant,
         dryRun: options.dryRun ?? false,
+        converge: options.converge,
+        maxDelete,
         resume: sharedRun?.id ?? options.resume,
-        ledgerOptions: ledgerOptionsOf(config, options.tenant, worker),
+        ledgerOptions: ledgerOptionsOf(config, options.tenant, worker, options.converge),
         codeVersion,
         configHash: configHash(config),
         progress: options.progress,
@@ -187,6 +201,7 @@ function resultOf(config: ResolvedConfig, result: RunResult, options: MigrateOpt
     accountingBalanced: unbalanced.length === 0,
     unbalanced,
     dryRun: options.dryRun ?? false,
+    converge: result.converge,
   };
 }
 
@@ -202,5 +217,6 @@ async function completedRun(sql: SqlClient, runId: string): Promise<RunRecord | 
 async function alreadyCompleted(config: ResolvedConfig, sql: SqlClient, run: RunRecord, options: MigrateOptions): Promise<MigrateResult> {
   options.progress?.message?.(`run ${describeRun(run)} is already completed: nothing left for worker ${options.worker?.index}/${options.worker?.count} to do`);
   const now = new Date();
-  return resultOf(config, { runId: run.id, status: 'completed', counts: await runCounts(sql, run.id), startedAt: now, finishedAt: now }, options);
+  const result = { runId: run.id, status: 'completed' as const, converge: run.options.converge === true, counts: await runCounts(sql, run.id), startedAt: now, finishedAt: now };
+  return resultOf(config, result, options);
 }

@@ -21,6 +21,7 @@ import {
 } from '../load/index.js';
 import { MigrateError } from '../errors.js';
 import { targetFailure } from '../load/database-error.js';
+import { DEFAULT_DELETE_LIMIT_TEXT, describeDeleteLimit, parseDeleteLimit, sweepRun, type DeleteLimit } from '../load/sweep.js';
 import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
 import { newProgress, silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 
@@ -36,6 +37,13 @@ export interface RunRequest {
   dryRun?: boolean;
   /** Continue this run (or the last unfinished one, with 'last') from its checkpoints. */
   resume?: string | 'last';
+  /**
+   * A converge run: besides upserting, it removes at its end every tool-written row (of the
+   * tenant, when scoped) that it did not produce. A resumed run converges when it was started so.
+   */
+  converge?: boolean;
+  /** How much the converge run's sweep may delete per table before it refuses; default DEFAULT_DELETE_LIMIT_TEXT. */
+  maxDelete?: DeleteLimit;
   /**
    * Reads whole tables for the lookups and the link index; defaults to `source`. When several
    * workers share a run, `source` reads only this worker's share and this one reads everything.
@@ -63,6 +71,8 @@ export interface RunRequest {
 export interface RunResult {
   runId: string;
   status: 'completed' | 'failed';
+  /** A converge run (asked for, or resumed from a run started so): its counts carry `deleted`. */
+  converge?: boolean;
   counts: RunCounts;
   startedAt: Date;
   finishedAt: Date;
@@ -76,12 +86,12 @@ interface EntityFigures extends EntityProgress {
   refusedSourceIds: string[];
 }
 
-function countsOf(runId: string, figures: EntityFigures[]): RunCounts {
+function countsOf(runId: string, figures: EntityFigures[], deleted: Partial<Record<LegacyEntity, number>>): RunCounts {
   const entities: RunCounts['entities'] = {};
   for (const f of figures) {
     entities[f.entity] = {
       read: f.read, migrated: f.migrated, rejected: f.rejected, skipped: f.skipped, rowsOut: f.rowsOut,
-      inserted: f.inserted, updated: f.updated, unchanged: f.unchanged, deleted: 0,
+      inserted: f.inserted, updated: f.updated, unchanged: f.unchanged, deleted: deleted[f.entity] ?? 0,
       personFallbacks: f.personFallbacks, rejectsByReason: f.rejectsByReason,
     };
   }
@@ -111,9 +121,9 @@ export async function runMigration(request: RunRequest): Promise<RunResult> {
     createRecordReader({ source, wholeTables: request.lookupSource ?? source, tenant: request.tenant, batchRows: request.batchRows });
   try {
     await applyMigrations(sql, targetSchema);
-    const { runId, claim } = await openRun(request);
+    const { runId, claim, converge } = await openRun(request);
     try {
-      return await runWith({ ...request, sql: guardedByClaim(sql, claim) }, reader, runId, progress, claim);
+      return await runWith({ ...request, sql: guardedByClaim(sql, claim), converge }, reader, runId, progress, claim);
     } finally {
       await claim.release();
     }
@@ -162,10 +172,11 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     } finally {
       abandon(upcoming);
     }
+    const deleted = request.converge ? await sweep(request, runId, progress) : {};
     await completeRun(request, runId);
     // A dry run stored nothing, so its counts are the ones this process saw.
-    const counts = request.dryRun ? countsOf(runId, figures) : await runCounts(sql, runId);
-    return { runId, status: 'completed', counts, startedAt, finishedAt: new Date() };
+    const counts = request.dryRun ? countsOf(runId, figures, deleted) : await runCounts(sql, runId);
+    return { runId, status: 'completed', converge: request.converge ?? false, counts, startedAt, finishedAt: new Date() };
   } catch (error) {
     // Errors the load stage did not wrap (a runner query cut off mid-run) are classified once here.
     const failure = targetFailure(error, `run ${runId}`);
@@ -178,8 +189,35 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
   }
 }
 
+/**
+ * The end of a converge run, once every entity is loaded (by every worker of a shared run): the
+ * rows the run did not produce go, unless the guard refuses. Through the run's claim-guarded
+ * client like the batches; a dry run's sweep is rolled back, its figures kept.
+ */
+async function sweep(request: RunRequest, runId: string, progress: ProgressSink): Promise<Partial<Record<LegacyEntity, number>>> {
+  const maxDelete = request.maxDelete ?? parseDeleteLimit(DEFAULT_DELETE_LIMIT_TEXT);
+  progress.message?.(`converge: removing the rows run ${runId} no longer justifies (at most ${describeDeleteLimit(maxDelete)} of a table)`);
+  const outcome = await sweepRun(request.sql, {
+    runId,
+    targetSchema: request.targetSchema,
+    tenant: request.tenant,
+    maxDelete,
+    dryRun: request.dryRun ?? false,
+  });
+  const total = Object.values(outcome.deleted).reduce((sum, n) => sum + n, 0);
+  progress.message?.(
+    outcome.alreadySwept
+      ? `converge: run ${runId} had already removed ${total} row(s) in an earlier session`
+      : `converge: ${request.dryRun ? 'would remove' : 'removed'} ${total} row(s) (${Object.entries(outcome.deleted).map(([entity, n]) => `${entity} ${n}`).join(', ')})`,
+  );
+  if (outcome.keptReferencedLinks > 0) {
+    progress.message?.(`converge: kept ${outcome.keptReferencedLinks} link(s) the source no longer has: rows the tool did not write (the application's) still reference them`);
+  }
+  return outcome.deleted;
+}
+
 /** Starts or finds the run, and claims it (or this worker's share) before it is resumed or read. */
-async function openRun(request: RunRequest): Promise<{ runId: string; claim: RunClaim }> {
+async function openRun(request: RunRequest): Promise<{ runId: string; claim: RunClaim; converge: boolean }> {
   const { sql } = request;
   const worker = request.sharedRun?.worker;
   if (request.resume === undefined) {
@@ -194,7 +232,7 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
     });
     // Nobody knows this run yet but a `run --resume` of the last unfinished run, which may take it
     // first. A dry run is claimed too: it records no checkpoints, but while it lasts it is that run.
-    return { runId, claim: await claimRun(sql, { runId, worker }) };
+    return { runId, claim: await claimRun(sql, { runId, worker }), converge: request.converge ?? false };
   }
   const run = request.resume === 'last' ? await lastUnfinishedRun(sql) : await findRun(sql, request.resume);
   if (run === undefined) {
@@ -203,6 +241,7 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
   if (run.sourceKind !== request.source.kind) {
     throw new MigrateError('RUN_STATE', `run ${run.id} read from ${run.sourceKind}; resuming it from ${request.source.kind} would not match its checkpoints`);
   }
+  const converge = checkConvergeResume(request, run);
   const claim = await claimRun(sql, { runId: run.id, label: run.label, worker });
   try {
     await resumeRun(sql, run.id);
@@ -210,7 +249,28 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
     await claim.release();
     throw error;
   }
-  return { runId: run.id, claim };
+  return { runId: run.id, claim, converge };
+}
+
+/**
+ * A run converges as it was started (the ledger's options say so). Its sweep removes what the run
+ * did not produce in its tenant: resumed for another tenant, it would remove the other tenants' rows.
+ */
+function checkConvergeResume(request: RunRequest, run: { id: string; options: Record<string, unknown> }): boolean {
+  const converge = run.options.converge === true;
+  if (request.converge === true && !converge) {
+    throw new MigrateError('RUN_STATE', `run ${run.id} was not started with --converge: resume it without --converge, or start a new converge run`);
+  }
+  if (converge) {
+    const started = typeof run.options.tenant === 'string' ? run.options.tenant.toLowerCase().replace(/[{}]/g, '') : undefined;
+    if (started !== request.tenant) {
+      throw new MigrateError(
+        'RUN_STATE',
+        `converge run ${run.id} was started ${started === undefined ? 'for every tenant' : `for tenant ${started}`}; resume it ${started === undefined ? 'without --tenant' : `with --tenant ${started}`}`,
+      );
+    }
+  }
+  return converge;
 }
 
 /** Every worker of a shared run reaches the end; the first to do so marks the run completed. */
@@ -297,6 +357,7 @@ async function loadEntity(
       personFallbacks: batch.personFallbacks,
       checkpoints: batch.checkpoints,
       dryRun: request.dryRun ?? false,
+      converge: request.converge ?? false,
     });
     batch.written?.();
     figures.read += batch.read;

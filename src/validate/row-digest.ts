@@ -79,10 +79,12 @@ export interface TargetScope {
 
 /** A WHERE condition limiting `t` (a row of `table`) to the scope; `$n` is the tenant. */
 export function scopeCondition(table: TargetTableName, scope: TargetScope, param: number): string {
-  if (scope.tenant === undefined) return 'true';
-  if (table === 'kpi_links') return `t.tenant_id::text = $${param}`;
+  // A row without provenance is the application's (contract §5), not the migration's: never compared.
+  const migrated = 't.source_entity is not null';
+  if (scope.tenant === undefined) return migrated;
+  if (table === 'kpi_links') return `${migrated} and t.tenant_id::text = $${param}`;
   const links = `${quoteIdent(scope.schema)}.kpi_links`;
-  return `exists (select 1 from ${links} l where l.id = t.kpi_link_id and l.tenant_id::text = $${param})`;
+  return `${migrated} and exists (select 1 from ${links} l where l.id = t.kpi_link_id and l.tenant_id::text = $${param})`;
 }
 
 function scopeParams(scope: TargetScope): string[] {

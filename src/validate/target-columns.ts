@@ -29,7 +29,7 @@ export const INFORMATION_SCHEMA_TYPE: Record<ColumnType, string> = {
 
 const column = (name: string, type: ColumnType, notNull = false): TargetColumn => ({ name, type, notNull });
 
-/** The columns migration 002 promises, contract columns first in the writer's order (rows.ts). */
+/** The columns migrations 002 and 007 promise (007: provenance and run columns nullable, for the application), contract columns first in the writer's order (rows.ts). */
 export const TARGET_COLUMNS: Record<TargetTableName, readonly TargetColumn[]> = {
   kpi_links: [
     column('id', 'uuid', true),
@@ -47,11 +47,11 @@ export const TARGET_COLUMNS: Record<TargetTableName, readonly TargetColumn[]> = 
     column('created_at', 'timestamptz', true),
     column('updated_by', 'uuid'),
     column('updated_at', 'timestamptz'),
-    column('source_entity', 'text', true),
-    column('source_id', 'text', true),
+    column('source_entity', 'text'),
+    column('source_id', 'text'),
     column('legacy_extra', 'jsonb', true),
-    column('first_run_id', 'bigint', true),
-    column('last_run_id', 'bigint', true),
+    column('first_run_id', 'bigint'),
+    column('last_run_id', 'bigint'),
   ],
   kpi_data: [
     column('id', 'uuid', true),
@@ -79,11 +79,11 @@ export const TARGET_COLUMNS: Record<TargetTableName, readonly TargetColumn[]> = 
     column('created_at', 'timestamptz'),
     column('updated_by', 'text'),
     column('updated_at', 'timestamptz'),
-    column('source_entity', 'text', true),
-    column('source_id', 'text', true),
+    column('source_entity', 'text'),
+    column('source_id', 'text'),
     column('legacy_extra', 'jsonb', true),
-    column('first_run_id', 'bigint', true),
-    column('last_run_id', 'bigint', true),
+    column('first_run_id', 'bigint'),
+    column('last_run_id', 'bigint'),
   ],
 };
 

@@ -13,6 +13,7 @@ interface RunArgs extends ConfigArgs {
   resume?: string;
   tenant?: string;
   dryRun?: boolean;
+  converge?: boolean;
   yes?: boolean;
   worker?: string;
   run?: string;
@@ -29,6 +30,16 @@ export const runCommand = {
       .option('tenant', { type: 'string', describe: 'migrate only this tenant (others are counted as skipped)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and count everything; write no data (still applies pending schema migrations and records the run)' })
       .option('batch-rows', { type: 'number', describe: 'target rows per transaction (default: 5000)' })
+      .option('converge', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'make the target follow a changed source: besides upserting, remove at the end the rows the tool wrote that the source no longer justifies (kept in the row history for rollback); all tables, or one --tenant',
+      })
+      .option('max-delete', {
+        type: 'string',
+        describe: 'with --converge: refuse (exit 2, nothing deleted) when a table would lose more than N rows or P% of the rows the tool wrote there (default 10%; maxDelete in the config, KPI_MIGRATE_MAX_DELETE)',
+      })
       .option('validate', {
         type: 'boolean',
         default: true,
@@ -51,13 +62,15 @@ export const runCommand = {
       .example('$0 run --source export --export-dir ./export', 'migrate export files into $DATABASE_URL (or the embedded PGlite)')
       .example('$0 run --env prod --source dynamodb --yes', 'migrate from DynamoDB into the protected prod environment')
       .example('$0 run --resume', 'continue the last unfinished run from its checkpoints')
+      .example('$0 run --converge --source export --export-dir ./fresher-backup', 'rehearse again on a fresher backup into the same target: rows gone from the source go from the target')
       .example('$0 run --source dynamodb --segments 32 --worker 3/8 --run june-cutover', 'worker 3 of 8 on the run labelled june-cutover (the same command restarts it)'),
   handler: async (args: RunArgs) => {
     // Parsed here rather than by yargs' coerce, which would turn a USAGE error into an anonymous one.
     const worker = args.worker === undefined ? undefined : parseWorkerShare(args.worker);
     const sharedRun = args.run === undefined ? undefined : parseSharedRun(args.run);
     const config = configFromArgs(args);
-    await confirmWrite(config, { yes: args.yes, action: args.dryRun ? 'dry-run (schema migrations and the run ledger only) against' : 'migrate into' });
+    const action = args.dryRun ? 'dry-run (schema migrations and the run ledger only) against' : args.converge ? 'converge (upsert, and delete what the source no longer has) into' : 'migrate into';
+    await confirmWrite(config, { yes: args.yes, action });
     const display = progressDisplayFor(process.stderr);
     // A worker reads a share of each table: whole-table totals would make its bars lie.
     display.setTotals(worker === undefined ? await estimateTotals(config) : {});
@@ -66,6 +79,7 @@ export const runCommand = {
         resume: args.resume === undefined ? undefined : args.resume === '' ? 'last' : args.resume,
         tenant: args.tenant,
         dryRun: args.dryRun ?? false,
+        converge: args.converge === true ? true : undefined,
         worker,
         run: sharedRun,
         progress: display,
