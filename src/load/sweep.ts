@@ -110,16 +110,17 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
   for (const target of [links, data]) await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, target]);
 
   const tenant = request.tenant ?? null;
-  const inScope = (table: TargetTable, alias: string): string =>
+  // `$n` is the tenant (null: every tenant).
+  const inScope = (table: TargetTable, alias: string, n: number): string =>
     table === KPI_LINKS_TABLE
-      ? `($2::text is null or ${alias}.tenant_id::text = $2::text)`
-      : `($2::text is null or exists (select 1 from ${links} l where l.id = ${alias}.kpi_link_id and l.tenant_id::text = $2::text))`;
+      ? `($${n}::text is null or ${alias}.tenant_id::text = $${n}::text)`
+      : `($${n}::text is null or exists (select 1 from ${links} l where l.id = ${alias}.kpi_link_id and l.tenant_id::text = $${n}::text))`;
   await session.query(`create temp table ${DOOMED} (table_name text not null, row_id uuid not null, primary key (table_name, row_id)) on commit drop`);
   for (const [table, target] of [[KPI_DATA_TABLE, data], [KPI_LINKS_TABLE, links]] as const) {
     await session.query(
       `insert into ${DOOMED} (table_name, row_id)
        select '${table.name}', t.id from ${target} t
-       where t.source_entity is not null and ${inScope(table, 't')}
+       where t.source_entity is not null and ${inScope(table, 't', 2)}
          and not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = '${table.name}' and r.row_id = t.id)`,
       [runId, tenant],
     );
@@ -135,9 +136,9 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
   const tables: SweepTableFigures[] = [];
   for (const [table, target] of [[KPI_LINKS_TABLE, links], [KPI_DATA_TABLE, data]] as const) {
     const { rows } = await session.query<{ tool_rows: string; doomed: string }>(
-      `select (select count(*) from ${target} t where t.source_entity is not null and ${inScope(table, 't')})::text as tool_rows,
+      `select (select count(*) from ${target} t where t.source_entity is not null and ${inScope(table, 't', 1)})::text as tool_rows,
               (select count(*) from ${DOOMED} x where x.table_name = '${table.name}')::text as doomed`,
-      [runId, tenant],
+      [tenant],
     );
     tables.push({ table: table.name, toolRows: Number(rows[0]!.tool_rows), toDelete: Number(rows[0]!.doomed) });
   }
