@@ -7,7 +7,7 @@ import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
 import { canonicalGuid } from '../../src/transform/coerce.js';
 import { LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { describeOutcome, startCli } from '../support/child-cli.js';
+import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
 import { childProcessSkipReason, pollUntil, temporaryDirectory } from '../faults/harness.js';
 import {
   cli,
@@ -138,7 +138,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     let keptToolLink: string | undefined;
     let beforeDryRun: Target;
     let afterDryRun: Target;
-    let dryRun: Awaited<ReturnType<typeof cli>>;
+    let dryRun: CliOutcome;
     let convergeRunId: string;
     let converged: Snapshot;
 
@@ -153,9 +153,11 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
         appRowsError = error;
       }
       beforeDryRun = await targetOf(db.sql, true);
-      dryRun = await cli(runArgs(dirs.b, db.url, '--converge', '--dry-run'));
+      // Asserted in its own test: a failing dry run must not hide what the real run does.
+      dryRun = await runCli(runArgs(dirs.b, db.url, '--converge', '--dry-run'));
       afterDryRun = await targetOf(db.sql, true);
-      await cli(runArgs(dirs.b, db.url, '--converge'));
+      // Validated in its own test below.
+      await cli(runArgs(dirs.b, db.url, '--converge', '--no-validate'));
       convergeRunId = await latestRunId(db.sql);
       converged = await snapshotOf(db.sql);
     }, 120_000);
@@ -206,7 +208,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
       for (const entity of MIGRATED_ENTITIES) expect(gone[entity], `${entity}: some rows of A are gone`).toBeGreaterThan(0);
     });
 
-    it('passes validate and validate --full on B', async () => {
+    it('passes validate and validate --full on B (with the application’s rows, and the link kept for one of them)', async () => {
       const args = ['--source', 'export', '--export-dir', dirs.b, '--database-url', db.url, '--sample', '100'];
       await cli(['validate', ...args]);
       await cli(['validate', ...args, '--full']);
@@ -214,6 +216,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
 
     it('a dry run of it changed nothing and reported the inserted, updated and deleted rows the real run then wrote', async () => {
       expect(targetDifferences(afterDryRun, beforeDryRun).slice(0, 10), 'the dry run changed the target').toEqual([]);
+      expect(dryRun.code, describeOutcome(dryRun)).toBe(0);
       const real = await ledgerCounts(db.sql, convergeRunId);
       const dry = summaryCounts(dryRun.stdout);
       const figures = (counts: Record<string, Partial<EntityCounts> | Record<string, number>>) =>
@@ -271,11 +274,13 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     expect((await rejectsOf(db.sql, runId)).map((r) => r.key)).toEqual(expectedRejects);
   }, 120_000);
 
-  it('killed (SIGKILL) at seeded moments and resumed: the rows, rejects and counts of an uninterrupted converge run', async () => {
+  it('killed (SIGKILL) at seeded moments and resumed: the rows, rejects and counts of an uninterrupted converge run (which passes validate and validate --full)', async () => {
     const reference = await database();
     await cli(runArgs(dirs.a, reference.url, '--no-validate'));
     const args = (url: string) => runArgs(dirs.b, url, '--converge', '--max-delete', '100%', '--no-validate');
-    await cli(args(reference.url));
+    // The reference run is validated (the run's own validation, then validate --full): a converged target passes both.
+    await cli(runArgs(dirs.b, reference.url, '--converge', '--max-delete', '100%'));
+    await cli(['validate', '--source', 'export', '--export-dir', dirs.b, '--database-url', reference.url, '--full', '--sample', '100']);
     const referenceRun = await latestRunId(reference.sql);
     const expected = { ...(await snapshotOf(reference.sql)), counts: await ledgerCounts(reference.sql, referenceRun) };
     const reads = Object.values(expected.counts).reduce((sum, c) => sum + c.read, 0);
