@@ -171,3 +171,17 @@ export function summaryCounts(stdout: string): Record<string, Record<string, num
   }
   return out;
 }
+
+/** `kpi-migrate validate … --format json`: the checks that failed (name, subject, summary); [] when it passed. */
+export async function failedValidationChecks(args: string[]): Promise<string[]> {
+  const outcome = await runCli(['validate', ...args, '--format', 'json']);
+  let report: { outcome: string; checks: { name: string; subject?: string; status: string; summary: string }[] };
+  try {
+    report = JSON.parse(outcome.stdout) as typeof report;
+  } catch {
+    throw new Error(`validate printed no JSON report: ${describeOutcome(outcome)}`);
+  }
+  const failed = report.checks.filter((c) => c.status === 'failed').map((c) => `${c.name}${c.subject ? ` (${c.subject})` : ''}: ${c.summary}`);
+  expect(outcome.code, `validate exit code vs its report (${report.outcome})`).toBe(failed.length === 0 ? 0 : 1);
+  return failed;
+}
