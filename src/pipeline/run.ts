@@ -225,7 +225,8 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
       environment: request.environment,
       sourceKind: request.source.kind,
       targetSchema: request.targetSchema,
-      options: request.ledgerOptions,
+      // A resumed run converges as it was started: the ledger remembers it.
+      options: request.converge ? { ...request.ledgerOptions, converge: true } : request.ledgerOptions,
       codeVersion: request.codeVersion,
       configHash: request.configHash,
       dryRun: request.dryRun ?? false,
