@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeKvStore } from '../../src/extract/export-writer.js';
 import type { SqlSession } from '../../src/load/sql-client.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
+import { quoteIdent } from '../../src/load/identifiers.js';
+import { openPgClient } from '../../src/load/pg-client.js';
+import { adminQuery, databaseUrl } from '../support/database-template.js';
 import { deriveChangedState, EXPECTED_CHANGES, type ChangedState, type SourceChange } from '../../src/seed/changes.js';
 import { planLegacyData, type AttributeMap, type LegacyDataPlan } from '../../src/seed/index.js';
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
@@ -64,6 +68,26 @@ async function snapshotOf(sql: SqlSession, withRunColumns = false): Promise<Snap
   return { target: await targetOf(sql, withRunColumns), rejects: await rejectKeysOf(sql, await latestRunId(sql)) };
 }
 
+/**
+ * A database holding state A's migrated target: a clone of `template` (a database A was run
+ * into, with no connection left open to it), which is faster than running A again.
+ */
+async function cloneDatabase(template: string): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL!;
+  const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(serverUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
+  const url = databaseUrl(serverUrl, name);
+  const sql = openPgClient(url);
+  return {
+    url,
+    sql,
+    async drop() {
+      await sql.close();
+      await adminQuery(serverUrl, `drop database if exists ${quoteIdent(name)} with (force)`);
+    },
+  };
+}
+
 function changesOfKind(changes: readonly SourceChange[], kind: SourceChange['kind']): SourceChange[] {
   return changes.filter((c) => c.kind === kind);
 }
@@ -72,6 +96,13 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
   const cleanups: (() => Promise<void>)[] = [];
   const database = async () => {
     const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    return db;
+  };
+  /** The database a fresh run of A went into, closed: the template of every `cloneOfA()`. */
+  let stateATemplate: string;
+  const cloneOfA = async () => {
+    const db = await cloneDatabase(stateATemplate);
     cleanups.push(() => db.drop());
     return db;
   };
@@ -102,10 +133,16 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
       dirs[key] = dir.dir;
       await writeTables(dir.dir, tables);
     }
-    const [dbA, dbB] = [await database(), await database()];
-    await Promise.all([cli(runArgs(dirs.a, dbA.url, '--no-validate')), cli(runArgs(dirs.b, dbB.url, '--no-validate'))]);
-    freshA = await snapshotOf(dbA.sql);
-    freshB = await snapshotOf(dbB.sql);
+    const [dbA, dbB] = [await createTestDatabase(), await database()];
+    stateATemplate = new URL(dbA.url).pathname.slice(1);
+    cleanups.push(() => adminQuery(process.env.TEST_DATABASE_URL!, `drop database if exists ${quoteIdent(stateATemplate)} with (force)`));
+    try {
+      await Promise.all([cli(runArgs(dirs.a, dbA.url, '--no-validate')), cli(runArgs(dirs.b, dbB.url, '--no-validate'))]);
+      freshA = await snapshotOf(dbA.sql);
+      freshB = await snapshotOf(dbB.sql);
+    } finally {
+      await dbA.sql.close();
+    }
   }, 120_000);
 
   it('state B holds every kind of change, in the scoped tenant and outside it, and each shows between fresh runs of A and B', () => {
@@ -147,8 +184,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     let converged: Snapshot;
 
     beforeAll(async () => {
-      db = await database();
-      await cli(runArgs(dirs.a, db.url, '--no-validate'));
+      db = await cloneOfA();
       stateA = await targetOf(db.sql, true);
       try {
         keptToolLink = await writeApplicationRows(db.sql, changed.changes, freshB.target);
@@ -247,8 +283,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
   });
 
   it('the comparison has teeth: a plain run (no --converge) on B after A does not equal a fresh run of B', async () => {
-    const db = await database();
-    await cli(runArgs(dirs.a, db.url, '--no-validate'));
+    const db = await cloneOfA();
     await cli(runArgs(dirs.b, db.url, '--no-validate'));
     const plain = await snapshotOf(db.sql);
     const differences = targetDifferences(plain.target, freshB.target, changed.changes);
@@ -261,8 +296,8 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
 
   it('scoped to one tenant (--tenant): that tenant ends as a run of B would leave it, the other tenants untouched, every column', async () => {
     const tenant = changed.scopeTenant!;
-    const [db, reference] = [await database(), await database()];
-    await Promise.all([cli(runArgs(dirs.a, db.url, '--no-validate')), cli(runArgs(dirs.bInScope, reference.url, '--no-validate'))]);
+    const [db, reference] = [await cloneOfA(), await database()];
+    await cli(runArgs(dirs.bInScope, reference.url, '--no-validate'));
     const stateA = await targetOf(db.sql, true);
     await cli(runArgs(dirs.b, db.url, '--converge', '--tenant', tenant, '--max-delete', '100%'));
     const runId = await latestRunId(db.sql);
@@ -279,8 +314,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
   }, 120_000);
 
   it('killed (SIGKILL) at seeded moments and resumed: the rows, rejects and counts of an uninterrupted converge run (which passes validate and validate --full)', async () => {
-    const reference = await database();
-    await cli(runArgs(dirs.a, reference.url, '--no-validate'));
+    const reference = await cloneOfA();
     const args = (url: string) => runArgs(dirs.b, url, '--converge', '--max-delete', '100%', '--no-validate');
     // The reference run is validated (the run's own validation, then validate --full): a converged target passes both.
     await cli(runArgs(dirs.b, reference.url, '--converge', '--max-delete', '100%'));
@@ -294,8 +328,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
       const rng = mulberry32(hashSeed('converge-sigkill', trial));
       // Trials 1 and 2 die while records load (a seeded share of them read), trial 3 once the sweep has begun or ended.
       const share = trial < 3 ? 0.05 + rng.next() * 0.85 : undefined;
-      const db = await database();
-      await cli(runArgs(dirs.a, db.url, '--no-validate'));
+      const db = await cloneOfA();
       const runA = await latestRunId(db.sql);
       const child = startCli(args(db.url));
       const runOf = async () => ((await latestRunId(db.sql)) === runA ? undefined : latestRunId(db.sql));
@@ -333,8 +366,8 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
   }, 240_000);
 
   it('refuses, before any delete, to remove most rows of a table (one table’s files gone), names the figures, and succeeds with the limit raised', async () => {
-    const [db, reference] = [await database(), await database()];
-    await Promise.all([cli(runArgs(dirs.a, db.url, '--no-validate')), cli(runArgs(dirs.aWithoutActuals, reference.url, '--no-validate'))]);
+    const [db, reference] = [await cloneOfA(), await database()];
+    await cli(runArgs(dirs.aWithoutActuals, reference.url, '--no-validate'));
     const stateA = await targetOf(db.sql, true);
     const refused = await cli(runArgs(dirs.aWithoutActuals, db.url, '--converge', '--no-validate'), 2);
     const runId = await latestRunId(db.sql);
