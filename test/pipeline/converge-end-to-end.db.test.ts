@@ -324,36 +324,48 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     const reads = Object.values(expected.counts).reduce((sum, c) => sum + c.read, 0);
 
     const trials: string[] = [];
-    for (let trial = 1; trial <= 3; trial++) {
+    // Two kills while records load (at a seeded share of them read), one as the sweep begins
+    // (its transaction open), one once the sweep has committed and the run is not yet completed.
+    const moments = ['read', 'read', 'sweep begins', 'swept'] as const;
+    for (const [i, moment] of moments.entries()) {
+      const trial = i + 1;
       const rng = mulberry32(hashSeed('converge-sigkill', trial));
-      // Trials 1 and 2 die while records load (a seeded share of them read), trial 3 once the sweep has begun or ended.
-      const share = trial < 3 ? 0.05 + rng.next() * 0.85 : undefined;
+      const share = 0.05 + rng.next() * 0.85;
       const db = await cloneOfA();
       const runA = await latestRunId(db.sql);
       const child = startCli(args(db.url));
+      let sweepBegun = false;
+      child.child.stderr!.on('data', (chunk: string) => {
+        if (chunk.includes('converge: removing the rows')) sweepBegun = true;
+      });
       const runOf = async () => ((await latestRunId(db.sql)) === runA ? undefined : latestRunId(db.sql));
+      const swept = async (run: string) => {
+        const { rows } = await db.sql.query<{ swept: boolean }>('select swept_at is not null as swept from kpi_migrate.runs where id = $1::bigint', [run]);
+        return rows[0]?.swept === true;
+      };
       const reached = await pollUntil(async () => {
+        if (moment === 'sweep begins') return sweepBegun ? true : undefined;
         const run = await runOf();
         if (run === undefined) return undefined;
-        const counts = await ledgerCounts(db.sql, run);
-        const read = Object.values(counts).reduce((sum, c) => sum + c.read, 0);
-        if (share !== undefined) return read >= share * reads ? true : undefined;
-        const { rows } = await db.sql.query<{ busy: boolean }>(
-          `select swept_at is not null or exists (select 1 from kpi_migrate.row_history h where h.run_id = r.id and h.operation = 'delete') as busy
-             from kpi_migrate.runs r where r.id = $1::bigint`,
-          [run],
-        );
-        return rows[0]?.busy || read >= reads ? true : undefined;
+        if (moment === 'swept') return (await swept(run)) ? true : undefined;
+        const read = Object.values(await ledgerCounts(db.sql, run)).reduce((sum, c) => sum + c.read, 0);
+        return read >= share * reads ? true : undefined;
       }, child.running);
-      if (reached) await sleep(rng.int(15));
+      if (reached && moment !== 'swept') await sleep(rng.int(moment === 'read' ? 15 : 40));
       const outcome = await child.kill('SIGKILL');
       const run = (await runOf())!;
-      if (outcome.signal === 'SIGKILL') {
+      const where = moment === 'read' ? `${Math.round(share * 100)}% read` : moment;
+      const status = await runStatusOf(db.sql, run);
+      if (outcome.signal === 'SIGKILL' && status !== 'completed') {
+        const state = `${where} (run ${status}, ${(await swept(run)) ? 'swept' : 'not swept'})`;
         await cli([...args(db.url), '--resume', run]);
-        trials.push(`#${trial} killed at ${share === undefined ? 'the sweep' : `${Math.round(share * 100)}% read`}`);
+        trials.push(`#${trial} killed at ${state}`);
+      } else if (outcome.signal === 'SIGKILL') {
+        // Killed while it printed its summary: the run had completed; nothing to resume.
+        trials.push(`#${trial} (${where}) killed after its run completed`);
       } else {
         expect(outcome.code, describeOutcome(outcome)).toBe(0);
-        trials.push(`#${trial} finished before its kill`);
+        trials.push(`#${trial} (${where}) finished before its kill`);
       }
       const resumed = await snapshotOf(db.sql);
       expectSameTarget(resumed.target, expected.target, `trial ${trial}`, changed.changes);
@@ -362,8 +374,8 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
       expectSameTarget(resumed.target, freshB.target, `trial ${trial} vs a fresh run of B`);
     }
     console.info(`converge SIGKILL trials: ${trials.join(', ')}`);
-    expect(trials.filter((t) => t.includes('killed')).length).toBeGreaterThanOrEqual(2);
-  }, 240_000);
+    expect(trials.filter((t) => t.includes('killed')).length).toBeGreaterThanOrEqual(3);
+  }, 300_000);
 
   it('refuses, before any delete, to remove most rows of a table (one table’s files gone), names the figures, and succeeds with the limit raised', async () => {
     const [db, reference] = [await cloneOfA(), await database()];
@@ -426,6 +438,11 @@ describe.skipIf(skipReason !== undefined)('run --converge from a kv_store source
     }
   }, 120_000);
 });
+
+async function runStatusOf(sql: SqlSession, runId: string): Promise<string> {
+  const { rows } = await sql.query<{ status: string }>('select status from kpi_migrate.runs where id = $1::bigint', [runId]);
+  return rows[0]?.status ?? 'missing';
+}
 
 /** Ids of the rows of the target whose tenant (kpi_links.tenant_id; kpi_data through its link) is, or is not, `tenant`. */
 async function tenantRows(sql: SqlSession, tenant: string, which: 'this' | 'other'): Promise<Set<string>> {
