@@ -269,7 +269,15 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
       expect(figures(dry), 'dry run (summary) vs the converge run (ledger)').toEqual(figures(real));
     });
 
-    // Last: it undoes the converge run.
+    it('a second converge run on B changes nothing', async () => {
+      const before = await targetOf(db.sql, true);
+      await cli(runArgs(dirs.b, db.url, '--converge', '--no-validate'));
+      const again = await ledgerCounts(db.sql, await latestRunId(db.sql));
+      for (const entity of MIGRATED_ENTITIES) expect(again[entity], entity).toMatchObject({ inserted: 0, updated: 0, deleted: 0 });
+      expect(targetDifferences(await targetOf(db.sql, true), before).slice(0, 10)).toEqual([]);
+    });
+
+    // Last: it undoes the converge run (the run after it changed nothing, so it does not stand in the way).
     it('rollback of the converge run restores state A’s target exactly, every column, beside the application’s rows', async () => {
       await cli(['rollback', '--run', convergeRunId, '--confirm', '--database-url', db.url]);
       const restored = await targetOf(db.sql, true);
@@ -294,24 +302,39 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     expect(plain.rejects).not.toEqual(freshA.rejects);
   });
 
-  it('scoped to one tenant (--tenant): that tenant ends as a run of B would leave it, the other tenants untouched, every column', async () => {
-    const tenant = changed.scopeTenant!;
-    const [db, reference] = [await cloneOfA(), await database()];
-    await cli(runArgs(dirs.bInScope, reference.url, '--no-validate'));
-    const stateA = await targetOf(db.sql, true);
-    await cli(runArgs(dirs.b, db.url, '--converge', '--tenant', tenant, '--max-delete', '100%'));
-    const runId = await latestRunId(db.sql);
+  describe('scoped to one tenant (--tenant)', () => {
+    let tenant: string;
+    let db: TestDatabase;
+    let reference: TestDatabase;
+    let stateA: Target;
+    let runId: string;
+    beforeAll(async () => {
+      tenant = changed.scopeTenant!;
+      [db, reference] = [await cloneOfA(), await database()];
+      // B with only this tenant's changes, migrated whole, is what the target must then hold.
+      await cli(runArgs(dirs.bInScope, reference.url, '--no-validate'));
+      stateA = await targetOf(db.sql, true);
+      await cli(runArgs(dirs.b, db.url, '--converge', '--tenant', tenant, '--max-delete', '100%'));
+      runId = await latestRunId(db.sql);
+    }, 120_000);
 
-    // B with only this tenant's changes, migrated whole, is what the target must now hold.
-    expectSameTarget(await targetOf(db.sql, false), await targetOf(reference.sql, false), `converged --tenant ${tenant} vs a fresh run of B (this tenant's changes only)`, changed.changes);
-    // The other tenants' rows are A's, to the run columns.
-    const others = await tenantRows(db.sql, tenant, 'other');
-    expectSameTarget(await targetOf(db.sql, true).then((t) => keepIds(t, others)), keepIds(stateA, tenantRowsOf(stateA, tenant)), 'other tenants vs A');
+    it('ends with the rows a whole run of B with only that tenant’s changes leaves, every column (but the run columns)', async () => {
+      expectSameTarget(await targetOf(db.sql, false), await targetOf(reference.sql, false), `converged --tenant ${tenant} vs a fresh run of B (this tenant's changes only)`, changed.changes);
+      const deleted = Object.values(await ledgerCounts(db.sql, runId)).reduce((sum, c) => sum + c.deleted, 0);
+      expect(deleted).toBeGreaterThan(0);
+    });
 
-    const inTenant = (r: { tenantId: unknown }) => typeof r.tenantId === 'string' && canonicalGuid(r.tenantId) === tenant;
-    const expectedRejects = (await rejectsOf(reference.sql, await latestRunId(reference.sql))).filter(inTenant).map((r) => r.key);
-    expect((await rejectsOf(db.sql, runId)).map((r) => r.key)).toEqual(expectedRejects);
-  }, 120_000);
+    it('leaves the other tenants’ rows exactly as A left them, run columns included', async () => {
+      const others = await tenantRows(db.sql, tenant, 'other');
+      expectSameTarget(keepIds(await targetOf(db.sql, true), others), keepIds(stateA, tenantRowsOf(stateA, tenant)), 'other tenants vs A', changed.changes);
+    });
+
+    it('rejects the tenant’s records a whole run of B (that tenant’s changes only) rejects, for the same reasons', async () => {
+      const inTenant = (r: { tenantId: unknown }) => typeof r.tenantId === 'string' && canonicalGuid(r.tenantId) === tenant;
+      const expectedRejects = (await rejectsOf(reference.sql, await latestRunId(reference.sql))).filter(inTenant).map((r) => r.key);
+      expect((await rejectsOf(db.sql, runId)).map((r) => r.key)).toEqual(expectedRejects);
+    });
+  });
 
   it('killed (SIGKILL) at seeded moments and resumed: the rows, rejects and counts of an uninterrupted converge run (which passes validate and validate --full)', async () => {
     const reference = await cloneOfA();

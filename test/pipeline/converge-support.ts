@@ -109,7 +109,7 @@ export function expectSameTarget(actual: Target, expected: Target, label: string
 /** The run's rejects as "entity id reason", and the raw TenantId of each (for tenant filters). */
 export async function rejectsOf(sql: SqlSession, runId: string): Promise<{ key: string; tenantId: unknown }[]> {
   const { rows } = await sql.query<{ k: string; tenant: unknown }>(
-    `select source_entity || ' ' || coalesce(source_id, '∅') || ' ' || reason as k, item -> 'TenantId' as tenant
+    `select source_entity || ' ' || coalesce(source_id, '∅') || ' ' || reason as k, item ->> 'TenantId' as tenant
        from kpi_migrate.rejects where run_id = $1::bigint order by 1`,
     [runId],
   );
