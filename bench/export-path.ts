@@ -21,9 +21,17 @@ export interface ValidateFigures {
   exitCode: number | null;
 }
 
+/** `run --converge` of state B (1% of records changed) into the target of state A. */
+export interface ConvergeFigures {
+  seconds: number;
+  /** Rows the converge run inserted, updated and deleted. */
+  rowsWritten: number;
+}
+
 export interface ExportRound {
   run: ExportRunFigures;
   rerun: RerunFigures;
+  converge?: ConvergeFigures;
   validateSample?: ValidateFigures;
   validateFull?: ValidateFigures;
 }
@@ -63,7 +71,7 @@ export async function validateAvailable(): Promise<boolean> {
 export async function measureExportRound(
   exportDir: string,
   databases: BenchDatabases,
-  options: { validate: boolean; reportDir: string; keep?: (databaseUrl: string) => Promise<void> },
+  options: { validate: boolean; reportDir: string; keep?: (databaseUrl: string) => Promise<void>; changedDir?: string },
 ): Promise<ExportRound> {
   const databaseUrl = await databases.create('export');
   try {
@@ -71,7 +79,13 @@ export async function measureExportRound(
     await options.keep?.(databaseUrl);
     const again = await runCliOk('export re-run', exportRunArgs(exportDir, databaseUrl));
     const rerun = { seconds: again.seconds, rowsWritten: await rowsWrittenByLastRun(databaseUrl) };
-    if (!options.validate) return { run, rerun };
+    // Last: it changes the target the validations compare with state A.
+    const converge = async (): Promise<ConvergeFigures | undefined> => {
+      if (options.changedDir === undefined) return undefined;
+      const figures = await runCliOk('export converge', [...exportRunArgs(options.changedDir, databaseUrl), '--converge', '--max-delete', '100%']);
+      return { seconds: figures.seconds, rowsWritten: await rowsWrittenByLastRun(databaseUrl) };
+    };
+    if (!options.validate) return { run, rerun, converge: await converge() };
     const validate = async (full: boolean): Promise<ValidateFigures> => {
       const args = ['validate', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl, '--sample', '1000', '--seed', '1'];
       const report = path.join(options.reportDir, `validate-${full ? 'full' : 'sample'}-${Date.now()}.json`);
@@ -82,7 +96,9 @@ export async function measureExportRound(
       }
       return { seconds: figures.seconds, exitCode: figures.exitCode };
     };
-    return { run, rerun, validateSample: await validate(false), validateFull: await validate(true) };
+    const validateSample = await validate(false);
+    const validateFull = await validate(true);
+    return { run, rerun, validateSample, validateFull, converge: await converge() };
   } finally {
     await databases.drop(databaseUrl);
   }

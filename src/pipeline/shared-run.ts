@@ -55,6 +55,8 @@ function differencesFrom(run: RunRecord, request: SharedRunRequest): string[] {
   compare('target schema', run.targetSchema, start.targetSchema);
   compare('source', withoutPerProcessSettings(run.options.source), withoutPerProcessSettings(start.options.source));
   compare('tenant', run.options.tenant ?? null, start.options.tenant ?? null);
+  // A converge run's sweep removes what no worker produced: every worker must write as one.
+  compare('--converge', run.options.converge === true, start.options.converge === true);
   // Runs made by prepareRun() do not say how many workers share them.
   if (typeof run.options.workers === 'number') compare('worker count (N of --worker K/N)', run.options.workers, worker.count);
   if (run.dryRun) differences.push('the run is a dry run, which records no checkpoints for workers to share');

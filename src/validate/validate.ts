@@ -2,6 +2,7 @@ import { MigrateError } from '../errors.js';
 import type { LegacySource } from '../extract/source.js';
 import { findRun, runCounts, type RunRecord } from '../load/ledger.js';
 import type { SqlClient, SqlSession } from '../load/sql-client.js';
+import { quoteIdent } from '../load/identifiers.js';
 import { readLinkLookups } from '../pipeline/lookups.js';
 import {
   DATA_ENTITIES,
@@ -105,6 +106,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   }
 
   const scope: TargetScope = { schema, ...(tenant === undefined ? {} : { tenant }) };
+  await noteApplicationRows(sql, schema, warnings);
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
   const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
@@ -286,6 +288,18 @@ function finish(
     checks,
     warnings,
   };
+}
+
+/** Rows without provenance are the application's (contract §5): every check leaves them out, and says so. */
+async function noteApplicationRows(sql: SqlSession, schema: string, warnings: string[]): Promise<void> {
+  const { rows } = await sql.query<{ links: string; data: string }>(
+    `select (select count(*) from ${quoteIdent(schema)}.kpi_links where source_entity is null)::text as links,
+            (select count(*) from ${quoteIdent(schema)}.kpi_data where source_entity is null)::text as data`,
+  );
+  const { links, data } = rows[0] ?? { links: '0', data: '0' };
+  if (links !== '0' || data !== '0') {
+    warnings.push(`${links} kpi_links and ${data} kpi_data row(s) have no provenance: the application wrote them, so they are not the migration's and were not compared`);
+  }
 }
 
 async function resolveRun(sql: SqlSession, runId: string | undefined, schema: string, warnings: string[]): Promise<RunRecord | undefined> {

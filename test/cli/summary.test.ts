@@ -45,6 +45,25 @@ describe('the end-of-run summary', () => {
     expect(text.trimEnd().endsWith('accounting: read = migrated + rejected + skipped for every table ✓')).toBe(true);
   });
 
+  it('of a converge run, adds a deleted column and says so in its title', () => {
+    const converged: MigrateResult = {
+      ...result,
+      converge: true,
+      counts: {
+        runId: '7',
+        entities: {
+          GoalKpiLink: counts({ read: 48, migrated: 44, rejected: 4, rowsOut: 44, unchanged: 44, deleted: 2, rejectsByReason: { invalid_id: 4 } }),
+          KpiActual: counts({ read: 11900, migrated: 11890, rejected: 10, rowsOut: 17800, updated: 30, unchanged: 17770, deleted: 200, rejectsByReason: { no_kpi_link: 10 } }),
+        },
+      },
+    };
+    const text = renderRunSummary(converged);
+    expect(text.split('\n')[0]).toBe('converge run 7 completed in 10.0 s — environment staging, target postgres://m:*****@db/kpi');
+    expect(text).toMatch(/^entity +read +migrated +rejected +skipped +rows +inserted +updated +unchanged +deleted +time +rate$/m);
+    expect(text).toMatch(/^KpiActual +11900 +11890 +10 +0 +17800 +0 +30 +17770 +200 +- +-$/m);
+    expect(text).toMatch(/^total +11948 +11934 +14 +0 +17844 +0 +30 +17814 +202 +10\.0 s +-$/m);
+  });
+
   it('leaves time and rate empty without timings, and says when the accounting fails', () => {
     const text = renderRunSummary({ ...result, accountingBalanced: false, unbalanced: ['KpiActual: read 12000 ≠ migrated 11990 + rejected 9 + skipped 0'] });
     expect(text).toMatch(/^Kpi +30 +30 +0 +0 +0 +0 +0 +0 +- +-$/m);

@@ -35,6 +35,17 @@ describe('resolveConfig', () => {
     expect(config.batchRows).toBe(7500);
   });
 
+  it('takes a converge run’s maxDelete from the flag, else KPI_MIGRATE_MAX_DELETE, else the file; none when unset', () => {
+    const file = configFile({ environments: { staging: { maxDelete: '5%' } } });
+    const resolve = (env: Record<string, string>, maxDelete?: string) =>
+      resolveConfig({ configFile: file, environment: 'staging', env: { DATABASE_URL: 'postgres://db/staging', ...env }, overrides: { maxDelete } }).maxDelete;
+    expect(resolve({})).toBe('5%');
+    expect(resolve({ KPI_MIGRATE_MAX_DELETE: '2000' })).toBe('2000');
+    expect(resolve({ KPI_MIGRATE_MAX_DELETE: '2000' }, '100%')).toBe('100%');
+    expect(resolveConfig({ env: {} }).maxDelete).toBeUndefined();
+    expect(() => resolveConfig({ env: {}, overrides: { maxDelete: 'lots' } })).toThrow(/maxDelete: a number of rows \(5000\) or a percentage \(25%\)/);
+  });
+
   it('reports every problem of a config file at once, with its path', () => {
     const file = configFile({
       environments: { prod: { protected: 'yes', batchRows: -1, source: { kind: 'dynamodb', pageLimit: 0 } } },
