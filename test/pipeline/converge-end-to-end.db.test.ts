@@ -374,7 +374,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
         const read = Object.values(await ledgerCounts(db.sql, run)).reduce((sum, c) => sum + c.read, 0);
         return read >= share * reads ? true : undefined;
       }, child.running);
-      if (reached && moment !== 'swept') await sleep(rng.int(moment === 'read' ? 15 : 40));
+      if (reached && moment !== 'swept') await sleep(rng.int(moment === 'read' ? 15 : 10));
       const outcome = await child.kill('SIGKILL');
       const run = (await runOf())!;
       const where = moment === 'read' ? `${Math.round(share * 100)}% read` : moment;
