@@ -19,6 +19,8 @@ import { planLegacyData, type ExpectedOutcome } from './generate.js';
 
 export { generateLegacyData, planLegacyData } from './generate.js';
 export type { GenerateOptions, GeneratedRecord, LegacyDataPlan, AttributeMap, ExpectedOutcome, TableOutcome } from './generate.js';
+export { deriveChangedState, EXPECTED_CHANGES } from './changes.js';
+export type { ChangeKind, ChangeOptions, ChangedState, SourceChange, Witness } from './changes.js';
 
 /** `export`: DynamoDB export files; `dynamodb`: `aws dynamodb scan` dumps (loadable into DynamoDB); `kv`: kv_store JSON lines. */
 export type SeedFormat = 'export' | 'dynamodb' | 'kv';
