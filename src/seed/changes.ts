@@ -1,5 +1,5 @@
-import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity, type MigratedEntity } from '../transform/entities.js';
-import { fromAttributeMap } from '../transform/legacy-value.js';
+import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity, type MigratedEntity } from '../model/entities.js';
+import { fromAttributeMap } from '../extract/dynamodb-json.js';
 import { goalKpiLinkSchema } from '../transform/goal-kpi-link.js';
 import { randomGuid, rngFor, type Rng } from './prng.js';
 import { factTarget, fateOf, type FactPlans, type FactTarget } from './facts.js';

@@ -1,9 +1,9 @@
 import { expect } from 'vitest';
 import { writeDynamoDbExport } from '../../src/extract/export-writer.js';
-import type { SqlSession } from '../../src/load/sql-client.js';
+import type { SqlSession } from '../../src/db/sql-client.js';
 import type { AttributeMap } from '../../src/seed/index.js';
 import type { SourceChange } from '../../src/seed/changes.js';
-import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/transform/entities.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
 import { describeOutcome, runCli, type CliOutcome } from '../support/child-cli.js';
 
 /**

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { deriveChangedState, EXPECTED_CHANGES } from '../../src/seed/changes.js';
 import { planLegacyData, type AttributeMap } from '../../src/seed/index.js';
 import { canonicalTenantOf } from '../../src/transform/tenant.js';
-import { fromAttributeMap } from '../../src/transform/legacy-value.js';
-import { LEGACY_ENTITIES, type LegacyEntity } from '../../src/transform/entities.js';
+import { fromAttributeMap } from '../../src/extract/dynamodb-json.js';
+import { LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 
 const DATA = { items: 1500, seed: 9, tenants: 3 } as const;
 
