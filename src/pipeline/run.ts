@@ -183,9 +183,9 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
 /**
  * The end of a converge run, once every entity is loaded (by every worker of a shared run): the
  * rows the run did not produce go, unless the guard refuses. Through the run's claim-guarded
- * client like the batches; a dry run's sweep is rolled back, its figures kept.
+ * client like the batches, so a dry run rehearses it with them.
  */
-async function sweep(request: RunRequest, runId: string, progress: ProgressSink): Promise<Partial<Record<LegacyEntity, number>>> {
+async function sweep(request: RunRequest, runId: string, progress: ProgressSink): Promise<void> {
   const maxDelete = request.maxDelete ?? parseDeleteLimit(DEFAULT_DELETE_LIMIT_TEXT);
   progress.message?.(`converge: removing the rows run ${runId} no longer justifies (at most ${describeDeleteLimit(maxDelete)} of a table)`);
   const outcome = await sweepRun(request.sql, {
@@ -203,7 +203,6 @@ async function sweep(request: RunRequest, runId: string, progress: ProgressSink)
   if (outcome.keptReferencedLinks > 0) {
     progress.message?.(`converge: kept ${outcome.keptReferencedLinks} link(s) the source no longer has: rows the tool did not write (the application's) still reference them`);
   }
-  return outcome.deleted;
 }
 
 /** Starts or finds the run, and claims it (or this worker's share) before it is resumed or read. */

@@ -1,12 +1,13 @@
+import { missing } from '../support/prerequisites.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlSession } from '../../src/db/sql-client.js';
 import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli } from '../support/child-cli.js';
 import { targetRows } from '../support/target-rows.js';
-import { accountingOf, childProcessSkipReason, committedReads, exportRunArgs, pollUntil, runIds, seedManyFiles, temporaryDirectory } from './harness.js';
+import { accountingOf, committedReads, exportRunArgs, pollUntil, runIds, seedManyFiles, temporaryDirectory } from './harness.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 
 /** Everything a dry run must leave as it was: the target rows and the whole ledger of runs. */
 async function everything(sql: SqlSession) {

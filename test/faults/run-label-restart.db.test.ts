@@ -1,3 +1,4 @@
+import { missing } from '../support/prerequisites.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_CLAIM_CLASS } from '../../src/load/run-claim.js';
 import type { SqlSession } from '../../src/db/sql-client.js';
@@ -5,7 +6,6 @@ import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome, type CliProcess } from '../support/child-cli.js';
 import {
-  childProcessSkipReason,
   committedReads,
   expectBalanced,
   exportRunArgs,
@@ -17,7 +17,7 @@ import {
   type TargetSnapshot,
 } from './harness.js';
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the run --run LABEL restarts: ${skipReason}`);
 
 const LABEL = 'june-cutover';

@@ -1,3 +1,4 @@
+import { missing } from '../support/prerequisites.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,9 +14,9 @@ import { planLegacyData, type AttributeMap, type LegacyDataPlan } from '../../sr
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
 import { canonicalGuid } from '../../src/transform/coerce.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, type TestDatabase, testServerUrl } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
-import { childProcessSkipReason, pollUntil, temporaryDirectory } from '../faults/harness.js';
+import { pollUntil, temporaryDirectory } from '../faults/harness.js';
 import {
   cli,
   expectSameTarget,
@@ -42,7 +43,7 @@ import {
  * the reject set (entity, source id, reason) of the latest run.
  */
 
-const skipReason = childProcessSkipReason();
+const skipReason = missing('postgres-server');
 if (skipReason) console.warn(`skipping the convergence tests: ${skipReason}`);
 
 // 1,500 facts in 3 tenants: about 2,000 records; data seed 9 with change seed 99 gives every
@@ -73,7 +74,7 @@ async function snapshotOf(sql: SqlSession, withRunColumns = false): Promise<Snap
  * into, with no connection left open to it), which is faster than running A again.
  */
 async function cloneDatabase(template: string): Promise<TestDatabase> {
-  const serverUrl = process.env.TEST_DATABASE_URL!;
+  const serverUrl = testServerUrl()!;
   const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
   await adminQuery(serverUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
   const url = databaseUrl(serverUrl, name);
@@ -135,7 +136,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
     }
     const [dbA, dbB] = [await createTestDatabase(), await database()];
     stateATemplate = new URL(dbA.url).pathname.slice(1);
-    cleanups.push(() => adminQuery(process.env.TEST_DATABASE_URL!, `drop database if exists ${quoteIdent(stateATemplate)} with (force)`));
+    cleanups.push(() => adminQuery(testServerUrl()!, `drop database if exists ${quoteIdent(stateATemplate)} with (force)`));
     try {
       await Promise.all([cli(runArgs(dirs.a, dbA.url, '--no-validate')), cli(runArgs(dirs.b, dbB.url, '--no-validate'))]);
       freshA = await snapshotOf(dbA.sql);
