@@ -4,6 +4,7 @@ import path from 'node:path';
 import { resolveConfig, type ConfigOverrides, type ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import type { DynamoDbLocal } from '../extract/dynamodb-local.js';
+import { describeFinalize, finalizeTarget } from '../load/finalize.js';
 import { openSqlClient } from '../load/open.js';
 import type { SqlSession } from '../load/sql-client.js';
 import { packageRoot } from '../package-root.js';
@@ -137,6 +138,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let expectation: ExpectationCheck;
     try {
       expectation = await checkExpectedOutcome(migration, sql, expected);
+      // As `run` does before its validation, which checks the progress cache.
+      say('finalizing: the foreign key, the index, the progress cache …');
+      for (const line of describeFinalize(await finalizeTarget(sql, config.target.schema))) say(line);
     } finally {
       await sql.close();
     }
