@@ -47,9 +47,9 @@ export interface ValidatedRunOutcome {
 }
 
 /**
- * `kpi-migrate run`: migrates, then validates what the run wrote (counts, rows, a sample: the
- * checks of `kpi-migrate validate` without --full), and keeps the run's report, its validation
- * embedded, in kpi_migrate.reports and a JSON file.
+ * `kpi-migrate run`: migrates, finalizes the target (src/load/finalize.ts), then validates what
+ * the run wrote (counts, rows, a sample: the checks of `kpi-migrate validate` without --full),
+ * and keeps the run's report, its validation embedded, in kpi_migrate.reports and a JSON file.
  */
 export async function migrateAndValidate(config: ResolvedConfig, options: ValidatedRunOptions = {}): Promise<ValidatedRunOutcome> {
   const { validate, sample, seed, reportFile, validationProgress, finalize: _finalize, finalizeProgress, ...migrateOptions } = options;

@@ -156,4 +156,22 @@ describe('kpi-migrate run, validated (the built CLI)', () => {
     expect(rows?.differences.length).toBeGreaterThan(0);
     for (const difference of rows!.differences) expect(difference).toMatchObject({ kind: 'extra_row', sourceId: gone!.source_id });
   });
+
+  it('finalize exits 1 while orphan rows keep the foreign key unvalidated, naming them; 0 once they are gone', async () => {
+    const orphan = '00000000-0000-4000-8000-0000000000b1';
+    await target.query('alter table public.kpi_data drop constraint kpi_data_kpi_link_id_fkey');
+    await target.query(
+      `insert into public.kpi_data (id, kpi_link_id, data_category, actual_subtype, post_value, post_date, source_entity, source_id, first_run_id, last_run_id)
+       values ($1, '00000000-0000-4000-8000-00000000dead', 'actual', 'measured', 1, '2024-03-01T00:00:00Z', 'Test', 'orphan', 1, 1)`,
+      [orphan],
+    );
+    const blocked = await cli(['finalize', '--database-url', target.url]);
+    expect(blocked.code, show(blocked)).toBe(1);
+    expect(blocked.stdout).toContain('foreign key kpi_data_kpi_link_id_fkey: added NOT VALID (it was missing); NOT validated: 1 kpi_data row(s)');
+    expect(blocked.stdout).toContain(`kpi_data ${orphan} → missing link 00000000-0000-4000-8000-00000000dead`);
+    await target.query('delete from public.kpi_data where id = $1', [orphan]);
+    const validated = await cli(['finalize', '--database-url', target.url]);
+    expect(validated.code, show(validated)).toBe(0);
+    expect(validated.stdout).toContain('present but NOT VALID; no orphan rows; validated');
+  });
 });
