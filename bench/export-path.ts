@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { finalizeTarget, FOREIGN_KEY_NAME, LINK_DATE_INDEX_NAME } from '../src/load/finalize.js';
+import { openPgClient } from '../src/db/pg-client.js';
 import type { BenchDatabases } from './postgres.js';
 import { rowCount, withClient } from './postgres.js';
 import { runCli, runCliOk } from './processes.js';
@@ -28,17 +30,64 @@ export interface ConvergeFigures {
   rowsWritten: number;
 }
 
+export interface FinalizeFigures {
+  /**
+   * The application's case: the foreign key absent and the index missing, so finalize adds the
+   * key NOT VALID, counts the orphans, validates it, builds the index CONCURRENTLY and computes
+   * the progress cache; each step timed.
+   */
+  seconds: number;
+  foreignKeySeconds: number;
+  indexSeconds: number;
+  cacheSeconds: number;
+  cachedLinks: number;
+  cachedGoals: number;
+  /** Finalize again: nothing left to do. */
+  againSeconds: number;
+  againChanged: boolean;
+}
+
 export interface ExportRound {
   run: ExportRunFigures;
   rerun: RerunFigures;
   converge?: ConvergeFigures;
+  finalize?: FinalizeFigures;
   validateSample?: ValidateFigures;
   validateFull?: ValidateFigures;
 }
 
-/** The run alone: its closing validation is what `validate` below measures on its own. */
+/** The run alone: its finalize and closing validation are what `finalize` and `validate` below measure on their own. */
 export function exportRunArgs(exportDir: string, databaseUrl: string): string[] {
-  return ['run', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl, '--no-validate'];
+  return ['run', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl, '--no-finalize', '--no-validate'];
+}
+
+/** Finalize in this process (its steps' times come with its outcome), on the run's target with the key and index taken away. */
+export async function measureFinalize(databaseUrl: string): Promise<FinalizeFigures> {
+  await withClient(databaseUrl, async (client) => {
+    await client.query(`alter table public.kpi_data drop constraint ${FOREIGN_KEY_NAME}`);
+    await client.query(`drop index public.${LINK_DATE_INDEX_NAME}`);
+  });
+  const sql = openPgClient(databaseUrl);
+  try {
+    let started = performance.now();
+    const first = await finalizeTarget(sql, 'public');
+    const seconds = (performance.now() - started) / 1000;
+    if (!first.foreignKey.validated || !first.index.created) throw new Error(`finalize did not add, validate and index as expected: ${JSON.stringify(first)}`);
+    started = performance.now();
+    const again = await finalizeTarget(sql, 'public');
+    return {
+      seconds,
+      foreignKeySeconds: first.foreignKey.seconds,
+      indexSeconds: first.index.seconds,
+      cacheSeconds: first.progressCache.seconds,
+      cachedLinks: first.progressCache.links.computed,
+      cachedGoals: first.progressCache.goals.computed,
+      againSeconds: (performance.now() - started) / 1000,
+      againChanged: again.changed,
+    };
+  } finally {
+    await sql.close();
+  }
 }
 
 /** `kpi-migrate run --source export` end to end into a fresh database; the database is left for the caller. */
@@ -66,7 +115,7 @@ export async function validateAvailable(): Promise<boolean> {
 
 /**
  * One round at the default size: the run into a fresh database, the same run again (nothing
- * changes), then validate (counts + a sample of 1,000) and validate --full, each timed.
+ * changes), finalize (the key and index taken away first) and finalize again, then validate (counts + a sample of 1,000) and validate --full, each timed.
  */
 export async function measureExportRound(
   exportDir: string,
@@ -79,13 +128,14 @@ export async function measureExportRound(
     await options.keep?.(databaseUrl);
     const again = await runCliOk('export re-run', exportRunArgs(exportDir, databaseUrl));
     const rerun = { seconds: again.seconds, rowsWritten: await rowsWrittenByLastRun(databaseUrl) };
+    const finalize = await measureFinalize(databaseUrl);
     // Last: it changes the target the validations compare with state A.
     const converge = async (): Promise<ConvergeFigures | undefined> => {
       if (options.changedDir === undefined) return undefined;
       const figures = await runCliOk('export converge', [...exportRunArgs(options.changedDir, databaseUrl), '--converge', '--max-delete', '100%']);
       return { seconds: figures.seconds, rowsWritten: await rowsWrittenByLastRun(databaseUrl) };
     };
-    if (!options.validate) return { run, rerun, converge: await converge() };
+    if (!options.validate) return { run, rerun, finalize, converge: await converge() };
     const validate = async (full: boolean): Promise<ValidateFigures> => {
       const args = ['validate', '--source', 'export', '--export-dir', exportDir, '--database-url', databaseUrl, '--sample', '1000', '--seed', '1'];
       const report = path.join(options.reportDir, `validate-${full ? 'full' : 'sample'}-${Date.now()}.json`);
@@ -98,7 +148,7 @@ export async function measureExportRound(
     };
     const validateSample = await validate(false);
     const validateFull = await validate(true);
-    return { run, rerun, validateSample, validateFull, converge: await converge() };
+    return { run, rerun, finalize, validateSample, validateFull, converge: await converge() };
   } finally {
     await databases.drop(databaseUrl);
   }

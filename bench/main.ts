@@ -318,6 +318,7 @@ function summarize(measured: Measured) {
       target: '≤ 1.2',
       met: judged(convergeToRun, convergeToRun <= 1.2),
     },
+    ...finalizeLines(rounds, runSeconds),
     validated
       ? {
           measurement: `validate: counts + sample of 1,000${validationFailed ? ' (A CHECK FAILED)' : ''}`,
@@ -362,6 +363,9 @@ function summarize(measured: Measured) {
     convergeSeconds,
     convergeRowsWritten: convergeWritten,
     rerunRowsWritten: rerunWritten,
+    finalizeSeconds: median(rounds.map((r) => r.finalize?.seconds ?? Number.NaN)),
+    finalizeCacheSeconds: median(rounds.map((r) => r.finalize?.cacheSeconds ?? Number.NaN)),
+    finalizeAgainSeconds: median(rounds.map((r) => r.finalize?.againSeconds ?? Number.NaN)),
     validateSampleSeconds: sampleSeconds,
     validateFullSeconds: fullSeconds,
     peakRssBytes: defaultRss,
@@ -379,6 +383,27 @@ function summarize(measured: Measured) {
     },
   };
   return { lines, figures };
+}
+
+/** Finalize next to the run: the whole (key absent, index missing), its steps, and a second one with nothing to do. */
+function finalizeLines(rounds: readonly ExportRound[], runSeconds: number): FigureLine[] {
+  const measured = rounds.map((r) => r.finalize).filter((f) => f !== undefined);
+  if (measured.length === 0) return [{ measurement: 'finalize', figure: 'not measured' }];
+  const of = (pick: (f: (typeof measured)[number]) => number) => median(measured.map(pick));
+  const changedAgain = measured.some((f) => f.againChanged);
+  return [
+    {
+      measurement: 'finalize: key absent, index missing (add NOT VALID, orphans, VALIDATE, index CONCURRENTLY, progress cache)',
+      figure: `${seconds(of((f) => f.seconds))} (key ${seconds(of((f) => f.foreignKeySeconds))}, index ${seconds(of((f) => f.indexSeconds))})`,
+      ratio: times(of((f) => f.seconds) / runSeconds, 'run'),
+    },
+    {
+      measurement: `progress cache: ${of((f) => f.cachedLinks).toLocaleString('en-US')} links, ${of((f) => f.cachedGoals).toLocaleString('en-US')} goals, set-wise`,
+      figure: seconds(of((f) => f.cacheSeconds)),
+      ratio: times(of((f) => f.cacheSeconds) / runSeconds, 'run'),
+    },
+    { measurement: `finalize again (${changedAgain ? 'SOMETHING CHANGED' : 'nothing changed'})`, figure: seconds(of((f) => f.againSeconds)) },
+  ];
 }
 
 main().catch((error: unknown) => {

@@ -6,6 +6,7 @@ import { validateCommand } from './commands/validate.js';
 import { reportCommand } from './commands/report.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { backupCommand } from './commands/backup.js';
+import { finalizeCommand } from './commands/finalize.js';
 import { runCommand } from './commands/run.js';
 import { schemaCommand } from './commands/schema.js';
 import { seedCommand } from './commands/seed.js';
@@ -19,7 +20,7 @@ import { packageRoot } from '../package-root.js';
 const yargs = createRequire(import.meta.url)('yargs') as (argv: string[]) => Argv;
 
 /** Every command, in the order `--help` lists them (scripts/readme-usage.ts documents each). */
-export const cliCommands = [runCommand, validateCommand, reportCommand, rejectsCommand, rollbackCommand, backupCommand, schemaCommand, seedCommand, configCommand, demoCommand] as unknown as CommandModule[];
+export const cliCommands = [runCommand, finalizeCommand, validateCommand, reportCommand, rejectsCommand, rollbackCommand, backupCommand, schemaCommand, seedCommand, configCommand, demoCommand] as unknown as CommandModule[];
 
 /** Help is as wide as the terminal (at most 110), and 100 when not a terminal, so the README's copy is stable. */
 function helpWidth(): number {

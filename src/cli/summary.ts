@@ -3,6 +3,7 @@ import type { ValidatedRunOutcome } from '../pipeline/validated-run.js';
 import type { CheckResult } from '../validate/report.js';
 import { LEGACY_ENTITIES } from '../model/entities.js';
 import type { EntityTimings } from './progress-display.js';
+import { describeFinalize } from '../load/finalize.js';
 
 function table(header: string[], rows: string[][], footer?: string[]): string {
   const all = footer === undefined ? rows : [...rows, footer];
@@ -96,4 +97,9 @@ export function renderRunValidation(outcome: ValidatedRunOutcome): string {
   for (const warning of validation.warnings) lines.push(`  ! ${warning}`);
   lines.push(validation.outcome === 'passed' ? 'validation passed ✓' : `validation FAILED (kpi-migrate report --run ${runId} --format html lists the differences)`);
   return lines.join('\n');
+}
+
+/** What finalize did at the end of the run, as `kpi-migrate finalize` prints it (nothing when it did not run). */
+export function renderRunFinalize(outcome: ValidatedRunOutcome): string[] {
+  return outcome.finalize === undefined ? [] : [describeFinalize(outcome.finalize).join('\n')];
 }

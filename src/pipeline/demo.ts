@@ -6,6 +6,7 @@ import { MigrateError } from '../errors.js';
 import type { DynamoDbLocal } from '../extract/dynamodb-local.js';
 import { openSqlClient } from '../db/open.js';
 import type { SqlSession } from '../db/sql-client.js';
+import { describeFinalize, finalizeTarget } from '../load/finalize.js';
 import { packageRoot } from '../package-root.js';
 import type { ExpectedOutcome } from '../seed/index.js';
 import { DATA_ENTITIES, LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../model/entities.js';
@@ -137,6 +138,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let expectation: ExpectationCheck;
     try {
       expectation = await checkExpectedOutcome(migration, sql, expected);
+      // As `run` does before its validation, which checks the progress cache.
+      say('finalizing: the foreign key, the index, the progress cache …');
+      for (const line of describeFinalize(await finalizeTarget(sql, config.target.schema))) say(line);
     } finally {
       await sql.close();
     }

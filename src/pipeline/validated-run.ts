@@ -4,8 +4,9 @@ import { findRun } from '../load/ledger.js';
 import { openSqlClient } from '../db/open.js';
 import type { SqlClient } from '../db/sql-client.js';
 import type { Report, ValidationReport } from '../validate/report.js';
-import { buildRunReport, type NotValidatedReason } from '../validate/run-report.js';
+import { buildRunReport, type NotValidatedReason, type NotFinalizedReason } from '../validate/run-report.js';
 import { latestStoredReport, storeReport, writeReportFile } from '../validate/store.js';
+import { finalizeTarget, type FinalizeOutcome } from '../load/finalize.js';
 import { describeSource, keepValidationReport, validateWithSession } from '../validate/validate-configured.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 
@@ -20,6 +21,10 @@ export interface ValidatedRunOptions extends MigrateOptions {
   reportFile?: string;
   /** The validation's steps, a line at a time. */
   validationProgress?: (message: string) => void;
+  /** Finalize the target before the validation (default true): foreign key, index, progress cache. */
+  finalize?: boolean;
+  /** Finalize's steps, a line at a time. */
+  finalizeProgress?: (message: string) => void;
 }
 
 export interface ValidatedRunOutcome {
@@ -28,6 +33,10 @@ export interface ValidatedRunOutcome {
   validation: ValidationReport | undefined;
   /** Why the run was not validated, when it was not. */
   notValidated: NotValidatedReason | undefined;
+  /** What finalize did before the validation. */
+  finalize?: FinalizeOutcome;
+  /** Why it did not run, when it did not. */
+  notFinalized?: NotFinalizedReason;
   /** The run's report, the validation embedded. */
   report: Report;
   /** Undefined when the run was completed and reported before: nothing was done, nor written. */
@@ -39,14 +48,15 @@ export interface ValidatedRunOutcome {
 }
 
 /**
- * `kpi-migrate run`: migrates, then validates what the run wrote (counts, rows, a sample: the
- * checks of `kpi-migrate validate` without --full), and keeps the run's report, its validation
- * embedded, in kpi_migrate.reports and a JSON file.
+ * `kpi-migrate run`: migrates, finalizes the target (src/load/finalize.ts), then validates what
+ * the run wrote (counts, rows, a sample: the checks of `kpi-migrate validate` without --full),
+ * and keeps the run's report, its validation embedded, in kpi_migrate.reports and a JSON file.
  */
 export async function migrateAndValidate(config: ResolvedConfig, options: ValidatedRunOptions = {}): Promise<ValidatedRunOutcome> {
-  const { validate, sample, seed, reportFile, validationProgress, ...migrateOptions } = options;
+  const { validate, sample, seed, reportFile, validationProgress, finalize: _finalize, finalizeProgress, ...migrateOptions } = options;
   const migration = await migrate(config, migrateOptions);
   const notValidated = reasonNotToValidate(options);
+  const notFinalized = reasonNotToFinalize(options, migration);
   const sql = await openSqlClient(config.target.databaseUrl);
   try {
     // The same `run --run LABEL` after its run completed (a Job restarting a finished pod): the
@@ -64,6 +74,8 @@ export async function migrateAndValidate(config: ResolvedConfig, options: Valida
         passed: migration.accountingBalanced && report.outcome === 'passed',
       };
     }
+    // Before the validation, so that it checks the progress cache as finalize left it.
+    const finalize = notFinalized === undefined ? await finalizeRun(sql, config.target.schema, migration.runId, finalizeProgress) : undefined;
     const validation = notValidated === undefined ? await validateRun(config, sql, migration.runId, { sample, seed, progress: validationProgress }) : undefined;
     const run = await findRun(sql, migration.runId);
     if (run === undefined) throw new MigrateError('RUN_CHANGED', `run ${migration.runId} is gone from kpi_migrate.runs`);
@@ -72,12 +84,14 @@ export async function migrateAndValidate(config: ResolvedConfig, options: Valida
       run,
       validation,
       notValidated,
+      finalize,
+      notFinalized,
       targetDatabase: migration.target,
       sourceDescription: describeSource(config.source),
     });
     const storedAs = await storeReport(sql, report);
     const written = await writeReportFile(report, reportFile);
-    return { migration, validation, notValidated, report, reportFile: written, storedAs, passed: migration.accountingBalanced && report.outcome === 'passed' };
+    return { migration, validation, notValidated, finalize, notFinalized, report, reportFile: written, storedAs, passed: migration.accountingBalanced && report.outcome === 'passed' };
   } finally {
     await sql.close();
   }
@@ -89,6 +103,27 @@ function reasonNotToValidate(options: ValidatedRunOptions): NotValidatedReason |
   if (options.worker !== undefined) return 'worker';
   if (options.validate === false) return 'no-validate';
   return undefined;
+}
+
+function reasonNotToFinalize(options: ValidatedRunOptions, migration: MigrateResult): NotFinalizedReason | undefined {
+  if (options.dryRun) return 'dry-run';
+  // The other workers may still be writing: the key and the cache are for the whole run's rows.
+  if (options.worker !== undefined) return 'worker';
+  if (options.finalize === false) return 'no-finalize';
+  if (migration.status !== 'completed') return 'run-incomplete';
+  return undefined;
+}
+
+async function finalizeRun(sql: SqlClient, schema: string, runId: string, progress: ((message: string) => void) | undefined): Promise<FinalizeOutcome> {
+  try {
+    return await finalizeTarget(sql, schema, { progress });
+  } catch (error) {
+    const failure = coerceError(error);
+    throw new MigrateError(failure.code, `run ${runId} completed, but finalizing the target failed: ${failure.message} (kpi-migrate finalize does it again)`, {
+      cause: failure,
+      details: failure.details,
+    });
+  }
 }
 
 /** The validation, kept as a report of its own too (`kpi-migrate report --run ID --kind validate`). */

@@ -43,7 +43,7 @@ export const CHECK_STATUSES = ['passed', 'failed', 'warning', 'skipped'] as cons
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 export const checkSchema = z.object({
-  /** Stable: `schema`, `accounting`, `fan-out`, `rows`, `samples`, `orphans`, `unknown-kpis`, `person-fallbacks`, `run-accounting`. */
+  /** Stable: `schema`, `accounting`, `fan-out`, `rows`, `samples`, `orphans`, `progress-cache`, `unknown-kpis`, `person-fallbacks`, `run-accounting`, `finalize`. */
   name: z.string(),
   /** The entity or table the check is about, when it is about one. */
   subject: z.string().optional(),
@@ -83,6 +83,35 @@ export const entityReportSchema = z.object({
 });
 export type EntityReport = z.infer<typeof entityReportSchema>;
 
+const cacheCounts = z.object({ computed: count, inserted: count, updated: count, deleted: count });
+
+/** What `finalize` found and did at the end of a run (src/load/finalize.ts); docs/reports.md. */
+export const finalizeSectionSchema = z.object({
+  seconds: z.number().nonnegative(),
+  /** Anything changed: false when a finalize had nothing left to do. */
+  changed: z.boolean(),
+  foreignKey: z.object({
+    constraint: z.string(),
+    found: z.enum(['valid', 'not_valid', 'absent']),
+    added: z.boolean(),
+    validated: z.boolean(),
+    valid: z.boolean(),
+    orphanRows: count.nullable(),
+    orphans: z.array(z.object({ id: z.string(), kpiLinkId: z.string() })),
+    seconds: z.number().nonnegative(),
+  }),
+  index: z.object({
+    name: z.string(),
+    found: z.enum(['valid', 'invalid', 'absent']),
+    created: z.boolean(),
+    droppedInvalid: z.boolean(),
+    otherInvalid: z.array(z.string()),
+    seconds: z.number().nonnegative(),
+  }),
+  progressCache: z.object({ links: cacheCounts, goals: cacheCounts, scope: z.enum(['all', 'links']), seconds: z.number().nonnegative() }),
+});
+export type FinalizeSection = z.infer<typeof finalizeSectionSchema>;
+
 export const reportSchema = z.object({
   reportVersion: z.literal(REPORT_VERSION),
   kind: z.enum(['run', 'validate']),
@@ -106,6 +135,8 @@ export const reportSchema = z.object({
   }),
   entities: z.array(entityReportSchema),
   checks: z.array(checkSchema),
+  /** A run's report: what finalize did before the validation (absent when it did not run). */
+  finalize: finalizeSectionSchema.optional(),
   /** A run's report embeds the validation that ended it. */
   validation: z.lazy((): z.ZodType<unknown> => reportSchema).optional(),
   warnings: z.array(z.string()),

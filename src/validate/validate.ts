@@ -26,6 +26,7 @@ import {
 } from './report.js';
 import { RowReconciliation } from './row-reconciliation.js';
 import type { TargetScope } from './row-digest.js';
+import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples, SampleChooser } from './samples.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS, type TargetTableName } from './target-columns.js';
@@ -205,6 +206,8 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     ),
   );
   checks.push(await clock.time('orphans', () => orphansCheck(sql, schema, limit)));
+  say('recomputing the progress cache');
+  checks.push(await clock.time('progress cache', () => progressCacheCheck(sql, schema, limit)));
   checks.push(referenceCheck('unknown-kpis', unknownKpiLinks, (n) => `${n} migrated link(s) refer to a KPI the source’s kpis table does not hold (their person came from CreatedBy)`, 'every migrated link refers to a known KPI'));
   checks.push(
     referenceCheck('person-fallbacks', fallbackLinks, (n) => `${n} migrated link(s) have no person linked to their user: person_id is the user GUID itself`, 'every migrated link found its person', {

@@ -56,8 +56,35 @@ describe('kpi-migrate run, validated (the built CLI)', () => {
     // The checks `kpi-migrate validate` runs without --full, with the environment's sample.
     expect(firstReport.validation).toMatchObject({ kind: 'validate', runId: firstRun, outcome: 'passed', options: { sample: 200, full: false } });
     const checks = new Set(firstReport.validation!.checks.map((c) => c.name));
-    for (const name of ['schema', 'accounting', 'fan-out', 'rows', 'samples', 'orphans']) expect(checks).toContain(name);
-    expect(firstReport.timings.phases.map((p) => p.name)).toEqual(['run', 'validate']);
+    for (const name of ['schema', 'accounting', 'fan-out', 'rows', 'samples', 'orphans', 'progress-cache']) expect(checks).toContain(name);
+    expect(firstReport.validation!.checks.find((c) => c.name === 'progress-cache')?.status).toBe('passed');
+    expect(firstReport.timings.phases.map((p) => p.name)).toEqual(['run', 'finalize', 'validate']);
+    // Finalize ran before the validation: the key and index of migration 002 kept, the cache computed.
+    expect(result.stdout).toContain('foreign key kpi_data_kpi_link_id_fkey: present and valid, nothing to do');
+    expect(result.stdout).toContain('index kpi_data_link_date_idx on kpi_data (kpi_link_id, post_date): present and valid, nothing to do');
+    expect(result.stdout).toMatch(/progress cache: \d+ link\(s\) \(\d+ inserted, 0 updated, 0 deleted\)/);
+    expect(firstReport.finalize).toMatchObject({ changed: true, foreignKey: { found: 'valid', valid: true }, index: { found: 'valid', created: false } });
+    expect(firstReport.finalize!.progressCache.links.inserted).toBe(expected.kpiLinks);
+    expect(firstReport.checks.filter((c) => c.name === 'finalize').map((c) => [c.subject, c.status])).toEqual([
+      ['foreign key', 'passed'],
+      ['index', 'passed'],
+      ['progress cache', 'passed'],
+    ]);
+  });
+
+  it('finalize alone, after the run, changes nothing and says so; run --no-finalize skips it and says so', async () => {
+    const again = await cli(['finalize', '--database-url', target.url]);
+    expect(again.code, show(again)).toBe(0);
+    expect(again.stdout).toContain(`progress cache: ${expected.kpiLinks} link(s) (0 inserted, 0 updated, 0 deleted)`);
+    expect(again.stdout).toMatch(/^finalize: nothing changed/m);
+    const file = path.join(dir, 'no-finalize.json');
+    const skipped = await cli(runArgs(FIXTURE_EXPORT, '--no-finalize', '--report', file));
+    expect(skipped.code, show(skipped)).toBe(0);
+    expect(skipped.stdout).not.toContain('progress cache:');
+    const report = await reportFile(file);
+    expect(report.finalize).toBeUndefined();
+    expect(report.timings.phases.map((p) => p.name)).toEqual(['run', 'validate']);
+    expect(report.warnings).toEqual([expect.stringContaining('the run was not finalized (--no-finalize): kpi-migrate finalize')]);
   });
 
   it('report --run ID shows that run report, its validation embedded; --kind validate the validation alone', async () => {
@@ -128,5 +155,23 @@ describe('kpi-migrate run, validated (the built CLI)', () => {
     expect(rows?.status).toBe('failed');
     expect(rows?.differences.length).toBeGreaterThan(0);
     for (const difference of rows!.differences) expect(difference).toMatchObject({ kind: 'extra_row', sourceId: gone!.source_id });
+  });
+
+  it('finalize exits 1 while orphan rows keep the foreign key unvalidated, naming them; 0 once they are gone', async () => {
+    const orphan = '00000000-0000-4000-8000-0000000000b1';
+    await target.query('alter table public.kpi_data drop constraint kpi_data_kpi_link_id_fkey');
+    await target.query(
+      `insert into public.kpi_data (id, kpi_link_id, data_category, actual_subtype, post_value, post_date, source_entity, source_id, first_run_id, last_run_id)
+       values ($1, '00000000-0000-4000-8000-00000000dead', 'actual', 'measured', 1, '2024-03-01T00:00:00Z', 'Test', 'orphan', 1, 1)`,
+      [orphan],
+    );
+    const blocked = await cli(['finalize', '--database-url', target.url]);
+    expect(blocked.code, show(blocked)).toBe(1);
+    expect(blocked.stdout).toContain('foreign key kpi_data_kpi_link_id_fkey: added NOT VALID (it was missing); NOT validated: 1 kpi_data row(s)');
+    expect(blocked.stdout).toContain(`kpi_data ${orphan} → missing link 00000000-0000-4000-8000-00000000dead`);
+    await target.query('delete from public.kpi_data where id = $1', [orphan]);
+    const validated = await cli(['finalize', '--database-url', target.url]);
+    expect(validated.code, show(validated)).toBe(0);
+    expect(validated.stdout).toContain('present but NOT VALID; no orphan rows; validated');
   });
 });

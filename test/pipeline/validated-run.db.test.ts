@@ -64,7 +64,11 @@ describe('migrateAndValidate (what `kpi-migrate run` calls)', () => {
       expect(worker.validation).toBeUndefined();
       expect(worker.notValidated).toBe('worker');
       expect(worker.report.options.validated).toBe(false);
-      expect(worker.report.warnings).toEqual([expect.stringContaining(`once every worker is done, run kpi-migrate validate --run ${runId}`)]);
+      expect(worker.report.warnings).toEqual([
+        expect.stringContaining('once every worker is done, run kpi-migrate finalize'),
+        expect.stringContaining(`once every worker is done, run kpi-migrate validate --run ${runId}`),
+      ]);
+      expect(worker.finalize).toBeUndefined();
       expect(worker.passed).toBe(true);
     }
     const validation = await validateConfigured(config, { runId, reportFile: path.join(dir, 'workers-validated.json') });

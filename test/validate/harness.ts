@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
 import type { LegacySource } from '../../src/model/source.js';
 import type { SqlClient } from '../../src/db/sql-client.js';
+import { finalizeTarget } from '../../src/load/finalize.js';
 import { runMigration, type RunResult } from '../../src/pipeline/run.js';
 import { defaultTableNames } from '../../src/model/entities.js';
 import type { CheckResult, Difference, ValidationReport } from '../../src/validate/report.js';
@@ -15,8 +16,9 @@ export function fixtureSource(dir = FIXTURE_EXPORT): LegacySource {
   return createExportSource({ dir, tableNames: defaultTableNames() });
 }
 
+/** A migration as `kpi-migrate run` does it before its validation: the run, then finalize. */
 export async function migrate(sql: SqlClient, source: LegacySource, options: { tenant?: string; batchRows?: number } = {}): Promise<RunResult> {
-  return runMigration({
+  const result = await runMigration({
     source,
     sql,
     targetSchema: 'public',
@@ -27,6 +29,8 @@ export async function migrate(sql: SqlClient, source: LegacySource, options: { t
     codeVersion: 'test',
     configHash: 'test',
   });
+  await finalizeTarget(sql, 'public');
+  return result;
 }
 
 export function validate(sql: SqlClient, source: LegacySource, options: Partial<ValidationRequest> = {}): Promise<ValidationReport> {

@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
 import { migrateAndValidate } from '../../pipeline/validated-run.js';
-import { renderRunSummary, renderRunValidation } from '../summary.js';
+import { renderRunFinalize, renderRunSummary, renderRunValidation } from '../summary.js';
 import { progressDisplayFor } from '../progress-display.js';
 import { estimateTotals } from '../progress-totals.js';
 import { confirmWrite } from '../confirm.js';
@@ -18,6 +18,7 @@ interface RunArgs extends ConfigArgs {
   worker?: string;
   run?: string;
   validate: boolean;
+  finalize: boolean;
   report?: string;
 }
 
@@ -44,6 +45,11 @@ export const runCommand = {
         type: 'boolean',
         default: true,
         describe: 'end with a validation of the run (counts, rows, the environment’s sample; kpi-migrate validate without --full); --no-validate skips it',
+      })
+      .option('finalize', {
+        type: 'boolean',
+        default: true,
+        describe: 'before the validation, what kpi-migrate finalize does (foreign key NOT VALID then validated, index CONCURRENTLY, progress cache); --no-finalize skips it',
       })
       .option('report', { type: 'string', describe: 'write the run’s JSON report here (default: .kpi-migrate/reports/run-run-ID-TIME.json)' })
       .option('yes', { type: 'boolean', default: false, describe: 'confirm writing to a protected environment (asked on a terminal otherwise)' })
@@ -87,11 +93,13 @@ export const runCommand = {
         run: sharedRun,
         progress: display,
         validate: args.validate,
+        finalize: args.finalize,
         reportFile: args.report,
         validationProgress: (message) => display.message?.(`validating: ${message}`),
+        finalizeProgress: (message) => display.message?.(`finalizing: ${message}`),
       });
       display.finish();
-      print(`${renderRunSummary(outcome.migration, display.timings())}\n\n${renderRunValidation(outcome)}`);
+      print([renderRunSummary(outcome.migration, display.timings()), ...renderRunFinalize(outcome), renderRunValidation(outcome)].join('\n\n'));
       printError(
         outcome.reportFile === undefined
           ? `run ${outcome.migration.runId} was already completed: nothing done; its report is kept in kpi_migrate.reports (kpi-migrate report --run ${outcome.migration.runId})`
