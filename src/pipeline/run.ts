@@ -128,10 +128,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     request = { ...request, sql };
     if (rehearsesResume) await sql.transaction((tx) => resumeRun(tx, runId));
     const report: ReaderProgress = (update) => progress.update(update);
-    for (const outcome of await reader.readLookups(report)) {
-      progress.update({ ...newProgress(outcome.entity, 'lookup'), read: outcome.read, migrated: outcome.used, rejected: outcome.rejects.length, done: true });
-      await recordLookupOutcome(sql, runId, outcome.entity, outcome);
-    }
+    for (const outcome of await reader.readLookups(report)) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     // The index needs every link. Loading reads them all too, unless this worker reads only its
     // share or an earlier session loaded some: only then does the index take a pass of its own.
     const indexLinks =
