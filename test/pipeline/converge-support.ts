@@ -165,6 +165,8 @@ export function summaryCounts(stdout: string): Record<string, Record<string, num
   const header = words(lines[headerAt]!);
   const out: Record<string, Record<string, number>> = {};
   for (const line of lines.slice(headerAt + 1)) {
+    // The table ends at the first blank line; the rejects table below it starts with entity names too.
+    if (line.trim() === '') break;
     const row = words(line);
     if (!LEGACY_ENTITIES.includes(row[0] as LegacyEntity)) continue;
     out[row[0]!] = Object.fromEntries(header.slice(1).map((name, i) => [name, Number(row[i + 1]?.replace(/[,\s]/g, ''))]));
