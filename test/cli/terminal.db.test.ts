@@ -24,10 +24,13 @@ class TmuxSession {
     });
   }
 
-  /** Starts `command` in a 200×80 pane, recording everything it writes from its first byte. */
+  /**
+   * Starts `command` in a 200×120 pane, recording everything it writes from its first byte: tall
+   * enough that the bars, the summary, finalize's lines and every check line fit on one screen.
+   */
   start(command: string): void {
     // The command waits for a go-ahead, so the recording is in place before it writes anything.
-    this.tmux('new-session', '-d', '-s', 'cli', '-x', '200', '-y', '80', `tmux -L ${this.socket} wait-for go; ${command}; echo "EXIT:$?"`);
+    this.tmux('new-session', '-d', '-s', 'cli', '-x', '200', '-y', '120', `tmux -L ${this.socket} wait-for go; ${command}; echo "EXIT:$?"`);
     this.tmux('set-option', '-t', 'cli', 'remain-on-exit', 'on');
     this.tmux('pipe-pane', '-t', 'cli', '-o', `cat >> '${this.rawLog}'`);
     this.tmux('wait-for', '-S', 'go');
