@@ -40,7 +40,9 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
     // Trust, like the CI server: tests give URLs with and without passwords, and add roles.
     // UTF-8 with code point order and Unicode case rules, whatever locales the machine has.
     initdbFlags: ['--auth-host=trust', '--auth-local=trust', '--encoding=UTF8', '--no-locale', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`],
+    // A throw-away server: nothing needs to survive its own crash, so it does not wait for the disk
+    // (the tests kill and cut clients, never this server).
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
     onLog: (message) => void log.push(message),
     onError: (error) => void log.push(String(error)),
   });
