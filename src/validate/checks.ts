@@ -4,7 +4,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
-import { scopeCondition, type TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
 import type { RowReconciliation } from './row-reconciliation.js';
 import type { TargetTableName } from './target-columns.js';
 
@@ -36,7 +36,7 @@ export async function countTarget(sql: SqlSession, scope: TargetScope): Promise<
     const { rows } = await sql.query<{ source_entity: string; n: string; records: string }>(
       `select t.source_entity, count(*)::text as n, count(distinct t.source_id)::text as records
        from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t where ${scopeCondition(table, scope, 1)} group by 1`,
-      scope.tenant === undefined ? [] : [scope.tenant],
+      scopeParams(scope, table),
     );
     for (const row of rows) {
       if (!(MIGRATED_ENTITIES as readonly string[]).includes(row.source_entity) || tableOf(row.source_entity as MigratedEntity) !== table) continue;

@@ -75,20 +75,40 @@ export class BucketDigests {
 export interface TargetScope {
   schema: string;
   tenant?: string;
+  /**
+   * Tool-written links no source record produces that the sweep had to keep, because rows of the
+   * application reference them (see keptLinks in validate.ts): left out of every check, as the
+   * application's own rows are.
+   */
+  keptLinks?: readonly string[];
 }
 
-/** A WHERE condition limiting `t` (a row of `table`) to the scope; `$n` is the tenant. */
+/**
+ * A WHERE condition limiting `t` (a row of `table`) to the scope; its parameters are
+ * scopeParams(scope, table), from `$param` on.
+ */
 export function scopeCondition(table: TargetTableName, scope: TargetScope, param: number): string {
   // A row without provenance is the application's (contract §5), not the migration's: never compared.
-  const migrated = 't.source_entity is not null';
-  if (scope.tenant === undefined) return migrated;
-  if (table === 'kpi_links') return `${migrated} and t.tenant_id::text = $${param}`;
-  const links = `${quoteIdent(scope.schema)}.kpi_links`;
-  return `${migrated} and exists (select 1 from ${links} l where l.id = t.kpi_link_id and l.tenant_id::text = $${param})`;
+  const conditions = ['t.source_entity is not null'];
+  let next = param;
+  if (scope.tenant !== undefined) {
+    const tenant = `$${next++}`;
+    if (table === 'kpi_links') conditions.push(`t.tenant_id::text = ${tenant}`);
+    else conditions.push(`exists (select 1 from ${quoteIdent(scope.schema)}.kpi_links l where l.id = t.kpi_link_id and l.tenant_id::text = ${tenant})`);
+  }
+  if (table === 'kpi_links' && hasKeptLinks(scope)) conditions.push(`not (t.id = any($${next}::uuid[]))`);
+  return conditions.join(' and ');
 }
 
-function scopeParams(scope: TargetScope): string[] {
-  return scope.tenant === undefined ? [] : [scope.tenant];
+/** The parameters of scopeCondition(table, scope, n), in its order. */
+export function scopeParams(scope: TargetScope, table: TargetTableName): string[] {
+  const params = scope.tenant === undefined ? [] : [scope.tenant];
+  if (table === 'kpi_links' && hasKeptLinks(scope)) params.push(`{${scope.keptLinks!.join(',')}}`);
+  return params;
+}
+
+function hasKeptLinks(scope: TargetScope): boolean {
+  return scope.keptLinks !== undefined && scope.keptLinks.length > 0;
 }
 
 /** The SQL form of digestText over the listed columns of `t`. */
@@ -114,7 +134,7 @@ export async function targetBucketDigests(
      from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
      where ${scopeCondition(table, scope, 1)}
      group by 1`,
-    scopeParams(scope),
+    scopeParams(scope, table),
   );
   return new Map(rows.map((row) => [row.bucket, { count: Number(row.n), sum: BigInt(row.h) }]));
 }
@@ -146,7 +166,7 @@ export async function targetRowsOfBucket(
      from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
      where t.id between $1::uuid and $2::uuid and ${scopeCondition(table, scope, 3)}
      order by t.id`,
-    [low, high, ...scopeParams(scope)],
+    [low, high, ...scopeParams(scope, table)],
   );
   const byId = new Map<string, (string | null)[]>();
   for (const row of rows) {

@@ -5,7 +5,7 @@ import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.
 import { mapAgain } from './expectations.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
-import { scopeCondition, type TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
 import { canonicalSql, CONTRACT_COLUMNS, rowCanonicaliser, type TargetTableName } from './target-columns.js';
 
 export interface SampledRecord {
@@ -188,7 +188,7 @@ async function targetRowsOf(
     `select ${columns.map((name, i) => `${canonicalSql(table, name)} as c${i}`).join(', ')}
      from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
      where t.source_entity = $1 and t.source_id = any($2::text[]) and ${scopeCondition(table, scope, 3)}`,
-    [entity, textArray(sourceIds), ...(scope.tenant === undefined ? [] : [scope.tenant])],
+    [entity, textArray(sourceIds), ...scopeParams(scope, table)],
   );
   const bySource = new Map<string, Map<string, (string | null)[]>>();
   const sourceAt = columns.indexOf('source_id');

@@ -25,7 +25,7 @@ import {
   type ValidationReport,
 } from './report.js';
 import { RowReconciliation } from './row-reconciliation.js';
-import type { TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
 import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples, SampleChooser } from './samples.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
@@ -106,8 +106,9 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     return finish(base, []);
   }
 
-  const scope: TargetScope = { schema, ...(tenant === undefined ? {} : { tenant }) };
+  const tenantScope: TargetScope = { schema, ...(tenant === undefined ? {} : { tenant }) };
   await noteApplicationRows(sql, schema, warnings);
+  const keptCandidates = await linksTheApplicationReferences(sql, tenantScope);
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
   const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
@@ -139,6 +140,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     tally.expectedRows += expectation.rows.length;
     const reconciliation = reconciliations[tableOf(expectation.entity)];
     for (const row of expectation.rows) reconciliation.add(row);
+    if (expectation.entity === 'GoalKpiLink') for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
     const link = expectation.rows[0]?.id;
     const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
     if (expectation.kpiKnown === false) unknownKpiLinks.add(reference(`link ${link} refers to a KPI the source’s kpis table does not hold`));
@@ -157,6 +159,9 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
   }
   for (const entity of MIGRATED_ENTITIES) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
+  const keptLinks = [...keptCandidates].sort();
+  noteKeptLinks(keptLinks, limit, warnings);
+  const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
 
   say('recounting the source');
   const recount = await clock.time('recount', async () => {
@@ -303,6 +308,31 @@ async function noteApplicationRows(sql: SqlSession, schema: string, warnings: st
   if (links !== '0' || data !== '0') {
     warnings.push(`${links} kpi_links and ${data} kpi_data row(s) have no provenance: the application wrote them, so they are not the migration's and were not compared`);
   }
+}
+
+/**
+ * Tool-written links (in scope) that rows of the application reference. Those no source record
+ * produces any longer are the links the sweep kept (kept_referenced): the foreign key forbids
+ * deleting them and the tool never deletes the application's rows.
+ */
+async function linksTheApplicationReferences(sql: SqlSession, scope: TargetScope): Promise<Set<string>> {
+  const target = (table: string) => `${quoteIdent(scope.schema)}.${table}`;
+  const { rows } = await sql.query<{ id: string }>(
+    `select t.id::text as id from ${target('kpi_links')} t
+     where ${scopeCondition('kpi_links', scope, 1)}
+       and exists (select 1 from ${target('kpi_data')} d where d.kpi_link_id = t.id and d.source_entity is null)`,
+    scopeParams(scope, 'kpi_links'),
+  );
+  return new Set(rows.map((row) => row.id.toLowerCase()));
+}
+
+/** A kept link is not the migration's, but not the application's either: every check leaves it out, and says which. */
+function noteKeptLinks(keptLinks: readonly string[], limit: number, warnings: string[]): void {
+  if (keptLinks.length === 0) return;
+  const named = keptLinks.slice(0, limit).join(', ') + (keptLinks.length > limit ? ` and ${keptLinks.length - limit} more` : '');
+  warnings.push(
+    `${keptLinks.length} kpi_links row(s) written by the tool are produced by no record of the source, but kept because rows of the application (no provenance) reference them: ${named}; they were not compared`,
+  );
 }
 
 async function resolveRun(sql: SqlSession, runId: string | undefined, schema: string, warnings: string[]): Promise<RunRecord | undefined> {
