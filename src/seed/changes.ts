@@ -1,6 +1,5 @@
 import { DATA_ENTITIES, LEGACY_ENTITIES, type DataEntity, type LegacyEntity, type MigratedEntity } from '../model/entities.js';
-import { fromAttributeMap } from '../extract/dynamodb-json.js';
-import { goalKpiLinkSchema } from '../transform/goal-kpi-link.js';
+import { boolOf } from './forms.js';
 import { randomGuid, rngFor, type Rng } from './prng.js';
 import { factTarget, fateOf, type FactPlans, type FactTarget } from './facts.js';
 import { TableRenderer, type AttributeMap } from './render.js';
@@ -185,11 +184,9 @@ class ChangeBuilder {
     }
     this.population.links.forEach((link, index) => {
       if (link.fate !== 'migrated') return;
-      const parsed = goalKpiLinkSchema.parse(fromAttributeMap(this.itemOf('GoalKpiLink', index)));
-      if (!parsed.ok) throw new Error(`link ${index} was planned to migrate but does not parse`);
       const key = groupKey(link.kpi, link.tenant);
       const group = this.linksOfGroup.get(key) ?? [];
-      group.push({ index, id: link.id, primary: parsed.record.IsPrimary });
+      group.push({ index, id: link.id, primary: boolOf(this.itemOf('GoalKpiLink', index).IsPrimary) });
       this.linksOfGroup.set(key, group);
     });
     for (const group of this.linksOfGroup.values()) group.sort(fanOutOrder);

@@ -251,6 +251,16 @@ export function boolValue(form: BoolForm, value: boolean): AttributeValue {
       return { S: text[0]!.toUpperCase() + text.slice(1) };
   }
 }
+/**
+ * The boolean a value written by boolValue (or left out by nothing(): absent, NULL, empty) stands
+ * for, read by the generator itself so that its expectations never depend on the transform.
+ */
+export function boolOf(value: AttributeValue | undefined): boolean {
+  if (value === undefined || value.NULL === true) return false;
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.N !== undefined) return value.N === '1';
+  return value.S?.toLowerCase() === 'true';
+}
 export function invalidBool(rng: Rng): AttributeValue {
   return rng.pick<AttributeValue>([{ S: 'yes' }, { N: '2' }, { S: 'maybe' }, { S: 'Y' }, { N: '-1' }]);
 }
