@@ -4,7 +4,7 @@ import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
 import { INFORMATION_SCHEMA_TYPE, TARGET_COLUMNS, type TargetTableName } from './target-columns.js';
 
-const LEDGER_TABLES = ['runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'schema_migrations'] as const;
+const LEDGER_TABLES = ['runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'schema_migrations'] as const;
 /** Without these, nothing else can be checked. */
 const ESSENTIAL = ['kpi_links', 'kpi_data', 'kpi_migrate.runs', 'kpi_migrate.rejects'];
 
