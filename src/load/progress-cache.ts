@@ -183,22 +183,7 @@ export async function refreshProgressCache(session: SqlSession, schema: string, 
 
   const all = linkIds === undefined;
   const linkRows = linkProgressQuery(schema, all ? 'true' : 'l.id = any($1::uuid[])', all ? 'true' : 'd.kpi_link_id = any($1::uuid[])');
-  const linkColumns = LINK_CACHE_COLUMNS.join(', ');
-  const { rows: linkCounts } = await session.query<{ computed: number; inserted: number; updated: number }>(
-    `with computed as (${linkRows}
-     ), written as (
-       insert into ${target('kpi_progress_cache')} as c (${linkColumns}, last_calculated_at)
-       select ${linkColumns}, now() from computed order by kpi_link_id
-       on conflict (kpi_link_id) do update set ${[...LINK_CACHE_COLUMNS.slice(1), 'last_calculated_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
-       where ${distinctFrom(LINK_CACHE_COLUMNS, 'c', 'excluded')}
-       returning (xmax = 0) as inserted
-     )
-     select (select count(*) from computed)::int as computed,
-            (count(*) filter (where inserted))::int as inserted,
-            (count(*) filter (where not inserted))::int as updated
-       from written`,
-    linkParams,
-  );
+  const linkCounts = await upsertComputed(session, target('kpi_progress_cache'), LINK_CACHE_COLUMNS, 1, linkRows, linkParams);
   const linksDeleted = await session.query(
     `delete from ${target('kpi_progress_cache')} c
       where ${all ? 'true' : 'c.kpi_link_id = any($1::uuid[])'}
@@ -209,22 +194,7 @@ export async function refreshProgressCache(session: SqlSession, schema: string, 
   const goalScope = all ? 'true' : '(r.tenant_id, r.goal_id) in (select * from unnest($1::uuid[], $2::uuid[]))';
   const cachedLinks = `(select l.tenant_id, l.goal_id, l.weight, c.status, c.progress_percentage
       from ${target('kpi_links')} l left join ${target('kpi_progress_cache')} c on c.kpi_link_id = l.id)`;
-  const goalColumns = GOAL_CACHE_COLUMNS.join(', ');
-  const { rows: goalCounts } = await session.query<{ computed: number; inserted: number; updated: number }>(
-    `with computed as (${goalProgressQuery(cachedLinks, goalScope)}
-     ), written as (
-       insert into ${target('goal_progress_cache')} as g (${goalColumns}, last_calculated_at)
-       select ${goalColumns}, now() from computed order by tenant_id, goal_id
-       on conflict (tenant_id, goal_id) do update set ${[...GOAL_CACHE_COLUMNS.slice(2), 'last_calculated_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
-       where ${distinctFrom(GOAL_CACHE_COLUMNS, 'g', 'excluded')}
-       returning (xmax = 0) as inserted
-     )
-     select (select count(*) from computed)::int as computed,
-            (count(*) filter (where inserted))::int as inserted,
-            (count(*) filter (where not inserted))::int as updated
-       from written`,
-    goalParams,
-  );
+  const goalCounts = await upsertComputed(session, target('goal_progress_cache'), GOAL_CACHE_COLUMNS, 2, goalProgressQuery(cachedLinks, goalScope), goalParams);
   const goalsDeleted = await session.query(
     `delete from ${target('goal_progress_cache')} r
       where ${goalScope}
@@ -276,4 +246,36 @@ export async function checkProgressCacheTables(session: SqlSession, schema: stri
     for (const column of columns) if (!present.has(column)) problems.push(`column ${table}.${column} is missing`);
   }
   if (problems.length > 0) throw new MigrateError('TARGET_SCHEMA', `the progress cache cannot be written: ${problems.join('; ')}`, { details: { problems } });
+}
+
+/**
+ * Writes the rows `computed` (a query) yields into a cache table whose first `keyCount` columns
+ * are its key, rewriting only the rows that differ; how many it computed, inserted and updated.
+ */
+async function upsertComputed(
+  session: SqlSession,
+  table: string,
+  columns: readonly string[],
+  keyCount: number,
+  computed: string,
+  params: unknown[],
+): Promise<{ computed: number; inserted: number; updated: number }[]> {
+  const list = columns.join(', ');
+  const key = columns.slice(0, keyCount).join(', ');
+  const { rows } = await session.query<{ computed: number; inserted: number; updated: number }>(
+    `with computed as (${computed}
+     ), written as (
+       insert into ${table} as c (${list}, last_calculated_at)
+       select ${list}, now() from computed order by ${key}
+       on conflict (${key}) do update set ${[...columns.slice(keyCount), 'last_calculated_at'].map((c) => `${c} = excluded.${c}`).join(', ')}
+       where ${distinctFrom(columns, 'c', 'excluded')}
+       returning (xmax = 0) as inserted
+     )
+     select (select count(*) from computed)::int as computed,
+            (count(*) filter (where inserted))::int as inserted,
+            (count(*) filter (where not inserted))::int as updated
+       from written`,
+    params,
+  );
+  return rows;
 }

@@ -1,5 +1,4 @@
 import { missing } from '../support/prerequisites.js';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,14 +6,13 @@ import { writeKvStore } from '../../src/extract/export-writer.js';
 import type { SqlSession } from '../../src/db/sql-client.js';
 import { loadKvStore } from '../../src/seed/load-kv-store.js';
 import { quoteIdent } from '../../src/db/identifiers.js';
-import { openPgClient } from '../../src/db/pg-client.js';
-import { adminQuery, databaseUrl } from '../support/database-template.js';
+import { adminQuery } from '../support/database-template.js';
 import { deriveChangedState, EXPECTED_CHANGES, type ChangedState, type SourceChange } from '../../src/seed/changes.js';
 import { planLegacyData, type AttributeMap, type LegacyDataPlan } from '../../src/seed/index.js';
 import { hashSeed, mulberry32 } from '../../src/seed/prng.js';
 import { canonicalGuid } from '../../src/transform/coerce.js';
 import { DEFAULT_KV_PREFIX, LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
-import { createTestDatabase, type TestDatabase, testServerUrl } from '../support/database.js';
+import { cloneDatabase, createTestDatabase, type TestDatabase, testServerUrl } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
 import { pollUntil, temporaryDirectory } from '../faults/harness.js';
 import {
@@ -73,20 +71,8 @@ async function snapshotOf(sql: SqlSession, withRunColumns = false): Promise<Snap
  * A database holding state A's migrated target: a clone of `template` (a database A was run
  * into, with no connection left open to it), which is faster than running A again.
  */
-async function cloneDatabase(template: string): Promise<TestDatabase> {
-  const serverUrl = testServerUrl()!;
-  const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(serverUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
-  const url = databaseUrl(serverUrl, name);
-  const sql = openPgClient(url);
-  return {
-    url,
-    sql,
-    async drop() {
-      await sql.close();
-      await adminQuery(serverUrl, `drop database if exists ${quoteIdent(name)} with (force)`);
-    },
-  };
+function cloneStateA(template: string): Promise<TestDatabase> {
+  return cloneDatabase(testServerUrl()!, template);
 }
 
 function changesOfKind(changes: readonly SourceChange[], kind: SourceChange['kind']): SourceChange[] {
@@ -103,7 +89,7 @@ describe.skipIf(skipReason !== undefined)('run --converge (contract §5)', () =>
   /** The database a fresh run of A went into, closed: the template of every `cloneOfA()`. */
   let stateATemplate: string;
   const cloneOfA = async () => {
-    const db = await cloneDatabase(stateATemplate);
+    const db = await cloneStateA(stateATemplate);
     cleanups.push(() => db.drop());
     return db;
   };

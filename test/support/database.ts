@@ -22,6 +22,22 @@ export function testServerUrl(): string | undefined {
   return inject('pgServerUrl') || undefined;
 }
 
+/** A new database on the test server, cloned from `template` (which must have no connection open). */
+export async function cloneDatabase(serverUrl: string, template: string): Promise<TestDatabase> {
+  const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(serverUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
+  const url = databaseUrl(serverUrl, name);
+  const sql = openPgClient(url);
+  return {
+    url,
+    sql,
+    async drop() {
+      await sql.close();
+      await adminQuery(serverUrl, `drop database if exists ${quoteIdent(name)} with (force)`);
+    },
+  };
+}
+
 /**
  * A fresh, migrated database for one test file: cloned from the run's template on the test
  * server, or an embedded PGlite when there is no server.
@@ -29,20 +45,7 @@ export function testServerUrl(): string | undefined {
 export async function createTestDatabase(options: { pgliteDir?: string } = {}): Promise<TestDatabase> {
   const serverUrl = testServerUrl();
   const template = inject('pgTemplateDatabase');
-  if (serverUrl && template) {
-    const name = `kpi_migrate_test_${randomBytes(6).toString('hex')}`;
-    await adminQuery(serverUrl, `create database ${quoteIdent(name)} template ${quoteIdent(template)}`);
-    const url = databaseUrl(serverUrl, name);
-    const sql = openPgClient(url);
-    return {
-      url,
-      sql,
-      async drop() {
-        await sql.close();
-        await adminQuery(serverUrl, `drop database if exists ${quoteIdent(name)} with (force)`);
-      },
-    };
-  }
+  if (serverUrl && template) return cloneDatabase(serverUrl, template);
   const sql = await openPgliteClient(options.pgliteDir);
   await applyMigrations(sql);
   return {
