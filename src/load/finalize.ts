@@ -100,8 +100,9 @@ export async function finalizeTarget(sql: SqlClient, schema: string, options: Fi
     say('progress cache');
     const progressCache = await timed(async () => {
       await checkProgressCacheTables(sql, schema);
-      // Fencing: when finalize runs under a run's claim, the claim's proof belongs here, as the
-      // last statement of this transaction (guardedByClaim(sql, claim) does it for a claimed run).
+      // No fencing token here (unlike a run's batches): the cache is recomputed whole from the
+      // committed rows under a transaction-scoped lock, so a finalize that lost its session lock
+      // and commits late writes what any finalize would, and counts nothing that could double.
       return sql.transaction((session) => refreshProgressCache(session, schema));
     }).catch((error: unknown) => {
       throw targetFailure(error, 'computing the progress cache');
