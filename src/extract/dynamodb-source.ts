@@ -3,6 +3,7 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ScanCommand,
+  type ScanCommandInput,
   type AttributeValue,
   type ConsumedCapacity,
 } from '@aws-sdk/client-dynamodb';
@@ -252,13 +253,7 @@ function scanSegment(
         page = await send(
           (s) =>
             client.send(
-              new ScanCommand({
-                TableName: table,
-                Limit: pageLimit,
-                ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-                ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
-                ReturnConsumedCapacity: 'TOTAL',
-              }),
+              new ScanCommand(scanRequest(table, pageLimit, segment, total, exclusiveStartKey)),
               { abortSignal: s },
             ),
           estimate,
@@ -282,6 +277,17 @@ function scanSegment(
       exclusiveStartKey = last;
       yield { entity, partition, items, position: keyToPosition(last), done: false };
     }
+  };
+}
+
+/** One page's Scan of `segment` of `total` (no segment when there is one), from `startKey`. */
+function scanRequest(table: string, pageLimit: number, segment: number, total: number, startKey: Record<string, AttributeValue> | undefined): ScanCommandInput {
+  return {
+    TableName: table,
+    Limit: pageLimit,
+    ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+    ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+    ReturnConsumedCapacity: 'TOTAL',
   };
 }
 
@@ -309,14 +315,7 @@ function countSegment(reader: Reader, table: string, segment: number, total: num
         page = await send(
           (s) =>
             client.send(
-              new ScanCommand({
-                TableName: table,
-                Select: 'COUNT',
-                Limit: pageLimit,
-                ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-                ...(exclusiveStartKey === undefined ? {} : { ExclusiveStartKey: exclusiveStartKey }),
-                ReturnConsumedCapacity: 'TOTAL',
-              }),
+              new ScanCommand({ ...scanRequest(table, pageLimit, segment, total, exclusiveStartKey), Select: 'COUNT' }),
               { abortSignal: s },
             ),
           1,
