@@ -276,7 +276,7 @@ async function staleHolders(session: SqlSession, plan: BatchPlan, holders: Reado
       : `exists (select 1 from ${plan.sql.target} t join ${links} l on l.id = t.kpi_link_id where t.id = h.id and l.tenant_id::text = $4::text)`;
   const { rows } = await session.query<{ id: string }>(
     `select h.id::text as id from unnest($3::uuid[]) as h(id)
-     where not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = $2 and r.row_id = h.id)
+     where not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = $2 and h.id = any(r.row_ids))
        and ($4::text is null or ${inTenant})`,
     [plan.input.runId, plan.table.name, `{${toolHeld.join(',')}}`, plan.input.tenant ?? null],
   );
@@ -289,8 +289,7 @@ async function recordRunRows(session: SqlSession, plan: BatchPlan, records: read
   const rowIds = records.filter((record) => !refused.has(record.sourceId)).flatMap((record) => record.rowIds.filter((id) => CANONICAL_UUID.test(id)));
   if (rowIds.length === 0) return;
   await session.query(
-    `insert into kpi_migrate.run_rows (run_id, table_name, row_id)
-     select $1::bigint, $2, unnest($3::uuid[]) on conflict do nothing`,
+    'insert into kpi_migrate.run_rows (run_id, table_name, row_ids) values ($1::bigint, $2, $3::uuid[])',
     [plan.input.runId, plan.table.name, `{${rowIds.join(',')}}`],
   );
 }

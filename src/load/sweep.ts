@@ -65,6 +65,7 @@ export interface SweepOutcome extends SweepFigures {
 
 // The rows the sweep removes, decided before the first delete.
 const DOOMED = 'kpi_migrate_sweep_rows';
+const PRODUCED = 'kpi_migrate_sweep_produced';
 
 /**
  * The end of a converge run, in ONE transaction: every tool-written row of the target (in the
@@ -116,13 +117,21 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
       ? `($${n}::text is null or ${alias}.tenant_id::text = $${n}::text)`
       : `($${n}::text is null or exists (select 1 from ${links} l where l.id = ${alias}.kpi_link_id and l.tenant_id::text = $${n}::text))`;
   await session.query(`create temp table ${DOOMED} (table_name text not null, row_id uuid not null, primary key (table_name, row_id)) on commit drop`);
+  // What the run produced, one row an id (run_rows keeps them an array a batch), for an anti-join.
+  await session.query(`create temp table ${PRODUCED} (table_name text not null, row_id uuid not null) on commit drop`);
+  await session.query(
+    `insert into ${PRODUCED} (table_name, row_id)
+     select distinct r.table_name, p.row_id from kpi_migrate.run_rows r cross join unnest(r.row_ids) as p(row_id) where r.run_id = $1::bigint`,
+    [runId],
+  );
+  await session.query(`analyze ${PRODUCED}`);
   for (const [table, target] of [[KPI_DATA_TABLE, data], [KPI_LINKS_TABLE, links]] as const) {
     await session.query(
       `insert into ${DOOMED} (table_name, row_id)
        select '${table.name}', t.id from ${target} t
-       where t.source_entity is not null and ${inScope(table, 't', 2)}
-         and not exists (select 1 from kpi_migrate.run_rows r where r.run_id = $1::bigint and r.table_name = '${table.name}' and r.row_id = t.id)`,
-      [runId, tenant],
+       where t.source_entity is not null and ${inScope(table, 't', 1)}
+         and not exists (select 1 from ${PRODUCED} p where p.table_name = '${table.name}' and p.row_id = t.id)`,
+      [tenant],
     );
   }
   // A link still referenced by a kpi_data row that stays (one the tool did not write) must stay too.
