@@ -14,6 +14,11 @@ export const ERROR_CODES = {
   TARGET_SCHEMA: 'runtime',
   /** The target refused a statement for another reason (a trigger, a constraint of the application's): its message says why. */
   TARGET_REFUSED: 'runtime',
+  /**
+   * The application's own kpi_links/kpi_data (contract §6) cannot take the tool's rows: a column
+   * the tool writes is missing or of another type (each named). Nothing was written; the schema must change.
+   */
+  TARGET_INCOMPATIBLE: 'usage',
   /** What the command names or asks of a stored run cannot be (checked before anything is done, or certain to recur). */
   RUN_NOT_FOUND: 'usage',
   RUN_STATE: 'usage',

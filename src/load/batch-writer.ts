@@ -11,6 +11,7 @@ import { positionToJsonb, storableJson } from './jsonb-text.js';
 import { insertRejects } from './rejects.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements, type TargetTable } from './target-table.js';
+import { readRecordedLayout } from './target-ownership.js';
 import { CANONICAL_UUID, prepareRecord, type LoadReject, type PreparedBatch, type PreparedRecord, type RecordRows, type TargetRow } from './prepare-record.js';
 
 /** Where a partition of the source stands once this batch is committed. */
@@ -174,10 +175,13 @@ function planBatch(input: BatchInput): BatchPlan {
   return { input, table, sql: tableStatements(input.targetSchema, table), candidates, encodingRejects, joinedText };
 }
 
-async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise<BatchOutcome> {
-  const { input } = plan;
+async function writeInTransaction(session: SqlSession, planned: BatchPlan): Promise<BatchOutcome> {
+  const { input } = planned;
   await assertRunAcceptsBatches(session, input);
-  await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, plan.sql.target]);
+  await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, planned.sql.target]);
+  // The application's table keeps the tool's provenance beside its rows: other statements.
+  const layout = (await readRecordedLayout(session, input.targetSchema))[planned.table.name];
+  const plan = layout.owner === 'tool' ? planned : { ...planned, sql: tableStatements(input.targetSchema, planned.table, layout) };
 
   const { holders: found, ownRows } = await loadHolders(session, plan);
   // A fresh run would not know a row of a record that this run has not produced (yet): in a
@@ -199,7 +203,7 @@ async function writeInTransaction(session: SqlSession, plan: BatchPlan): Promise
     const records = winners.map((index) => plan.candidates[index]!);
     // Nothing of these records is in the target yet (a first run): their rows can go straight into
     // it, as the database's own fastest path; any refusal falls back to staging and isolation.
-    const fresh = ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
+    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
     loaded = await loadSuspectsApart({ session, plan, staged: false }, records, fresh);
     if (input.converge) await recordRunRows(session, plan, records, loaded.rejects);
   }

@@ -3,9 +3,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MigrateError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
-import type { SqlClient } from '../db/sql-client.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { targetFailure } from '../db/database-error.js';
 import { quoteIdent } from '../db/identifiers.js';
+import { assertApplicationTablesFit, readTargetLayout } from './target-ownership.js';
 
 export interface Migration {
   version: number;
@@ -48,6 +49,17 @@ export async function applyMigrations(sql: SqlClient, targetSchema = 'public'): 
       await tx.query(`create table if not exists kpi_migrate.schema_migrations (
       version int primary key, name text not null, checksum text not null,
       target_schema text not null, applied_at timestamptz not null default now())`);
+      // Which target tables the tool created and which it found (the application's, contract §6):
+      // decided when 002 would create them, so it lives with the migration machinery, not in one.
+      await tx.query(`create table if not exists kpi_migrate.target_tables (
+      table_name text primary key check (table_name in ('kpi_links', 'kpi_data')),
+      owner text not null check (owner in ('tool', 'application')),
+      recorded_at timestamptz not null default now())`);
+      // A database migrated before this record existed: 002 created its tables.
+      await tx.query(`insert into kpi_migrate.target_tables (table_name, owner)
+      select t, 'tool' from unnest(array['kpi_links', 'kpi_data']) t
+      where exists (select 1 from kpi_migrate.schema_migrations where version = ${CREATES_TARGET_TABLES})
+      on conflict (table_name) do nothing`);
     })
     .catch((error: unknown) => {
       throw targetFailure(error, 'preparing the target database');
@@ -73,7 +85,11 @@ export async function applyMigrations(sql: SqlClient, targetSchema = 'public'): 
         }
         return false;
       }
-      await tx.exec(migration.sql);
+      if (ALTERS_TARGET_TABLES.includes(migration.version) && (await targetTablesFound(tx, targetSchema, migration))) {
+        // The application's tables are neither created nor altered: recorded as applied, not run.
+      } else {
+        await tx.exec(migration.sql);
+      }
       await tx.query(
         'insert into kpi_migrate.schema_migrations (version, name, checksum, target_schema) values ($1, $2, $3, $4)',
         [migration.version, migration.name, migration.checksum, targetSchema],
@@ -82,5 +98,41 @@ export async function applyMigrations(sql: SqlClient, targetSchema = 'public'): 
     });
     if (done) applied.push(migration.name);
   }
+  await sql.transaction(async (tx) => assertApplicationTablesFit(tx, targetSchema, await readTargetLayout(tx, targetSchema)));
   return applied;
+}
+
+/** 002 creates kpi_links and kpi_data; 007 alters them. */
+const CREATES_TARGET_TABLES = 2;
+const ALTERS_TARGET_TABLES = [CREATES_TARGET_TABLES, 7];
+
+/**
+ * Whether the target tables are the application's, deciding it (and recording it in
+ * kpi_migrate.target_tables) when `migration` is 002: tables already there when the tool would
+ * create them are the application's. Only one of the two there is refused: the foreign key of
+ * kpi_data and the tool's fan-out assume both are kept the same way.
+ */
+async function targetTablesFound(tx: SqlSession, targetSchema: string, migration: Migration): Promise<boolean> {
+  if (migration.version === CREATES_TARGET_TABLES) {
+    const { rows } = await tx.query<{ table_name: string }>(
+      `select t as table_name from unnest(array['kpi_links', 'kpi_data']) t where to_regclass(format('%I.%I', $1::text, t)) is not null`,
+      [targetSchema],
+    );
+    if (rows.length === 1) {
+      throw new MigrateError(
+        'TARGET_INCOMPATIBLE',
+        `schema ${quoteIdent(targetSchema)} holds ${rows[0]!.table_name} but not ${rows[0]!.table_name === 'kpi_links' ? 'kpi_data' : 'kpi_links'}: ` +
+          'create both (the application\'s migrations) or neither (the tool creates them); nothing was written',
+      );
+    }
+    const owner = rows.length === 2 ? 'application' : 'tool';
+    await tx.query(
+      `insert into kpi_migrate.target_tables (table_name, owner) select t, $1 from unnest(array['kpi_links', 'kpi_data']) t
+       on conflict (table_name) do update set owner = excluded.owner, recorded_at = now()`,
+      [owner],
+    );
+    return owner === 'application';
+  }
+  const { rows } = await tx.query<{ owner: string }>(`select owner from kpi_migrate.target_tables where table_name = 'kpi_links'`);
+  return rows[0]?.owner === 'application';
 }

@@ -4,7 +4,8 @@ import { finishRun, type RunId, type RunStatus } from './ledger.js';
 import { claimRun, type RunClaim, proveClaim } from './run-claim.js';
 import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
-import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
+import { deletingRows, KPI_DATA_TABLE, KPI_LINKS_TABLE, provenancedRows, tableStatements, writingRows, type TargetTable } from './target-table.js';
+import { contractColumnType, readRecordedLayout, type TargetLayout } from './target-ownership.js';
 
 export interface RollbackRequest {
   runId: RunId;
@@ -172,30 +173,38 @@ async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<
        primary key (table_name, row_id)) on commit drop`,
   );
 
+  const layout = await readRecordedLayout(session, schema);
+  const target: RollbackTarget = { schema, layout };
   const runs: RunRollback[] = [];
   const blockingRuns: BlockingRun[] = [];
   const newestFirst = [...found].sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
   for (const run of newestFirst) {
-    await collectTouchedRows(session, schema, run.id);
-    const blockers = (await findBlockingRuns(session, schema, run.id)).filter((b) => !ids.includes(b.runId));
+    await collectTouchedRows(session, target, run.id);
+    const blockers = (await findBlockingRuns(session, target, run.id)).filter((b) => !ids.includes(b.runId));
     blockingRuns.push(...blockers);
     if (blockingRuns.length > 0) {
       // Undoing it would undo part of a later run too; what it would touch is still worth showing.
-      runs.push({ runId: run.id, statusBefore: run.status, ...(await countTouchedRows(session, schema)) });
+      runs.push({ runId: run.id, statusBefore: run.status, ...(await countTouchedRows(session, target)) });
       continue;
     }
-    runs.push({ runId: run.id, statusBefore: run.status, ...(await undoTouchedRows(session, schema)) });
+    runs.push({ runId: run.id, statusBefore: run.status, ...(await undoTouchedRows(session, target)) });
     await finishRun(session, run.id, 'rolled_back');
   }
   return { runId: request.runId, schema, runs, blockingRuns };
 }
 
-async function collectTouchedRows(session: SqlSession, schema: string, runId: RunId): Promise<void> {
+/** The target schema and where its tables keep provenance. */
+interface RollbackTarget {
+  schema: string;
+  layout: TargetLayout;
+}
+
+async function collectTouchedRows(session: SqlSession, { schema, layout }: RollbackTarget, runId: RunId): Promise<void> {
   await session.query(`truncate ${TOUCHED}`);
   for (const table of [KPI_LINKS_TABLE, KPI_DATA_TABLE]) {
     await session.query(
       `insert into ${TOUCHED} (table_name, row_id, image)
-       select '${table.name}', t.id, null from ${qualified(schema, table)} t where t.first_run_id = $1::bigint`,
+       select '${table.name}', t.id, null from ${provenancedRows(schema, table, layout[table.name])} t where t.first_run_id = $1::bigint`,
       [runId],
     );
   }
@@ -219,9 +228,9 @@ async function collectTouchedRows(session: SqlSession, schema: string, runId: Ru
  * them last (last_run_id: also a row this run removed and a later run wrote again), or wrote
  * kpi_data rows on links this run inserted. Rolled-back runs no longer count.
  */
-async function findBlockingRuns(session: SqlSession, schema: string, runId: RunId): Promise<BlockingRun[]> {
-  const links = qualified(schema, KPI_LINKS_TABLE);
-  const data = qualified(schema, KPI_DATA_TABLE);
+async function findBlockingRuns(session: SqlSession, { schema, layout }: RollbackTarget, runId: RunId): Promise<BlockingRun[]> {
+  const links = provenancedRows(schema, KPI_LINKS_TABLE, layout.kpi_links);
+  const data = provenancedRows(schema, KPI_DATA_TABLE, layout.kpi_data);
   const { rows } = await session.query<{ run_id: string; status: RunStatus | null; reason: string; table_name: string; n: string }>(
     `with found as (
        select h.run_id, 'history' as reason, h.table_name, count(*) as n
@@ -265,7 +274,7 @@ async function findBlockingRuns(session: SqlSession, schema: string, runId: RunI
   return [...byRun.values()];
 }
 
-async function countTouchedRows(session: SqlSession, schema: string): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
+async function countTouchedRows(session: SqlSession, { schema }: RollbackTarget): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
   const count = async (table: TargetTable): Promise<TableRollback> => {
     const { rows } = await session.query<{ remove: string; restore: string }>(
       `select (count(*) filter (where x.image is null and t.id is not null))::text as remove,
@@ -279,34 +288,38 @@ async function countTouchedRows(session: SqlSession, schema: string): Promise<Pi
 }
 
 /** Foreign-key order: kpi_data rows go before the links they reference, and come back after. */
-async function undoTouchedRows(session: SqlSession, schema: string): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
-  const dataDeleted = await deleteInserted(session, schema, KPI_DATA_TABLE);
-  const linksRestored = await restoreImages(session, schema, KPI_LINKS_TABLE);
-  const dataRestored = await restoreImages(session, schema, KPI_DATA_TABLE);
-  const linksDeleted = await deleteInserted(session, schema, KPI_LINKS_TABLE);
+async function undoTouchedRows(session: SqlSession, target: RollbackTarget): Promise<Pick<RunRollback, 'kpiData' | 'kpiLinks'>> {
+  const dataDeleted = await deleteInserted(session, target, KPI_DATA_TABLE);
+  const linksRestored = await restoreImages(session, target, KPI_LINKS_TABLE);
+  const dataRestored = await restoreImages(session, target, KPI_DATA_TABLE);
+  const linksDeleted = await deleteInserted(session, target, KPI_LINKS_TABLE);
   return { kpiData: { delete: dataDeleted, restore: dataRestored }, kpiLinks: { delete: linksDeleted, restore: linksRestored } };
 }
 
-async function deleteInserted(session: SqlSession, schema: string, table: TargetTable): Promise<number> {
-  const { rowCount } = await session.query(
-    `delete from ${qualified(schema, table)} t using ${TOUCHED} x
-     where x.table_name = '${table.name}' and x.image is null and t.id = x.row_id`,
+async function deleteInserted(session: SqlSession, { schema, layout }: RollbackTarget, table: TargetTable): Promise<number> {
+  const inserted = `t.id in (select x.row_id from ${TOUCHED} x where x.table_name = '${table.name}' and x.image is null)`;
+  const { rows } = await session.query<{ n: number }>(
+    `with ${deletingRows(schema, table, layout[table.name], 'gone', inserted)} select count(*)::int as n from gone`,
   );
-  return rowCount;
+  return rows[0]!.n;
 }
 
-async function restoreImages(session: SqlSession, schema: string, table: TargetTable): Promise<number> {
-  const target = qualified(schema, table);
+async function restoreImages(session: SqlSession, { schema, layout }: RollbackTarget, table: TargetTable): Promise<number> {
   // Every column, the run bookkeeping included: the row is again exactly what it was.
-  const columns = [...table.columns, 'first_run_id', 'last_run_id'].map(quoteIdent);
-  const { rowCount } = await session.query(
-    `insert into ${target} as t (${columns.join(', ')})
-     select ${columns.map((c) => `r.${c}`).join(', ')}
-     from ${TOUCHED} x cross join lateral jsonb_populate_record(null::${target}, x.image) r
-     where x.table_name = '${table.name}' and x.image is not null
-     on conflict (id) do update set ${columns.filter((c) => c !== '"id"').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  const columns = [...table.columns, 'first_run_id', 'last_run_id'];
+  const images = `(select ${columns.map((c) => `r.${quoteIdent(c)}`).join(', ')}
+     from ${TOUCHED} x cross join lateral jsonb_to_record(x.image) as r(${columns.map((c) => `${quoteIdent(c)} ${imageType(table, c)}`).join(', ')})
+     where x.table_name = '${table.name}' and x.image is not null)`;
+  const { rows } = await session.query<{ n: number }>(
+    `with ${writingRows(schema, table, layout[table.name], 'restored', images)} select count(*)::int as n from restored`,
   );
-  return rowCount;
+  return rows[0]!.n;
+}
+
+/** A column's type as row_history images hold it: the contract's (migration 002's), whoever owns the table. */
+function imageType(table: TargetTable, column: string): string {
+  if (column === 'first_run_id' || column === 'last_run_id') return 'bigint';
+  return contractColumnType(table.name, column);
 }
 
 function qualified(schema: string, table: TargetTable): string {

@@ -4,7 +4,8 @@ import { TABLE_LOCK_CLASS } from './batch-writer.js';
 import { targetFailure } from '../db/database-error.js';
 import type { RunId } from './ledger.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
-import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
+import { deletingRows, KPI_DATA_TABLE, KPI_LINKS_TABLE, provenancedRows, tableStatements, type TargetTable } from './target-table.js';
+import { readRecordedLayout } from './target-ownership.js';
 
 /** How much a converge run may delete from one target table: a number of rows, or a share of the tool's rows there. */
 export type DeleteLimit = { rows: number } | { percent: number };
@@ -109,6 +110,8 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
   const data = tableStatements(request.targetSchema, KPI_DATA_TABLE).target;
   // The order rollback takes them in; no batch may write while the sweep decides.
   for (const target of [links, data]) await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, target]);
+  const layout = await readRecordedLayout(session, request.targetSchema);
+  const rowsOf = (table: TargetTable): string => provenancedRows(request.targetSchema, table, layout[table.name]);
 
   const tenant = request.tenant ?? null;
   // `$n` is the tenant (null: every tenant).
@@ -125,10 +128,10 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
     [runId],
   );
   await session.query(`analyze ${PRODUCED}`);
-  for (const [table, target] of [[KPI_DATA_TABLE, data], [KPI_LINKS_TABLE, links]] as const) {
+  for (const table of [KPI_DATA_TABLE, KPI_LINKS_TABLE]) {
     await session.query(
       `insert into ${DOOMED} (table_name, row_id)
-       select '${table.name}', t.id from ${target} t
+       select '${table.name}', t.id from ${rowsOf(table)} t
        where t.source_entity is not null and ${inScope(table, 't', 1)}
          and not exists (select 1 from ${PRODUCED} p where p.table_name = '${table.name}' and p.row_id = t.id)`,
       [tenant],
@@ -143,9 +146,9 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
   );
 
   const tables: SweepTableFigures[] = [];
-  for (const [table, target] of [[KPI_LINKS_TABLE, links], [KPI_DATA_TABLE, data]] as const) {
+  for (const table of [KPI_LINKS_TABLE, KPI_DATA_TABLE]) {
     const { rows } = await session.query<{ tool_rows: string; doomed: string }>(
-      `select (select count(*) from ${target} t where t.source_entity is not null and ${inScope(table, 't', 1)})::text as tool_rows,
+      `select (select count(*) from ${rowsOf(table)} t where t.source_entity is not null and ${inScope(table, 't', 1)})::text as tool_rows,
               (select count(*) from ${DOOMED} x where x.table_name = '${table.name}')::text as doomed`,
       [tenant],
     );
@@ -157,13 +160,10 @@ async function sweepInTransaction(session: SqlSession, request: SweepRequest): P
   const deleted = Object.fromEntries(['GoalKpiLink', ...DATA_ENTITIES].map((entity) => [entity, 0])) as Record<MigratedEntity, number>;
   request.announce?.({ tables, deleted, keptReferencedLinks });
   // Data rows first: the links they reference go after them.
-  for (const [table, target] of [[KPI_DATA_TABLE, data], [KPI_LINKS_TABLE, links]] as const) {
+  for (const table of [KPI_DATA_TABLE, KPI_LINKS_TABLE]) {
+    const doomed = `t.id in (select x.row_id from ${DOOMED} x where x.table_name = '${table.name}')`;
     const { rows } = await session.query<{ source_entity: MigratedEntity; n: number }>(
-      `with gone as (
-         delete from ${target} t using ${DOOMED} x
-         where x.table_name = '${table.name}' and t.id = x.row_id
-         returning t.*
-       ), history as (
+      `with ${deletingRows(request.targetSchema, table, layout[table.name], 'gone', doomed)}, history as (
          insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
          select $1::bigint, '${table.name}', g.id, 'delete', to_jsonb(g) from gone g
        )
