@@ -12,6 +12,11 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * The statements of `sql` that do not name the target schema: what runs when the target tables
+   * are the application's and the migration is one that creates or alters them (the ledger's part).
+   */
+  ledgerSql: string;
   checksum: string;
 }
 
@@ -26,6 +31,8 @@ export async function loadMigrations(targetSchema: string): Promise<Migration[]>
         version: Number(file.slice(0, 3)),
         name: file.replace(/\.sql$/, ''),
         sql: raw.replaceAll('{{target_schema}}', quoteIdent(targetSchema)),
+        // The migrations hold no function bodies: a statement ends with `;` at the end of a line.
+        ledgerSql: raw.split(/;[ \t]*\n/).filter((statement) => !statement.includes('{{target_schema}}') && /^\s*[a-z]/im.test(statement.replace(/--.*$/gm, ''))).map((statement) => `${statement};\n`).join(''),
         // The checksum covers the file as written, so it does not change with the schema name.
         checksum: createHash('sha256').update(raw).digest('hex'),
       };
@@ -85,11 +92,10 @@ export async function applyMigrations(sql: SqlClient, targetSchema = 'public'): 
         }
         return false;
       }
-      if (ALTERS_TARGET_TABLES.includes(migration.version) && (await targetTablesFound(tx, targetSchema, migration))) {
-        // The application's tables are neither created nor altered: recorded as applied, not run.
-      } else {
-        await tx.exec(migration.sql);
-      }
+      const found = ALTERS_TARGET_TABLES.includes(migration.version) && (await targetTablesFound(tx, targetSchema, migration));
+      // The application's tables are neither created nor altered: only the ledger's part runs.
+      const statements = found ? migration.ledgerSql : migration.sql;
+      if (statements.trim() !== '') await tx.exec(statements);
       await tx.query(
         'insert into kpi_migrate.schema_migrations (version, name, checksum, target_schema) values ($1, $2, $3, $4)',
         [migration.version, migration.name, migration.checksum, targetSchema],

@@ -92,6 +92,8 @@ export function writingRows(targetSchema: string, table: TargetTable, layout: Ta
     ${name} as (select * from ${name}_rows)`;
 }
 
+export const TARGET_TABLES = { kpi_links: KPI_LINKS_TABLE, kpi_data: KPI_DATA_TABLE } as const;
+
 /** The statements of one batch against one table; `$1` is always the run id. */
 export interface TableStatements {
   target: string;

@@ -4,7 +4,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
-import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import type { RowReconciliation } from './row-reconciliation.js';
 import type { TargetTableName } from './target-columns.js';
 
@@ -35,7 +35,7 @@ export async function countTarget(sql: SqlSession, scope: TargetScope): Promise<
   for (const table of ['kpi_links', 'kpi_data'] as const) {
     const { rows } = await sql.query<{ source_entity: string; n: string; records: string }>(
       `select t.source_entity, count(*)::text as n, count(distinct t.source_id)::text as records
-       from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t where ${scopeCondition(table, scope, 1)} group by 1`,
+       from ${targetRows(scope, table)} t where ${scopeCondition(table, scope, 1)} group by 1`,
       scopeParams(scope, table),
     );
     for (const row of rows) {
@@ -109,9 +109,9 @@ export function rowsCheck(reconciliation: RowReconciliation, differences: Differ
   return check(name, 'failed', `${differences.found} difference(s) in ${reconciliation.differingBucketCount} bucket(s) of ids${drilled}`, evidence, differences, reconciliation.table);
 }
 
-export async function orphansCheck(sql: SqlSession, schema: string, limit: number): Promise<CheckResult> {
-  const data = `${quoteIdent(schema)}.kpi_data`;
-  const links = `${quoteIdent(schema)}.kpi_links`;
+export async function orphansCheck(sql: SqlSession, scope: TargetScope, limit: number): Promise<CheckResult> {
+  const data = targetRows(scope, 'kpi_data');
+  const links = `${quoteIdent(scope.schema)}.kpi_links`;
   const orphan = `not exists (select 1 from ${links} l where l.id = d.kpi_link_id)`;
   const { rows: counted } = await sql.query<{ n: string }>(`select count(*)::text as n from ${data} d where ${orphan}`);
   const found = Number(counted[0]?.n ?? 0);

@@ -1,5 +1,7 @@
 import * as crypto from 'node:crypto';
 import { quoteIdent } from '../db/identifiers.js';
+import { provenancedRows, TARGET_TABLES } from '../load/target-table.js';
+import type { TargetLayout } from '../load/target-ownership.js';
 import type { SqlSession } from '../db/sql-client.js';
 import { canonicalSql, type TargetTableName } from './target-columns.js';
 
@@ -74,6 +76,8 @@ export class BucketDigests {
 /** Which rows of a target table a validation looks at: all, or one tenant's (a `--tenant` run). */
 export interface TargetScope {
   schema: string;
+  /** Where the tables keep provenance (readTargetLayout); absent: in the rows, as the tool's own tables do. */
+  layout?: TargetLayout;
   tenant?: string;
   /**
    * Tool-written links no source record produces that the sweep had to keep, because rows of the
@@ -81,6 +85,11 @@ export interface TargetScope {
    * application's own rows are.
    */
   keptLinks?: readonly string[];
+}
+
+/** The rows of `table` with their provenance columns, whoever owns the table (provenancedRows). */
+export function targetRows(scope: TargetScope, table: TargetTableName): string {
+  return provenancedRows(scope.schema, TARGET_TABLES[table], scope.layout?.[table]);
 }
 
 /**
@@ -131,7 +140,7 @@ export async function targetBucketDigests(
   const { rows } = await sql.query<{ bucket: string; n: string; h: string }>(
     `select substr(t.id::text, 1, ${BUCKET_DIGITS}) as bucket, count(*)::text as n,
        sum(('x' || substr(md5(${digestTextSql(table, columns)}), 1, 15))::bit(60)::bigint)::text as h
-     from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
+     from ${targetRows(scope, table)} t
      where ${scopeCondition(table, scope, 1)}
      group by 1`,
     scopeParams(scope, table),
@@ -163,7 +172,7 @@ export async function targetRowsOfBucket(
   const high = `${bucket.padEnd(8, 'f')}-ffff-ffff-ffff-ffffffffffff`;
   const { rows } = await sql.query<Record<string, string | null>>(
     `select ${columns.map((name, i) => `${canonicalSql(table, name)} as c${i}`).join(', ')}
-     from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
+     from ${targetRows(scope, table)} t
      where t.id between $1::uuid and $2::uuid and ${scopeCondition(table, scope, 3)}
      order by t.id`,
     [low, high, ...scopeParams(scope, table)],

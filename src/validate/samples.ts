@@ -5,7 +5,7 @@ import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.
 import { mapAgain } from './expectations.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
-import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { canonicalSql, CONTRACT_COLUMNS, rowCanonicaliser, type TargetTableName } from './target-columns.js';
 
 export interface SampledRecord {
@@ -186,7 +186,7 @@ async function targetRowsOf(
   const columns = CONTRACT_COLUMNS[table];
   const { rows } = await sql.query<Record<string, string | null>>(
     `select ${columns.map((name, i) => `${canonicalSql(table, name)} as c${i}`).join(', ')}
-     from ${quoteIdent(scope.schema)}.${quoteIdent(table)} t
+     from ${targetRows(scope, table)} t
      where t.source_entity = $1 and t.source_id = any($2::text[]) and ${scopeCondition(table, scope, 3)}`,
     [entity, textArray(sourceIds), ...scopeParams(scope, table)],
   );

@@ -2,9 +2,10 @@ import { loadMigrations } from '../load/migrate.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
+import { applicationRowColumns, applicationTableProblems, readTargetLayout, TOOL_OWNED_TARGET, type TargetLayout } from '../load/target-ownership.js';
 import { INFORMATION_SCHEMA_TYPE, TARGET_COLUMNS, type TargetTableName } from './target-columns.js';
 
-const LEDGER_TABLES = ['runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'schema_migrations'] as const;
+const LEDGER_TABLES = ['runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'row_provenance', 'target_tables', 'schema_migrations'] as const;
 /** Without these, nothing else can be checked. */
 const ESSENTIAL = ['kpi_links', 'kpi_data', 'kpi_migrate.runs', 'kpi_migrate.rejects'];
 
@@ -28,8 +29,9 @@ const PROMISED_CONSTRAINTS: readonly PromisedConstraint[] = [
 ];
 
 /** Indexes promised by their leading columns (a name can change; what it serves cannot). */
-const PROMISED_INDEXES: readonly { table: TargetTableName; leading: readonly string[]; serves: string }[] = [
-  { table: 'kpi_data', leading: ['kpi_link_id', 'post_date'], serves: 'all data of a link ordered by date' },
+const PROMISED_INDEXES: readonly { table: TargetTableName; leading: readonly string[]; serves: string; ofApplication?: true }[] = [
+  // finalize creates this one on the application's table too.
+  { table: 'kpi_data', leading: ['kpi_link_id', 'post_date'], serves: 'all data of a link ordered by date', ofApplication: true },
   { table: 'kpi_links', leading: ['tenant_id', 'kpi_id'], serves: 'the links of a KPI' },
   { table: 'kpi_data', leading: ['source_entity', 'source_id'], serves: 'rows of a source record (validation, resume)' },
   { table: 'kpi_links', leading: ['source_entity', 'source_id'], serves: 'rows of a source record (validation, resume)' },
@@ -40,6 +42,7 @@ export interface SchemaFindings {
   /** False when a table everything else reads is missing: the other checks cannot run. */
   usable: boolean;
   indexes: IndexInfo[];
+  layout: TargetLayout;
 }
 
 interface IndexInfo {
@@ -76,9 +79,14 @@ export async function checkSchema(sql: SqlSession, schema: string, limit: number
      where table_schema = $1 and table_name in ('kpi_links', 'kpi_data')`,
     [schema],
   );
+  // The application's tables (contract §6) promise what the tool writes into them, not migration 002's shape.
+  const layout = await readTargetLayout(sql, schema);
+  const owned = (table: TargetTableName) => layout[table].owner === 'tool';
   let columnsChecked = 0;
+  for (const problemFound of await applicationTableProblems(sql, schema, layout)) problem(problemFound);
   for (const table of ['kpi_links', 'kpi_data'] as const) {
-    if (!present.has(table)) continue;
+    if (present.has(table) && !owned(table)) columnsChecked += applicationRowColumns(table, layout[table]).length;
+    if (!present.has(table) || !owned(table)) continue;
     for (const promised of TARGET_COLUMNS[table]) {
       columnsChecked += 1;
       const found = columnRows.find((row) => row.table_name === table && row.column_name === promised.name);
@@ -103,7 +111,8 @@ export async function checkSchema(sql: SqlSession, schema: string, limit: number
   );
   const constraints: string[] = [];
   for (const promised of PROMISED_CONSTRAINTS) {
-    if (!present.has(promised.table)) continue;
+    // The application's check constraints are its own business; its key and the foreign key (finalize's) are not.
+    if (!present.has(promised.table) || (!owned(promised.table) && promised.type === 'c')) continue;
     const what = `${CONSTRAINT_NAMES[promised.type]} on ${promised.table}(${promised.columns})${promised.references ? ` → ${promised.references}` : ''}`;
     const found = constraintRows.find(
       (row) => row.table_name === promised.table && row.type === promised.type && row.columns === promised.columns && (promised.references === undefined || row.ref === promised.references),
@@ -116,7 +125,7 @@ export async function checkSchema(sql: SqlSession, schema: string, limit: number
   const indexes = await listIndexes(sql, schema);
   const indexEvidence: string[] = [];
   for (const promised of PROMISED_INDEXES) {
-    if (!present.has(promised.table)) continue;
+    if (!present.has(promised.table) || (!owned(promised.table) && promised.ofApplication !== true)) continue;
     const found = indexes.find((index) => index.table === promised.table && promised.leading.every((column, i) => index.columns[i] === column));
     const what = `index on ${promised.table}(${promised.leading.join(', ')}) for ${promised.serves}`;
     if (found === undefined) problem(`${what} is missing`);
@@ -130,7 +139,7 @@ export async function checkSchema(sql: SqlSession, schema: string, limit: number
   const result = list.found === 0
     ? check('schema', 'passed', `${promisedTables.length} tables, ${columnsChecked} columns, ${constraints.length} constraints (foreign key validated), ${indexEvidence.length} indexes and ${migrations.length} migrations as promised`, evidence, list)
     : check('schema', 'failed', `${list.found} difference(s) from what the migrations promise`, evidence, list);
-  return { check: result, usable, indexes };
+  return { check: result, usable, indexes, layout };
 }
 
 async function listIndexes(sql: SqlSession, schema: string): Promise<IndexInfo[]> {
@@ -217,7 +226,13 @@ const uuidLiteral = (value: string | undefined): string => `'${value !== undefin
  * rightly prefers a sequential scan, so the check passes when the promised index exists, is valid,
  * and is used by one of the two plans; the evidence says which, with both plans' shapes.
  */
-export async function checkIndexUse(sql: SqlClient, schema: string, indexes: readonly IndexInfo[], tableRows: Record<TargetTableName, number>): Promise<CheckResult[]> {
+export async function checkIndexUse(
+  sql: SqlClient,
+  schema: string,
+  indexes: readonly IndexInfo[],
+  tableRows: Record<TargetTableName, number>,
+  layout: TargetLayout = TOOL_OWNED_TARGET,
+): Promise<CheckResult[]> {
   const qualified = (table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
   const { rows: linkRows } = await sql.query<{ kpi_link_id: string }>(`select kpi_link_id::text as kpi_link_id from ${qualified('kpi_data')} limit 1`);
   const { rows: kpiRows } = await sql.query<{ tenant_id: string; kpi_id: string }>(`select tenant_id::text as tenant_id, kpi_id::text as kpi_id from ${qualified('kpi_links')} limit 1`);
@@ -258,6 +273,9 @@ export async function checkIndexUse(sql: SqlClient, schema: string, indexes: rea
         undefined,
         query.subject,
       ));
+    } else if (layout[query.table].owner === 'application' && query.table === 'kpi_links') {
+      // The tool creates no index in the application's tables but finalize's on kpi_data.
+      results.push(check('index-use', 'warning', `no valid index on the application's ${query.table}(${query.leading}, …) serves it: a sequential scan reads the table`, { ...evidence, provedBy: 'none' }, undefined, query.subject));
     } else {
       results.push(check('index-use', 'failed', `no valid index on ${query.table}(${query.leading}, …) serves it`, { ...evidence, provedBy: 'none' }, undefined, query.subject));
     }

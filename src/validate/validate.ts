@@ -25,7 +25,8 @@ import {
   type ValidationReport,
 } from './report.js';
 import { RowReconciliation } from './row-reconciliation.js';
-import { scopeCondition, scopeParams, type TargetScope } from './row-digest.js';
+import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
+import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples, SampleChooser } from './samples.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
@@ -106,8 +107,8 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     return finish(base, []);
   }
 
-  const tenantScope: TargetScope = { schema, ...(tenant === undefined ? {} : { tenant }) };
-  await noteApplicationRows(sql, schema, warnings);
+  const tenantScope: TargetScope = { schema, layout: await readTargetLayout(sql, schema), ...(tenant === undefined ? {} : { tenant }) };
+  await noteApplicationRows(sql, tenantScope, warnings);
   const keptCandidates = await linksTheApplicationReferences(sql, tenantScope);
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
@@ -210,7 +211,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
       checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, sampler.chosen()),
     ),
   );
-  checks.push(await clock.time('orphans', () => orphansCheck(sql, schema, limit)));
+  checks.push(await clock.time('orphans', () => orphansCheck(sql, tenantScope, limit)));
   say('recomputing the progress cache');
   checks.push(await clock.time('progress cache', () => progressCacheCheck(sql, schema, limit)));
   checks.push(referenceCheck('unknown-kpis', unknownKpiLinks, (n) => `${n} migrated link(s) refer to a KPI the source’s kpis table does not hold (their person came from CreatedBy)`, 'every migrated link refers to a known KPI'));
@@ -220,7 +221,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     }),
   );
   const tableRows = { kpi_links: targetCounts.GoalKpiLink.rows, kpi_data: DATA_ENTITIES.reduce((sum, entity) => sum + targetCounts[entity].rows, 0) };
-  checks.push(...(await clock.time('index use', () => checkIndexUse(sql, schema, schemaFindings.indexes, tableRows))));
+  checks.push(...(await clock.time('index use', () => checkIndexUse(sql, schema, schemaFindings.indexes, tableRows, schemaFindings.layout))));
 
   const entities: EntityReport[] = LEGACY_ENTITIES.map((entity) => {
     const fromLedger = ledgerCounts?.entities[entity];
@@ -299,10 +300,10 @@ function finish(
 }
 
 /** Rows without provenance are the application's (contract §5): every check leaves them out, and says so. */
-async function noteApplicationRows(sql: SqlSession, schema: string, warnings: string[]): Promise<void> {
+async function noteApplicationRows(sql: SqlSession, scope: TargetScope, warnings: string[]): Promise<void> {
   const { rows } = await sql.query<{ links: string; data: string }>(
-    `select (select count(*) from ${quoteIdent(schema)}.kpi_links where source_entity is null)::text as links,
-            (select count(*) from ${quoteIdent(schema)}.kpi_data where source_entity is null)::text as data`,
+    `select (select count(*) from ${targetRows(scope, 'kpi_links')} t where t.source_entity is null)::text as links,
+            (select count(*) from ${targetRows(scope, 'kpi_data')} t where t.source_entity is null)::text as data`,
   );
   const { links, data } = rows[0] ?? { links: '0', data: '0' };
   if (links !== '0' || data !== '0') {
@@ -316,11 +317,10 @@ async function noteApplicationRows(sql: SqlSession, schema: string, warnings: st
  * deleting them and the tool never deletes the application's rows.
  */
 async function linksTheApplicationReferences(sql: SqlSession, scope: TargetScope): Promise<Set<string>> {
-  const target = (table: string) => `${quoteIdent(scope.schema)}.${table}`;
   const { rows } = await sql.query<{ id: string }>(
-    `select t.id::text as id from ${target('kpi_links')} t
+    `select t.id::text as id from ${targetRows(scope, 'kpi_links')} t
      where ${scopeCondition('kpi_links', scope, 1)}
-       and exists (select 1 from ${target('kpi_data')} d where d.kpi_link_id = t.id and d.source_entity is null)`,
+       and exists (select 1 from ${targetRows(scope, 'kpi_data')} d where d.kpi_link_id = t.id and d.source_entity is null)`,
     scopeParams(scope, 'kpi_links'),
   );
   return new Set(rows.map((row) => row.id.toLowerCase()));
