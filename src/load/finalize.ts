@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { MigrateError } from '../errors.js';
 import { databaseRefusalOf, targetFailure } from '../db/database-error.js';
 import { quoteIdent } from '../db/identifiers.js';
-import { checkProgressCacheTables, refreshProgressCache, type ProgressCacheRefresh } from './progress-cache.js';
+import { checkProgressCacheTables, linksTouchedByRun, refreshProgressCache, type ProgressCacheRefresh } from './progress-cache.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 
 /**
@@ -34,6 +34,11 @@ export interface FinalizeOptions {
   lockTimeoutMs?: number;
   /** The steps, a line at a time. */
   progress?: (message: string) => void;
+  /**
+   * A converge run that just completed: only the cache rows of the links it touched are
+   * recomputed (linksTouchedByRun), unless the cache is empty (never computed: all of it is).
+   */
+  touchedBy?: string;
 }
 
 export interface OrphanRow {
@@ -103,7 +108,7 @@ export async function finalizeTarget(sql: SqlClient, schema: string, options: Fi
       // No fencing token here (unlike a run's batches): the cache is recomputed whole from the
       // committed rows under a transaction-scoped lock, so a finalize that lost its session lock
       // and commits late writes what any finalize would, and counts nothing that could double.
-      return sql.transaction((session) => refreshProgressCache(session, schema));
+      return sql.transaction(async (session) => refreshProgressCache(session, schema, await linksToRefresh(session, schema, options.touchedBy)));
     }).catch((error: unknown) => {
       throw targetFailure(error, 'computing the progress cache');
     });
@@ -119,6 +124,13 @@ export async function finalizeTarget(sql: SqlClient, schema: string, options: Fi
   } finally {
     await held.release();
   }
+}
+
+/** Undefined (every link) unless a converge run's touched links suffice: the rest of the cache is as fresh as before it. */
+async function linksToRefresh(session: SqlSession, schema: string, touchedBy: string | undefined): Promise<string[] | undefined> {
+  if (touchedBy === undefined) return undefined;
+  const { rows } = await session.query<{ cached: boolean }>(`select exists (select 1 from ${quoteIdent(schema)}.kpi_progress_cache) as cached`);
+  return rows[0]?.cached === true ? linksTouchedByRun(session, schema, touchedBy) : undefined;
 }
 
 async function timed<T extends object>(work: () => Promise<T>): Promise<T & { seconds: number }> {
@@ -273,7 +285,8 @@ export function describeFinalize(outcome: FinalizeOutcome): string[] {
   }
   for (const name of index.otherInvalid) lines.push(`  the invalid index ${name} on the same columns is not ours: left alone (drop it with DROP INDEX CONCURRENTLY)`);
   const changes = (t: 'links' | 'goals') => `${cache[t].inserted} inserted, ${cache[t].updated} updated, ${cache[t].deleted} deleted`;
-  lines.push(`progress cache: ${cache.links.computed} link(s) (${changes('links')}), ${cache.goals.computed} goal(s) (${changes('goals')})`);
+  const scope = cache.scope === 'links' ? ', recomputed for the links the run touched and the other links of their goals' : '';
+  lines.push(`progress cache: ${cache.links.computed} link(s) (${changes('links')}), ${cache.goals.computed} goal(s) (${changes('goals')})${scope}`);
   lines.push(outcome.changed ? `finalize done in ${outcome.seconds.toFixed(1)} s` : `finalize: nothing changed (${outcome.seconds.toFixed(1)} s)`);
   return lines;
 }

@@ -1,5 +1,7 @@
 import { MigrateError } from '../errors.js';
 import { quoteIdent } from '../db/identifiers.js';
+import { KPI_DATA_TABLE, KPI_LINKS_TABLE, provenancedRows } from './target-table.js';
+import { readRecordedLayout } from './target-ownership.js';
 import type { SqlSession } from '../db/sql-client.js';
 
 /**
@@ -206,6 +208,27 @@ export async function refreshProgressCache(session: SqlSession, schema: string, 
     goals: { ...countsOf(goalCounts[0]), deleted: goalsDeleted.rowCount },
     scope,
   };
+}
+
+/**
+ * The links whose cache rows `runId` may have changed: links it inserted, changed or removed, and
+ * the links of the kpi_data rows it inserted, changed or removed (a changed row's old link too,
+ * from its image in row_history). What a converge run hands to refreshProgressCache.
+ */
+export async function linksTouchedByRun(session: SqlSession, schema: string, runId: string): Promise<string[]> {
+  const layout = await readRecordedLayout(session, schema);
+  const links = provenancedRows(schema, KPI_LINKS_TABLE, layout.kpi_links);
+  const data = provenancedRows(schema, KPI_DATA_TABLE, layout.kpi_data);
+  const { rows } = await session.query<{ id: string }>(
+    `select l.id::text as id from ${links} l where l.last_run_id = $1::bigint
+     union
+     select d.kpi_link_id::text from ${data} d where d.last_run_id = $1::bigint
+     union
+     select case when h.table_name = 'kpi_links' then h.row_id::text else h.old_row ->> 'kpi_link_id' end
+     from kpi_migrate.row_history h where h.run_id = $1::bigint`,
+    [runId],
+  );
+  return rows.map((row) => row.id);
 }
 
 function emptyCounts(): CacheTableCounts {

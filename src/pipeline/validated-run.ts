@@ -75,7 +75,7 @@ export async function migrateAndValidate(config: ResolvedConfig, options: Valida
       };
     }
     // Before the validation, so that it checks the progress cache as finalize left it.
-    const finalize = notFinalized === undefined ? await finalizeRun(sql, config.target.schema, migration.runId, finalizeProgress) : undefined;
+    const finalize = notFinalized === undefined ? await finalizeRun(sql, config.target.schema, migration, finalizeProgress) : undefined;
     const validation = notValidated === undefined ? await validateRun(config, sql, migration.runId, { sample, seed, progress: validationProgress }) : undefined;
     const run = await findRun(sql, migration.runId);
     if (run === undefined) throw new MigrateError('RUN_CHANGED', `run ${migration.runId} is gone from kpi_migrate.runs`);
@@ -114,9 +114,11 @@ function reasonNotToFinalize(options: ValidatedRunOptions, migration: MigrateRes
   return undefined;
 }
 
-async function finalizeRun(sql: SqlClient, schema: string, runId: string, progress: ((message: string) => void) | undefined): Promise<FinalizeOutcome> {
+async function finalizeRun(sql: SqlClient, schema: string, migration: MigrateResult, progress: ((message: string) => void) | undefined): Promise<FinalizeOutcome> {
+  const { runId } = migration;
   try {
-    return await finalizeTarget(sql, schema, { progress });
+    // A converge run changed a few links: their cache rows are refreshed, not the whole cache.
+    return await finalizeTarget(sql, schema, { progress, ...(migration.converge ? { touchedBy: runId } : {}) });
   } catch (error) {
     const failure = coerceError(error);
     throw new MigrateError(failure.code, `run ${runId} completed, but finalizing the target failed: ${failure.message} (kpi-migrate finalize does it again)`, {
