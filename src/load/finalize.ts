@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { MigrateError } from '../errors.js';
 import { databaseRefusalOf, targetFailure } from '../db/database-error.js';
 import { quoteIdent } from '../db/identifiers.js';
-import { checkProgressCacheTables, linksTouchedByRun, refreshProgressCache, type ProgressCacheRefresh } from './progress-cache.js';
+import { checkProgressCacheTables, linksMissingFromCache, linksTouchedByRun, refreshProgressCache, type ProgressCacheRefresh } from './progress-cache.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 
 /**
@@ -36,7 +36,8 @@ export interface FinalizeOptions {
   progress?: (message: string) => void;
   /**
    * A converge run that just completed: only the cache rows of the links it touched are
-   * recomputed (linksTouchedByRun), unless the cache is empty (never computed: all of it is).
+   * recomputed (linksTouchedByRun), with those of links the cache lacks or that are gone
+   * (linksMissingFromCache); all of it when the cache is empty (never computed).
    */
   touchedBy?: string;
 }
@@ -130,7 +131,8 @@ export async function finalizeTarget(sql: SqlClient, schema: string, options: Fi
 async function linksToRefresh(session: SqlSession, schema: string, touchedBy: string | undefined): Promise<string[] | undefined> {
   if (touchedBy === undefined) return undefined;
   const { rows } = await session.query<{ cached: boolean }>(`select exists (select 1 from ${quoteIdent(schema)}.kpi_progress_cache) as cached`);
-  return rows[0]?.cached === true ? linksTouchedByRun(session, schema, touchedBy) : undefined;
+  if (rows[0]?.cached !== true) return undefined;
+  return [...(await linksTouchedByRun(session, schema, touchedBy)), ...(await linksMissingFromCache(session, schema))];
 }
 
 async function timed<T extends object>(work: () => Promise<T>): Promise<T & { seconds: number }> {

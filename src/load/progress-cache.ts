@@ -231,6 +231,23 @@ export async function linksTouchedByRun(session: SqlSession, schema: string, run
   return rows.map((row) => row.id);
 }
 
+/**
+ * Links the cache has no row for, and cache rows whose link is gone: what a partial refresh adds
+ * to the links it was given, so that the cache never lacks a link whoever wrote it (the
+ * application's own links included). Two anti-joins on primary keys, no pass over kpi_data.
+ */
+export async function linksMissingFromCache(session: SqlSession, schema: string): Promise<string[]> {
+  const target = (table: string) => `${quoteIdent(schema)}.${table}`;
+  const { rows } = await session.query<{ id: string }>(
+    `select l.id::text as id from ${target('kpi_links')} l
+     where not exists (select 1 from ${target('kpi_progress_cache')} c where c.kpi_link_id = l.id)
+     union
+     select c.kpi_link_id::text from ${target('kpi_progress_cache')} c
+     where not exists (select 1 from ${target('kpi_links')} l where l.id = c.kpi_link_id)`,
+  );
+  return rows.map((row) => row.id);
+}
+
 function emptyCounts(): CacheTableCounts {
   return { computed: 0, inserted: 0, updated: 0, deleted: 0 };
 }

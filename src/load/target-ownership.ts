@@ -94,7 +94,6 @@ export function contractColumnType(table: TargetTableName, column: string): stri
   // kpi_links' created_by/updated_by are uuids, kpi_data's are text (contract §2).
   return table === 'kpi_links' && (column === 'created_by' || column === 'updated_by') ? 'uuid' : (WRITTEN_TYPE[column] ?? 'text');
 }
-const writtenType = contractColumnType;
 
 /**
  * What makes the application's tables unable to take the tool's rows as they are: a column the
@@ -126,7 +125,7 @@ export async function applicationTableProblems(session: SqlSession, schema: stri
     const written = applicationRowColumns(table, tableLayout);
     for (const name of written) {
       const column = found.find((row) => row.column_name === name);
-      const wanted = writtenType(table, name);
+      const wanted = contractColumnType(table, name);
       const accepted = STORES_EXACTLY[wanted] ?? [wanted];
       if (column === undefined) problems.push(`column ${schema}.${table}.${name} is missing (the tool writes ${typeName(wanted)})`);
       else if (!accepted.includes(column.data_type)) problems.push(`column ${schema}.${table}.${name} is ${column.data_type}, which cannot hold the tool's ${typeName(wanted)} exactly`);

@@ -11,6 +11,7 @@ import { accountingOf, committedReads, exportRunArgs, pollUntil, runIds, runStat
 import { runArgs, writeTables } from './converge-support.js';
 import { cachedProgress, canonical, expectedProgress } from '../load/progress-oracle.js';
 import { missing } from '../support/prerequisites.js';
+import { rejectKeys } from '../support/target-rows.js';
 
 /**
  * Contract §6, "tables it finds": kpi_links and kpi_data created by the application's own
@@ -122,14 +123,6 @@ async function migratedRows(sql: SqlSession, owner: 'tool' | 'application'): Pro
     return rows.map((row) => columns.map((c) => row[c] ?? '∅'));
   };
   return { links: await select('kpi_links', KPI_LINK_COLUMNS), data: await select('kpi_data', KPI_DATA_COLUMNS) };
-}
-
-async function rejectKeys(sql: SqlSession, runId: string): Promise<string[]> {
-  const { rows } = await sql.query<{ k: string }>(
-    `select source_entity || ' ' || coalesce(source_id, '∅') || ' ' || reason as k from kpi_migrate.rejects where run_id = $1::bigint order by 1`,
-    [runId],
-  );
-  return rows.map((r) => r.k);
 }
 
 async function cli(args: string[], expected = 0): Promise<string> {
