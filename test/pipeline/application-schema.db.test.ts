@@ -111,9 +111,9 @@ type MigratedRows = { links: string[][]; data: string[][] };
  * tables, from the row and kpi_migrate.row_provenance (joined here, not through the code under
  * test) on the application's.
  */
-async function migratedRows(sql: SqlSession, owner: 'tool' | 'application'): Promise<MigratedRows> {
+async function migratedRows(sql: SqlSession, owner: 'tool' | 'application', legacyExtraInRow = false): Promise<MigratedRows> {
   const select = async (table: 'kpi_links' | 'kpi_data', columns: readonly string[]) => {
-    const beside = new Set(['source_entity', 'source_id', 'legacy_extra']);
+    const beside = new Set(['source_entity', 'source_id', ...(legacyExtraInRow ? [] : ['legacy_extra'])]);
     const list = columns.map((c) => `${owner === 'application' && beside.has(c) ? 'p' : 't'}.${c}::text as ${c}`).join(', ');
     const text =
       owner === 'tool'
@@ -199,6 +199,25 @@ describe.skipIf(skipReason !== undefined)('tables the application created (contr
     );
     expect(left[0]).toEqual({ links: '1', data: '1', provenance: '0' });
     expect(await applicationRows(db.sql)).toEqual(appRows);
+  }, 180_000);
+
+  it('tables with a legacy_extra column of their own: the tool writes it there, not beside the row; run, re-run and rollback as on its own schema', async () => {
+    const withExtra = (ddl: string) => ddl.replace(/\n  \)$/, ",\n    legacy_extra jsonb not null default '{}'::jsonb\n  )");
+    const db = track(await cloneDatabase(testServerUrl()!, 'template0'));
+    await db.sql.exec(`${withExtra(APPLICATION_DDL.links)};\n${withExtra(APPLICATION_DDL.data())};`);
+    await cli(runArgs(dirs.a, db.url));
+    expect(await migratedRows(db.sql, 'application', true)).toEqual(reference.rows);
+    const { rows: beside } = await db.sql.query<{ n: string }>('select count(*)::text as n from kpi_migrate.row_provenance where legacy_extra is not null');
+    expect(beside[0]!.n).toBe('0');
+    await cli(runArgs(dirs.a, db.url));
+    const [first, second] = await runIds(db.sql);
+    const again = await accountingOf(db.sql, second!);
+    for (const entity of MIGRATED_ENTITIES) expect([entity, again[entity]!.inserted, again[entity]!.updated]).toEqual([entity, 0, 0]);
+    await cli(['rollback', '--run', first!, '--also', second!, '--database-url', db.url, '--confirm']);
+    const { rows: left } = await db.sql.query<{ n: string }>(
+      'select ((select count(*) from public.kpi_links) + (select count(*) from public.kpi_data) + (select count(*) from kpi_migrate.row_provenance))::text as n',
+    );
+    expect(left[0]!.n).toBe('0');
   }, 180_000);
 
   it('killed (SIGKILL) mid-run and resumed: the same rows, accounting and rejects as the tool’s own schema', async () => {
