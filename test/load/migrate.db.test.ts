@@ -16,6 +16,14 @@ describe('schema migrations', () => {
     expect(await applyMigrations(db.sql)).toEqual([]);
   });
 
+  it('records the target tables as the tool’s, also for a database migrated before that record existed', async () => {
+    const owners = async () => (await db.sql.query<{ table_name: string; owner: string }>('select table_name, owner from kpi_migrate.target_tables order by 1')).rows;
+    expect(await owners()).toEqual([{ table_name: 'kpi_data', owner: 'tool' }, { table_name: 'kpi_links', owner: 'tool' }]);
+    await db.sql.query('delete from kpi_migrate.target_tables');
+    expect(await applyMigrations(db.sql)).toEqual([]);
+    expect(await owners()).toEqual([{ table_name: 'kpi_data', owner: 'tool' }, { table_name: 'kpi_links', owner: 'tool' }]);
+  });
+
   it('creates the target tables with the foreign key from kpi_data to kpi_links', async () => {
     const { rows } = await db.sql.query<{ conname: string }>(
       `select conname from pg_constraint where contype = 'f' and conrelid = 'public.kpi_data'::regclass`,

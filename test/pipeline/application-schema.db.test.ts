@@ -265,6 +265,18 @@ describe.skipIf(skipReason !== undefined)('tables the application created (contr
     expect(appLink(after)).toEqual(appLink(before));
   }, 240_000);
 
+  it('only one of the two tables there: refused with exit 2 naming both, nothing written', async () => {
+    const db = track(await cloneDatabase(testServerUrl()!, 'template0'));
+    await db.sql.exec(APPLICATION_DDL.links);
+    const outcome = await runCli(runArgs(dirs.a, db.url));
+    expect(outcome.code, describeOutcome(outcome)).toBe(2);
+    expect(outcome.stderr).toContain('holds kpi_links but not kpi_data');
+    const { rows } = await db.sql.query<{ runs: string; data: string | null }>(
+      `select (select count(*) from kpi_migrate.runs)::text as runs, to_regclass('public.kpi_data')::text as data`,
+    );
+    expect(rows[0]).toEqual({ runs: '0', data: null });
+  }, 60_000);
+
   it.each([
     { what: 'a missing column', ddl: APPLICATION_DDL.data({ withoutLabel: true }), named: 'public.kpi_data.label is missing' },
     { what: 'a column of a type that would not hold the values exactly', ddl: APPLICATION_DDL.data({ postValue: 'double precision' }), named: 'public.kpi_data.post_value is double precision' },
