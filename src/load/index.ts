@@ -28,3 +28,6 @@ export {
 export { claimRun, guardedByClaim, proveClaim, CLAIM_APPLICATION_NAME, type FencingToken, type RunClaim, type RunShare } from './run-claim.js';
 export { listRejects, loadRejectedSourceIds, rejectJsonLine, type RejectFilter, type StoredReject } from './rejects.js';
 export { CopyEncodingError, encodeCopyRows, encodeCopyValue, type CopyValue } from './copy-text.js';
+export { deletingRows, provenancedRows, TARGET_TABLES, writingRows } from './target-table.js';
+export { readRecordedLayout, readTargetLayout, type TableLayout, type TargetLayout } from './target-ownership.js';
+export { linksMissingFromCache, linksTouchedByRun, refreshProgressCache } from './progress-cache.js';
