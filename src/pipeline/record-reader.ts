@@ -1,7 +1,7 @@
 import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import { prepareFannedRecord, prepareRecord, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
+import { prepareFannedRecord, prepareRecord, prepareRows, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
 import {
   LinkIndex,
   LinkLookups,
@@ -12,6 +12,7 @@ import {
   mapKpiMilestone,
   mapKpiReading,
   migratedLinkOf,
+  typedGoalKpiLink,
   typedKpiActual,
   typedKpiMilestone,
   typedKpiReading,
@@ -127,32 +128,39 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
     const checkpoint = (page: Omit<SourcePage, 'items'>): void => {
       batch.checkpoints.set(page.partition, { partition: page.partition, position: page.position, done: page.done });
     };
-    // A data record the fast path vouches for goes from its typed attributes to COPY text; any
-    // other goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
-    const typedMapper = entity !== 'GoalKpiLink' && tenant === undefined ? TYPED_DATA_MAPPERS[entity] : undefined;
-    const takeTyped = (page: TypedSourcePage, index: number, mapTyped: (typed: TypedItem) => TypedDataRecord | undefined): void => {
-      const typed = page.typed[index];
-      const record = typed === undefined ? undefined : mapTyped(typed);
-      const rows = record === undefined ? [] : fannedRowIds(entity as DataEntity, record.key, links);
-      if (record !== undefined && rows.length > 0) {
-        const line = page.line?.(index);
-        const item = line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line);
-        const prepared = prepareFannedRecord(record.content, rows, runId, item);
-        if (prepared !== undefined) {
-          batch.read += 1;
-          const kept: PreparedRecord | LineRecord = line === undefined ? prepared : { ...prepared, exportLine: line };
-          batch.prepared.records.push(kept);
-          batch.rows += rows.length;
-          return;
-        }
+    // A record the fast path vouches for goes from its typed attributes to COPY text; any other
+    // goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
+    const fastRecord = (typed: TypedItem, item: () => Promise<LegacyItem>): { prepared: PreparedRecord; rows: number; personFallback: boolean } | undefined => {
+      if (entity === 'GoalKpiLink') {
+        const mapped = typedGoalKpiLink(typed, lookups);
+        if (mapped === undefined || !mapped.ok) return undefined;
+        const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, item);
+        if (prepared === undefined) return undefined;
+        if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
+        return { prepared, rows: mapped.rows.length, personFallback: mapped.personFallback };
       }
-      takeItem(page.item(index));
+      const record = TYPED_DATA_MAPPERS[entity](typed);
+      const rows = record === undefined ? [] : fannedRowIds(entity, record.key, links);
+      if (record === undefined || rows.length === 0) return undefined;
+      const prepared = prepareFannedRecord(record.content, rows, runId, item);
+      return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
+    };
+    const takeTyped = (page: TypedSourcePage, index: number): void => {
+      const typed = page.typed[index];
+      const line = page.line?.(index);
+      const fast = typed === undefined ? undefined : fastRecord(typed, line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line));
+      if (fast === undefined) return takeItem(page.item(index));
+      batch.read += 1;
+      if (fast.personFallback) batch.personFallbacks += 1;
+      const kept: PreparedRecord | LineRecord = line === undefined ? fast.prepared : { ...fast.prepared, exportLine: line };
+      batch.prepared.records.push(kept);
+      batch.rows += fast.rows;
     };
     const pages: AsyncIterable<SourcePage | TypedSourcePage> =
-      typedMapper !== undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
+      tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
     for await (const page of pages) {
       if ('items' in page) for (const item of page.items) takeItem(item);
-      else for (let index = 0; index < page.typed.length; index++) takeTyped(page, index, typedMapper!);
+      else for (let index = 0; index < page.typed.length; index++) takeTyped(page, index);
       checkpoint(page);
       if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
         yield finished(batch);

@@ -19,7 +19,7 @@ export { personSchema, parsePerson, type Person } from './person.js';
 export { LinkLookups } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
-export { goalKpiLinkSchema, mapGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
+export { goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
 export { LinkIndex, migratedLinkOf, type IndexedLink, type MigratedLink } from './link-index.js';
 export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
 export { kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
-import { prepareFannedRecord, prepareRecord } from '../../src/load/prepare-record.js';
+import { prepareFannedRecord, prepareRecord, prepareRows } from '../../src/load/prepare-record.js';
 import { fromAttributeMap, type TypedItem } from '../../src/model/dynamodb-json.js';
 import { DATA_ENTITIES, defaultTableNames, MIGRATED_ENTITIES, type DataEntity } from '../../src/model/entities.js';
 import type { LegacySource } from '../../src/model/source.js';
@@ -18,9 +18,12 @@ import { seed } from '../../src/seed/index.js';
 import {
   fannedRowIds,
   LinkIndex,
+  LinkLookups,
+  mapGoalKpiLink,
   mapKpiActual,
   mapKpiMilestone,
   mapKpiReading,
+  typedGoalKpiLink,
   typedKpiActual,
   typedKpiMilestone,
   typedKpiReading,
@@ -200,7 +203,71 @@ const GENERATED: Record<DataEntity, fc.Arbitrary<TypedItem>> = {
   }),
 };
 
-describe('the fast path of each data entity', () => {
+// ---- links -------------------------------------------------------------------------------------
+
+const OWNER = 'aaaaaaaa-0000-4000-8000-000000000001';
+const PERSON = 'bbbbbbbb-0000-4000-8000-000000000001';
+
+function linkLookups(): LinkLookups {
+  const lookups = new LinkLookups();
+  lookups.addKpi({ id: KPI, tenantId: TENANT, ownerId: OWNER });
+  lookups.addPerson({ id: PERSON, tenantId: TENANT, linkedUserId: OWNER });
+  return lookups;
+}
+
+function fullLinkOutcome(typed: TypedItem, lookups: LinkLookups): Outcome & { personFallback?: boolean } {
+  let item: LegacyItem;
+  try {
+    item = fromAttributeMap(typed as Record<string, object>);
+  } catch {
+    return { ok: false, what: 'unreadable' };
+  }
+  const mapped = mapGoalKpiLink(item, lookups);
+  if (!mapped.ok) return { ok: false, what: mapped.reject.reason };
+  const prepared = prepareRecord('GoalKpiLink', { sourceId: mapped.rows[0]!.source_id, item, rows: mapped.rows }, RUN_ID);
+  if (!prepared.ok) return { ok: false, what: prepared.reject.reason };
+  const { sourceId, rowIds, copyText } = prepared.record;
+  return { ok: true, sourceId, rowIds, copyText, personFallback: mapped.personFallback };
+}
+
+function fastLinkOutcome(typed: TypedItem, lookups: LinkLookups): (Outcome & { personFallback?: boolean }) | undefined {
+  const mapped = typedGoalKpiLink(typed, lookups);
+  if (mapped === undefined || !mapped.ok) return undefined;
+  const prepared = prepareRows('GoalKpiLink', mapped.rows[0]!.source_id, mapped.rows, RUN_ID, async () => ({}));
+  if (prepared === undefined) return undefined;
+  return { ok: true, sourceId: prepared.sourceId, rowIds: prepared.rowIds, copyText: prepared.copyText, personFallback: mapped.personFallback };
+}
+
+const generatedLink = typedItem({
+  ...keyAttributes,
+  GoalId: guid.map(S),
+  ThresholdPct: decimal.map(N),
+  LinkType: fc.constantFrom('primary', 'Supporting', 'MONITORING', ' primary ', 'other', '').map(S),
+  Weight: decimal.map(N),
+  DisplayOrder: fc.constantFrom('0', '3', '3.0', '3E+0', '-2147483648', '2147483648', '1.5').map(N),
+  IsPrimary: boolean,
+  CreatedBy: fc.oneof(guid, fc.constant(OWNER)).map(S),
+  CreatedAt: timestamp.map(S),
+  UpdatedBy: guid.map(S),
+  UpdatedAt: timestamp.map(S),
+});
+
+describe('the fast path of each migrated entity', () => {
+  test('GoalKpiLink: what the fast path vouches for is byte for byte what the full path gives', () => {
+    let vouched = 0;
+    const lookups = linkLookups();
+    fc.assert(
+      fc.property(generatedLink, (typed) => {
+        const fast = fastLinkOutcome(typed, lookups);
+        if (fast === undefined) return;
+        vouched += 1;
+        expect(fullLinkOutcome(typed, lookups)).toEqual(fast);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(vouched).toBeGreaterThan(100);
+  });
+
   for (const entity of DATA_ENTITIES) {
     test(`${entity}: what the fast path vouches for is byte for byte what the full path gives`, () => {
       let vouched = 0;
