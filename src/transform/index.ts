@@ -14,8 +14,8 @@ export {
   type TypedItem,
   type TypedParse,
 } from './legacy-record.js';
-export { kpiSchema, parseKpi, type Kpi } from './kpi.js';
-export { personSchema, parsePerson, type Person } from './person.js';
+export { kpiSchema, parseKpi, typedKpi, type Kpi } from './kpi.js';
+export { personSchema, parsePerson, typedPerson, type Person } from './person.js';
 export { LinkLookups } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';

@@ -21,6 +21,10 @@ import {
   LinkLookups,
   mapGoalKpiLink,
   mapKpiActual,
+  parseKpi,
+  parsePerson,
+  typedKpi,
+  typedPerson,
   mapKpiMilestone,
   mapKpiReading,
   typedGoalKpiLink,
@@ -253,6 +257,27 @@ const generatedLink = typedItem({
 });
 
 describe('the fast path of each migrated entity', () => {
+  test('Kpi and Person (the lookups): what the fast path vouches for is what the full parse gives', () => {
+    let vouched = 0;
+    const kpi = typedItem({ ...keyAttributes, Name: text.map(S), OwnerId: guid.map(S) });
+    const person = typedItem({ ...keyAttributes, DisplayName: text.map(S), LinkedUserId: guid.map(S) });
+    fc.assert(
+      fc.property(kpi, person, (kpiTyped, personTyped) => {
+        for (const [typed, fast, full] of [
+          [kpiTyped, typedKpi, parseKpi],
+          [personTyped, typedPerson, parsePerson],
+        ] as const) {
+          const value = fast(typed);
+          if (value === undefined) continue;
+          vouched += 1;
+          expect(full(fromAttributeMap(typed as Record<string, object>))).toEqual({ ok: true, value });
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(vouched).toBeGreaterThan(100);
+  });
+
   test('GoalKpiLink: what the fast path vouches for is byte for byte what the full path gives', () => {
     let vouched = 0;
     const lookups = linkLookups();
@@ -311,8 +336,7 @@ describe('the fast path of each migrated entity', () => {
 /** Everything a reader's batches say, in order, with each record's item. */
 async function readAll(source: LegacySource): Promise<unknown[]> {
   const reader = createRecordReader({ source, wholeTables: source, batchRows: 50 });
-  await reader.readLookups(() => {});
-  const out: unknown[] = [];
+  const out: unknown[] = [await reader.readLookups(() => {})];
   for (const entity of MIGRATED_ENTITIES) {
     for await (const batch of reader.batches(entity, {}, { indexLinks: entity === 'GoalKpiLink', runId: RUN_ID })) out.push(entity, await describeBatch(batch));
   }
