@@ -244,22 +244,24 @@ async function* readLineFile(file: ExportDataFile, entity: LegacyEntity, skip: n
   }
 }
 
-/** The typed form of readLineFile: each line parsed once, its item's tree built only when asked for. */
+function typedItemOfLine(line: string): TypedItem | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isObject(parsed) && isObject(parsed.Item) ? parsed.Item : undefined;
+}
+
+/** The typed form of readLineFile: a line is parsed when its item is taken, and the item's tree built only for one the fast path does not vouch for. */
 async function* readTypedLineFile(file: ExportDataFile, entity: LegacyEntity, skip: number, pageSize: number): AsyncGenerator<TypedSourcePage> {
   for await (const { lines, lineNumbers, consumed, done } of readLinePages(file, skip, pageSize)) {
-    const typed = lines.map((line): TypedItem | undefined => {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        return undefined;
-      }
-      return isObject(parsed) && isObject(parsed.Item) ? parsed.Item : undefined;
-    });
     yield {
       entity,
       partition: file.partition,
-      typed,
+      count: lines.length,
+      typed: (index) => typedItemOfLine(lines[index]!),
       item: (index) => itemOfLine(lines[index]!, lineNumbers[index]!, file.partition),
       line: (index) => lines[index]!,
       position: { line: consumed },
@@ -465,7 +467,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
   /** A dump's items are built as it is read (stream-json gives them as trees): its pages are typed in name only. */
   async function* typedDumpFile(file: ExportDataFile, entity: LegacyEntity, skip: number): AsyncGenerator<TypedSourcePage> {
     for await (const { items, ...page } of readDumpFile(file, entity, skip, pageSize)) {
-      yield { ...page, typed: items.map(() => undefined), item: (index) => items[index]! };
+      yield { ...page, count: items.length, typed: () => undefined, item: (index) => items[index]! };
     }
   }
 
@@ -474,7 +476,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
       entity,
       from,
       (file, format, skip) => (format === 'dump' ? typedDumpFile(file, entity, skip) : readTypedLineFile(file, entity, skip, pageSize)),
-      (partition): TypedSourcePage => ({ entity, partition, typed: [], item: () => { throw new RangeError('an empty page has no items'); }, position: null, done: true }),
+      (partition): TypedSourcePage => ({ entity, partition, count: 0, typed: () => undefined, item: () => { throw new RangeError('an empty page has no items'); }, position: null, done: true }),
     );
   }
 

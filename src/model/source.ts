@@ -27,8 +27,13 @@ export interface SourcePage {
  * building each item's tree first; `item(i)` builds it for the few that need it.
  */
 export interface TypedSourcePage extends Omit<SourcePage, 'items'> {
-  /** Per item, its typed attributes; undefined where the source could not read it as such (`item` says what it is). */
-  typed: readonly (TypedItem | undefined)[];
+  /** Items on the page. */
+  count: number;
+  /**
+   * Item `index`'s typed attributes, parsed when asked for (so that each dies young, not a page
+   * at a time); undefined where the source cannot read it as such (`item` says what it is).
+   */
+  typed(index: number): TypedItem | undefined;
   /** Item `index` exactly as `readTable` gives it. */
   item(index: number): LegacyItem;
   /** The export line item `index` was read from, for a source of line files. */

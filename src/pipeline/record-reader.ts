@@ -146,7 +146,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
     };
     const takeTyped = (page: TypedSourcePage, index: number): void => {
-      const typed = page.typed[index];
+      const typed = page.typed(index);
       const line = page.line?.(index);
       const fast = typed === undefined ? undefined : fastRecord(typed, line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line));
       if (fast === undefined) return takeItem(page.item(index));
@@ -160,7 +160,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
     for await (const page of pages) {
       if ('items' in page) for (const item of page.items) takeItem(item);
-      else for (let index = 0; index < page.typed.length; index++) takeTyped(page, index);
+      else for (let index = 0; index < page.count; index++) takeTyped(page, index);
       checkpoint(page);
       if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
         yield finished(batch);

@@ -18,8 +18,8 @@ export async function* typedItemsOf(source: LegacySource, entity: LegacyEntity):
     return;
   }
   for await (const page of source.readTypedTable(entity)) {
-    for (let index = 0; index < page.typed.length; index++) {
-      const typed = page.typed[index];
+    for (let index = 0; index < page.count; index++) {
+      const typed = page.typed(index);
       yield { ...(typed === undefined ? {} : { typed }), item: () => page.item(index) };
     }
   }
