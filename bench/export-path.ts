@@ -3,13 +3,28 @@ import { finalizeTarget, FOREIGN_KEY_NAME, LINK_DATE_INDEX_NAME } from '../src/l
 import { openPgClient } from '../src/db/pg-client.js';
 import type { BenchDatabases } from './postgres.js';
 import { rowCount, withClient } from './postgres.js';
-import { runCli, runCliOk } from './processes.js';
+import { packageRoot } from '../src/package-root.js';
+import { runCli, runCliOk, runNode } from './processes.js';
 
 export interface ExportRunFigures {
   seconds: number;
   /** kpi_links + kpi_data rows in the target after the run. */
   targetRows: number;
   peakRssBytes: number;
+  /** CPU time of the run's process, every thread. */
+  cpuSeconds: number;
+  /** Source items the run read (every table, lookups included once: the ledger's `read`). */
+  itemsRead: number;
+  /** cpuSeconds per item read, in µs. */
+  nodeCpuMicrosPerItem: number;
+}
+
+/** The lean floor: the export files read, parsed and written as COPY text to /dev/null (bench/lean-floor.ts). */
+export interface LeanFloorFigures {
+  seconds: number;
+  items: number;
+  cpuSeconds: number;
+  cpuMicrosPerItem: number;
 }
 
 export interface RerunFigures {
@@ -94,7 +109,33 @@ export async function measureFinalize(databaseUrl: string): Promise<FinalizeFigu
 export async function measureExportRun(exportDir: string, databaseUrl: string): Promise<ExportRunFigures> {
   const figures = await runCliOk('export run', exportRunArgs(exportDir, databaseUrl));
   const targetRows = await withClient(databaseUrl, async (client) => (await rowCount(client, 'kpi_links')) + (await rowCount(client, 'kpi_data')));
-  return { seconds: figures.seconds, targetRows, peakRssBytes: figures.peakRssBytes };
+  const itemsRead = await itemsReadByLastRun(databaseUrl);
+  return {
+    seconds: figures.seconds,
+    targetRows,
+    peakRssBytes: figures.peakRssBytes,
+    cpuSeconds: figures.cpuSeconds,
+    itemsRead,
+    nodeCpuMicrosPerItem: (figures.cpuSeconds * 1e6) / itemsRead,
+  };
+}
+
+async function itemsReadByLastRun(databaseUrl: string): Promise<number> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ read: string }>(
+      `select coalesce(sum(read), 0)::text as read from kpi_migrate.run_counts where run_id = (select max(id) from kpi_migrate.runs)`,
+    );
+    return Number(rows[0]?.read ?? 0);
+  });
+}
+
+const LEAN_FLOOR = path.join(packageRoot, 'dist', 'bench', 'lean-floor.js');
+
+export async function measureLeanFloor(exportDir: string): Promise<LeanFloorFigures> {
+  const figures = await runNode(LEAN_FLOOR, [exportDir]);
+  if (figures.exitCode !== 0) throw new Error(`lean-floor exited ${figures.exitCode}\n${figures.stderr.slice(-3000)}`);
+  const { items, seconds } = JSON.parse(figures.stdout) as { items: number; seconds: number };
+  return { items, seconds, cpuSeconds: figures.cpuSeconds, cpuMicrosPerItem: (figures.cpuSeconds * 1e6) / items };
 }
 
 async function rowsWrittenByLastRun(databaseUrl: string): Promise<number> {

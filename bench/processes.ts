@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../src/package-root.js';
 
 /** The built CLI, run as the operator runs it: its own process, so its RSS is its own. */
@@ -11,6 +13,8 @@ export interface ProcessFigures {
   seconds: number;
   /** Peak resident set size (VmHWM) of the process, in bytes; 0 where /proc is not there to read. */
   peakRssBytes: number;
+  /** CPU time of the whole process (every thread, user + system), in seconds; NaN if it did not say. */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -37,12 +41,26 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {
   return runNode(CLI, args, env);
 }
 
+/** Preloaded into every measured process: it reports the process's own CPU time at exit. */
+const CPU_USAGE_PRELOAD = pathToFileURL(path.join(packageRoot, 'dist', 'bench', 'cpu-usage.js')).href;
+
+async function cpuSecondsIn(file: string): Promise<number> {
+  try {
+    const { userMicros, systemMicros } = JSON.parse(await readFile(file, 'utf8')) as { userMicros: number; systemMicros: number };
+    return (userMicros + systemMicros) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Like runCli, for any built script of the project. */
 export async function runNode(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<ProcessFigures> {
+  const cpuDir = await mkdtemp(path.join(tmpdir(), 'kpi-migrate-bench-cpu-'));
+  const cpuFile = path.join(cpuDir, 'cpu.json');
   const started = performance.now();
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, ['--import', CPU_USAGE_PRELOAD, script, ...args], {
     cwd: packageRoot,
-    env: { ...process.env, NO_COLOR: '1', ...env },
+    env: { ...process.env, NO_COLOR: '1', ...env, KPI_MIGRATE_BENCH_CPU_FILE: cpuFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -58,7 +76,10 @@ export async function runNode(script: string, args: readonly string[], env: Node
     child.once('error', reject);
     child.once('exit', (code) => resolve(code));
   }).finally(() => clearInterval(poll));
-  return { exitCode, seconds: (performance.now() - started) / 1000, peakRssBytes: peak, stdout, stderr };
+  const seconds = (performance.now() - started) / 1000;
+  const cpuSeconds = await cpuSecondsIn(cpuFile);
+  await rm(cpuDir, { recursive: true, force: true });
+  return { exitCode, seconds, peakRssBytes: peak, cpuSeconds, stdout, stderr };
 }
 
 /** Like runCli, and fails with the tool's own words when it does not exit 0. */

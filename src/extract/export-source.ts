@@ -2,7 +2,6 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import streamJson from 'stream-json';
@@ -11,11 +10,12 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
+import type { TypedItem } from '../model/dynamodb-json.js';
 import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
 import { unreadableRecord } from '../model/unreadable.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
-import { InvalidUtf8Error, utf8LineCheck } from './utf8-lines.js';
-import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
+import { InvalidUtf8Error, linesOf, utf8LineCheck } from './utf8-lines.js';
+import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 
 export interface ExportSourceOptions {
   dir: string;
@@ -32,25 +32,32 @@ export interface ExportSourceOptions {
 
 export const DEFAULT_EXPORT_PAGE_SIZE = 1000;
 
-/** A file's decoded bytes, and the MD5 of its stored bytes once they have all gone through. */
+/** A file's decoded bytes, and the MD5 of its stored bytes once they have all gone through (when a manifest gives one to check). */
 interface OpenedFile {
   input: Readable;
-  md5Base64(): string;
+  md5Base64(): string | undefined;
 }
 
 function openFile(file: ExportDataFile): OpenedFile {
-  const hash: Hash = createHash('md5');
   const raw = createReadStream(file.path);
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-  });
+  // Only a manifest has a checksum to compare with: without one, no byte is hashed.
+  const hash: Hash | undefined = file.manifest === undefined ? undefined : createHash('md5');
+  const stages: Transform[] = [];
+  if (hash !== undefined) {
+    stages.push(
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          hash.update(chunk);
+          callback(null, chunk);
+        },
+      }),
+    );
+  }
+  if (file.gzip) stages.push(createGunzip());
   // pipeline() destroys every stage with the first error, so a truncated .gz (or a line that is
   // not UTF-8, which decoding would silently turn into U+FFFD) surfaces on `input`.
-  const input = file.gzip ? pipeline(raw, tap, createGunzip(), utf8LineCheck(), () => {}) : pipeline(raw, tap, utf8LineCheck(), () => {});
-  return { input, md5Base64: () => hash.digest('base64') };
+  const input = pipeline([raw, ...stages, utf8LineCheck()], () => {}) as unknown as Readable;
+  return { input, md5Base64: () => hash?.digest('base64') };
 }
 
 function corrupt(file: ExportDataFile, message: string, details: Record<string, unknown> = {}, cause?: unknown): MigrateError {
@@ -125,7 +132,7 @@ function isBlank(line: string): boolean {
 }
 
 /** The manifest's promises about a file, checked once it has been read to the end. */
-function checkAgainstManifest(file: ExportDataFile, items: number, md5: string): MigrateError | undefined {
+function checkAgainstManifest(file: ExportDataFile, items: number, md5: string | undefined): MigrateError | undefined {
   if (file.manifest === undefined) return undefined;
   if (items !== file.manifest.itemCount) {
     return corrupt(file, `holds ${items} items but manifest-files.json says itemCount ${file.manifest.itemCount}`, {
@@ -160,55 +167,41 @@ async function sniffFormat(file: ExportDataFile): Promise<'lines' | 'dump'> {
   return start.startsWith('{') && !/^\{\s*"Item"\s*:/.test(start) ? 'dump' : 'lines';
 }
 
+/** The lines of a page of a line file: each line that holds an item, its line number, and where the page ends. */
+interface LinePage {
+  lines: string[];
+  lineNumbers: number[];
+  consumed: number;
+  done: boolean;
+}
+
 /**
- * Pages of a line file from line `skip` on. Blank lines count as lines, not items; a line that is
- * not an item is an unreadable item (a reject). Bytes that are not UTF-8, or a stream that breaks
- * (a truncated .gz), end the file with SOURCE_CORRUPT naming the file and line, after a last page
- * with every item before it.
+ * Pages of a line file from line `skip` on. Blank lines count as lines, not items. Bytes that are
+ * not UTF-8, or a stream that breaks (a truncated .gz), end the file with SOURCE_CORRUPT naming
+ * the file and line, after a last page with every line before it.
  */
-async function* readLineFile(
-  file: ExportDataFile,
-  entity: LegacyEntity,
-  skip: number,
-  pageSize: number,
-): AsyncGenerator<SourcePage> {
+async function* readLinePages(file: ExportDataFile, skip: number, pageSize: number): AsyncGenerator<LinePage> {
   const opened = openFile(file);
-  const lines = createInterface({ input: opened.input, crlfDelay: Infinity });
-  const page = (items: LegacyItem[], line: number, done: boolean): SourcePage => ({
-    entity,
-    partition: file.partition,
-    items,
-    position: { line },
-    done,
-  });
   let consumed = 0;
   let itemsInFile = 0;
-  let items: LegacyItem[] = [];
+  let page: LinePage = { lines: [], lineNumbers: [], consumed: 0, done: false };
   let failure: MigrateError | undefined;
   try {
     try {
-      for await (const line of lines) {
-        const lineNumber = consumed + 1;
-        if (lineNumber <= skip) {
+      for await (const lines of linesOf(opened.input)) {
+        for (const line of lines) {
+          const lineNumber = consumed + 1;
           consumed = lineNumber;
-          if (!isBlank(line)) itemsInFile += 1;
-          continue;
-        }
-        if (!isBlank(line)) {
-          let item: LegacyItem;
-          try {
-            item = parseExportLine(line);
-            Object.defineProperty(item, EXPORT_LINE, { value: line });
-          } catch {
-            item = unreadableLine(line, `line ${lineNumber} of ${file.partition}`);
-          }
-          items.push(item);
+          if (isBlank(line)) continue;
           itemsInFile += 1;
-        }
-        consumed = lineNumber;
-        if (items.length >= pageSize) {
-          yield page(items, consumed, false);
-          items = [];
+          if (lineNumber <= skip) continue;
+          page.lines.push(line);
+          page.lineNumbers.push(lineNumber);
+          if (page.lines.length >= pageSize) {
+            page.consumed = consumed;
+            yield page;
+            page = { lines: [], lineNumbers: [], consumed: 0, done: false };
+          }
         }
       }
     } catch (error) {
@@ -221,14 +214,59 @@ async function* readLineFile(
       failure = corrupt(file, `has ${consumed} lines but the resume position is line ${skip}: the file changed since`, { line: consumed });
     }
     failure ??= checkAgainstManifest(file, itemsInFile, opened.md5Base64());
+    page.consumed = consumed;
     if (failure !== undefined) {
-      if (items.length > 0) yield page(items, consumed, false);
+      if (page.lines.length > 0) yield page;
       throw failure;
     }
-    yield page(items, consumed, true);
+    page.done = true;
+    yield page;
   } finally {
-    lines.close();
     opened.input.destroy();
+  }
+}
+
+/** A line that is not an item is an unreadable item (a reject); see unreadableLine. */
+function itemOfLine(line: string, lineNumber: number, partition: string): LegacyItem {
+  try {
+    const item = parseExportLine(line);
+    Object.defineProperty(item, EXPORT_LINE, { value: line });
+    return item;
+  } catch {
+    return unreadableLine(line, `line ${lineNumber} of ${partition}`);
+  }
+}
+
+async function* readLineFile(file: ExportDataFile, entity: LegacyEntity, skip: number, pageSize: number): AsyncGenerator<SourcePage> {
+  for await (const { lines, lineNumbers, consumed, done } of readLinePages(file, skip, pageSize)) {
+    const items = lines.map((line, index) => itemOfLine(line, lineNumbers[index]!, file.partition));
+    yield { entity, partition: file.partition, items, position: { line: consumed }, done };
+  }
+}
+
+function typedItemOfLine(line: string): TypedItem | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isObject(parsed) && isObject(parsed.Item) ? parsed.Item : undefined;
+}
+
+/** The typed form of readLineFile: a line is parsed when its item is taken, and the item's tree built only for one the fast path does not vouch for. */
+async function* readTypedLineFile(file: ExportDataFile, entity: LegacyEntity, skip: number, pageSize: number): AsyncGenerator<TypedSourcePage> {
+  for await (const { lines, lineNumbers, consumed, done } of readLinePages(file, skip, pageSize)) {
+    yield {
+      entity,
+      partition: file.partition,
+      count: lines.length,
+      typed: (index) => typedItemOfLine(lines[index]!),
+      item: (index) => itemOfLine(lines[index]!, lineNumbers[index]!, file.partition),
+      line: (index) => lines[index]!,
+      position: { line: consumed },
+      done,
+    };
   }
 }
 
@@ -333,19 +371,8 @@ async function* readDumpFile(
 }
 
 async function countLines(file: ExportDataFile): Promise<number> {
-  const opened = openFile(file);
-  const lines = createInterface({ input: opened.input, crlfDelay: Infinity });
   let count = 0;
-  try {
-    for await (const line of lines) if (!isBlank(line)) count += 1;
-  } catch (error) {
-    throw corrupt(file, `unreadable after ${count} items (${reason(error)})`, {}, error);
-  } finally {
-    lines.close();
-    opened.input.destroy();
-  }
-  const failure = checkAgainstManifest(file, count, opened.md5Base64());
-  if (failure !== undefined) throw failure;
+  for await (const page of readLinePages(file, 0, DEFAULT_EXPORT_PAGE_SIZE)) count += page.lines.length;
   return count;
 }
 
@@ -398,7 +425,13 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     return found;
   }
 
-  async function* readTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
+  /** The table's files from `from` on, each read by `readFile`; a table with no files is one empty done page. */
+  async function* readFiles<Page>(
+    entity: LegacyEntity,
+    from: ResumeState | undefined,
+    readFile: (file: ExportDataFile, format: 'lines' | 'dump', skip: number) => AsyncIterable<Page>,
+    emptyPage: (partition: string) => Page,
+  ): AsyncGenerator<Page> {
     const found = await locate(entity);
     const files = found?.files ?? [];
     const known = new Set(files.map((f) => f.partition));
@@ -412,16 +445,39 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     }
     if (files.length === 0) {
       const partition = options.tableNames[entity];
-      if (!from?.[partition]?.done) yield { entity, partition, items: [], position: null, done: true };
+      if (!from?.[partition]?.done) yield emptyPage(partition);
       return;
     }
     for (const file of files) {
       const state = from?.[file.partition];
       if (state?.done) continue;
-      const skip = resumeLine(file.partition, state?.position);
-      if ((await formatOf(file)) === 'dump') yield* readDumpFile(file, entity, skip, pageSize);
-      else yield* readLineFile(file, entity, skip, pageSize);
+      yield* readFile(file, await formatOf(file), resumeLine(file.partition, state?.position));
     }
+  }
+
+  function readTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
+    return readFiles(
+      entity,
+      from,
+      (file, format, skip) => (format === 'dump' ? readDumpFile(file, entity, skip, pageSize) : readLineFile(file, entity, skip, pageSize)),
+      (partition): SourcePage => ({ entity, partition, items: [], position: null, done: true }),
+    );
+  }
+
+  /** A dump's items are built as it is read (stream-json gives them as trees): its pages are typed in name only. */
+  async function* typedDumpFile(file: ExportDataFile, entity: LegacyEntity, skip: number): AsyncGenerator<TypedSourcePage> {
+    for await (const { items, ...page } of readDumpFile(file, entity, skip, pageSize)) {
+      yield { ...page, count: items.length, typed: () => undefined, item: (index) => items[index]! };
+    }
+  }
+
+  function readTypedTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<TypedSourcePage> {
+    return readFiles(
+      entity,
+      from,
+      (file, format, skip) => (format === 'dump' ? typedDumpFile(file, entity, skip) : readTypedLineFile(file, entity, skip, pageSize)),
+      (partition): TypedSourcePage => ({ entity, partition, count: 0, typed: () => undefined, item: () => { throw new RangeError('an empty page has no items'); }, position: null, done: true }),
+    );
   }
 
   async function countItems(entity: LegacyEntity): Promise<number> {
@@ -460,6 +516,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
   return {
     kind: 'export',
     readTable,
+    readTypedTable,
     countItems,
     getItems,
     async close() {},

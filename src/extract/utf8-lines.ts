@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 /** A line of a file whose bytes are not UTF-8: decoding it would put U+FFFD in its place silently. */
 export class InvalidUtf8Error extends Error {
@@ -56,4 +57,48 @@ export function utf8LineCheck(): Transform {
       callback(carry.length > 0 ? check(Buffer.concat(carry)) : undefined);
     },
   });
+}
+
+const LINE_END = /\r\n|\n|\r/g;
+
+/**
+ * The lines of a stream of UTF-8 bytes, a chunk's worth at a time, split as readline splits them
+ * (`\n`, `\r\n`, or a lone `\r`; a `\r\n` cut between two chunks is one line end; a last line
+ * without an end is a line when it is not empty). Without readline's events and per-line
+ * callbacks, which cost more than the splitting.
+ */
+export async function* linesOf(input: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  let afterReturn = false;
+  const split = (chunk: string): string[] => {
+    let text = chunk;
+    if (afterReturn && text.charCodeAt(0) === 0x0a) text = text.slice(1);
+    if (chunk.length > 0) afterReturn = false;
+    if (text.length === 0) return [];
+    const lines: string[] = [];
+    let start = 0;
+    if (text.indexOf('\r') === -1) {
+      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+        lines.push(start === 0 ? carry + text.slice(0, end) : text.slice(start, end));
+        start = end + 1;
+      }
+    } else {
+      LINE_END.lastIndex = 0;
+      for (let match = LINE_END.exec(text); match !== null; match = LINE_END.exec(text)) {
+        lines.push(start === 0 ? carry + text.slice(0, match.index) : text.slice(start, match.index));
+        start = LINE_END.lastIndex;
+      }
+      afterReturn = text.charCodeAt(text.length - 1) === 0x0d;
+    }
+    carry = start === 0 ? carry + text : text.slice(start);
+    return lines;
+  };
+  for await (const chunk of input) {
+    const lines = split(decoder.write(chunk));
+    if (lines.length > 0) yield lines;
+  }
+  const rest = split(decoder.end());
+  if (carry.length > 0) rest.push(carry);
+  if (rest.length > 0) yield rest;
 }

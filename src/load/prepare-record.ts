@@ -82,6 +82,61 @@ export function prepareRecord(
   }
 }
 
+/** The kpi_data columns a fanned-out record's rows share: all but the first two, `id` and `kpi_link_id`. */
+const SHARED_DATA_COLUMNS = KPI_DATA_TABLE.columns.slice(2);
+if (KPI_DATA_TABLE.columns[0] !== 'id' || KPI_DATA_TABLE.columns[1] !== 'kpi_link_id') throw new Error('kpi_data must begin with id, kpi_link_id');
+
+/** What each of a fanned-out record's rows has of its own. */
+export interface FannedRow {
+  id: string;
+  linkId: string;
+}
+
+/**
+ * A kpi_data record whose rows differ only in their id and link (a fact fanned out over its KPI's
+ * links), as prepareRecord encodes the same rows: the shared columns are encoded once, each row
+ * adds its id and link. Undefined when a value has no exact COPY form: prepareRecord, given the
+ * rows, then makes the `db_error` reject with the item.
+ */
+export function prepareFannedRecord(
+  shared: Omit<KpiDataRow, 'id' | 'kpi_link_id'>,
+  rows: readonly FannedRow[],
+  runId: string,
+  item: () => Promise<LegacyItem>,
+): PreparedRecord | undefined {
+  const fields: string[] = new Array<string>(SHARED_DATA_COLUMNS.length);
+  const lines: string[] = [];
+  try {
+    for (let at = 0; at < SHARED_DATA_COLUMNS.length; at++) {
+      const column = SHARED_DATA_COLUMNS[at]!;
+      const value = (shared as unknown as Record<string, CopyValue | undefined>)[column];
+      if (value === undefined) throw new TypeError(`row has no value for column ${column}`);
+      fields[at] = encodeCopyValue(value, column);
+    }
+    const rest = `\t${fields.join('\t')}\t${runId}\t${runId}\n`;
+    for (const row of rows) lines.push(encodeCopyValue(row.id, 'id'), '\t', encodeCopyValue(row.linkId, 'kpi_link_id'), rest);
+  } catch (error) {
+    if (error instanceof CopyEncodingError) return undefined;
+    throw error;
+  }
+  return { sourceId: shared.source_id, rowIds: rows.map((row) => canonicalRowId(row.id)), copyText: lines.join(''), item };
+}
+
+/**
+ * Rows of one record whose item is fetched only when asked for (the fast path keeps its line, not
+ * its tree), as prepareRecord encodes them. Undefined when a value has no exact COPY form:
+ * prepareRecord, given the item, then makes the `db_error` reject.
+ */
+export function prepareRows(entity: MigratedEntity, sourceId: string, rows: readonly TargetRow[], runId: string, item: () => Promise<LegacyItem>): PreparedRecord | undefined {
+  const table = entity === 'GoalKpiLink' ? KPI_LINKS_TABLE : KPI_DATA_TABLE;
+  try {
+    return { sourceId, copyText: encodeRows(rows, table.columns, `\t${runId}\t${runId}\n`), rowIds: rows.map((row) => canonicalRowId(row.id)), item };
+  } catch (error) {
+    if (error instanceof CopyEncodingError) return undefined;
+    throw error;
+  }
+}
+
 export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The transform already writes canonical ids; only the odd one needs canonicalUuid's work. */

@@ -1,5 +1,6 @@
 import type { LegacyEntity } from './entities.js';
 import type { LegacyItem } from './legacy-value.js';
+import type { TypedItem } from './dynamodb-json.js';
 
 export type SourceKind = 'dynamodb' | 'export' | 'kv';
 
@@ -21,6 +22,24 @@ export interface SourcePage {
   done: boolean;
 }
 
+/**
+ * A page as the source holds its items, typed (DynamoDB JSON), for a reader that maps them without
+ * building each item's tree first; `item(i)` builds it for the few that need it.
+ */
+export interface TypedSourcePage extends Omit<SourcePage, 'items'> {
+  /** Items on the page. */
+  count: number;
+  /**
+   * Item `index`'s typed attributes, parsed when asked for (so that each dies young, not a page
+   * at a time); undefined where the source cannot read it as such (`item` says what it is).
+   */
+  typed(index: number): TypedItem | undefined;
+  /** Item `index` exactly as `readTable` gives it. */
+  item(index: number): LegacyItem;
+  /** The export line item `index` was read from, for a source of line files. */
+  line?(index: number): string;
+}
+
 /** A legacy store read-only: the tool never writes to its source. */
 export interface LegacySource {
   readonly kind: SourceKind;
@@ -29,6 +48,8 @@ export interface LegacySource {
    * Pulling drives the reading: nothing is read ahead beyond a page or two per partition.
    */
   readTable(entity: LegacyEntity, from?: ResumeState): AsyncIterable<SourcePage>;
+  /** The same pages as `readTable`, typed: a source whose items come as DynamoDB JSON may offer it. */
+  readTypedTable?(entity: LegacyEntity, from?: ResumeState): AsyncIterable<TypedSourcePage>;
   /** An independent recount of a table's items (for validation). */
   countItems(entity: LegacyEntity): Promise<number>;
   /** Items by their raw legacy `Id` (for sampled validation); missing ids are left out. */

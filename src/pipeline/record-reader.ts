@@ -1,17 +1,24 @@
-import type { LegacySource, ResumeState, SourcePage } from '../model/source.js';
+import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import { prepareRecord, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
+import { prepareFannedRecord, prepareRecord, prepareRows, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
 import {
   LinkIndex,
   LinkLookups,
   canonicalTenantOf,
+  fannedRowIds,
   mapGoalKpiLink,
   mapKpiActual,
   mapKpiMilestone,
   mapKpiReading,
   migratedLinkOf,
+  typedGoalKpiLink,
+  typedKpiActual,
+  typedKpiMilestone,
+  typedKpiReading,
   type DataEntity,
+  type TypedDataRecord,
+  type TypedItem,
   type LegacyItem,
   type MigratedEntity,
   type Reject,
@@ -76,6 +83,13 @@ const DATA_MAPPERS: Record<DataEntity, (item: LegacyItem, links: LinkIndex) => M
   KpiReading: mapKpiReading,
 };
 
+/** The fast path of each data entity's mapping (see LegacyRecordSchema.parseTyped). */
+const TYPED_DATA_MAPPERS: Record<DataEntity, (typed: TypedItem) => TypedDataRecord | undefined> = {
+  KpiMilestone: typedKpiMilestone,
+  KpiActual: typedKpiActual,
+  KpiReading: typedKpiReading,
+};
+
 /** Reads and maps in this thread. */
 export function createRecordReader(options: RecordReaderOptions): RecordReader {
   const { source, wholeTables, tenant } = options;
@@ -93,29 +107,61 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
           }
         : (item) => DATA_MAPPERS[entity](item, links);
     let batch = emptyBatch(runId);
-    const take = (page: SourcePage): void => {
-      for (const item of page.items) {
-        batch.read += 1;
-        if (outside(item)) {
-          batch.skipped += 1;
-          continue;
-        }
-        const mapped = map(item);
-        if (!mapped.ok) {
-          batch.mappingRejects.push(mapped.reject);
-          continue;
-        }
-        if (mapped.personFallback) batch.personFallbacks += 1;
-        // Encoded at once: the row objects die young, only their COPY text waits for the batch.
-        const prepared = prepareRecord(entity, { sourceId: mapped.rows[0]?.source_id ?? '', item, rows: mapped.rows }, runId);
-        if (prepared.ok) batch.prepared.records.push(keepingLine(prepared.record, item));
-        else batch.prepared.encodingRejects.push(prepared.reject);
-        batch.rows += mapped.rows.length;
+    const takeItem = (item: LegacyItem): void => {
+      batch.read += 1;
+      if (outside(item)) {
+        batch.skipped += 1;
+        return;
       }
+      const mapped = map(item);
+      if (!mapped.ok) {
+        batch.mappingRejects.push(mapped.reject);
+        return;
+      }
+      if (mapped.personFallback) batch.personFallbacks += 1;
+      // Encoded at once: the row objects die young, only their COPY text waits for the batch.
+      const prepared = prepareRecord(entity, { sourceId: mapped.rows[0]?.source_id ?? '', item, rows: mapped.rows }, runId);
+      if (prepared.ok) batch.prepared.records.push(keepingLine(prepared.record, item));
+      else batch.prepared.encodingRejects.push(prepared.reject);
+      batch.rows += mapped.rows.length;
+    };
+    const checkpoint = (page: Omit<SourcePage, 'items'>): void => {
       batch.checkpoints.set(page.partition, { partition: page.partition, position: page.position, done: page.done });
     };
-    for await (const page of source.readTable(entity, from)) {
-      take(page);
+    // A record the fast path vouches for goes from its typed attributes to COPY text; any other
+    // goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
+    const fastRecord = (typed: TypedItem, item: () => Promise<LegacyItem>): { prepared: PreparedRecord; rows: number; personFallback: boolean } | undefined => {
+      if (entity === 'GoalKpiLink') {
+        const mapped = typedGoalKpiLink(typed, lookups);
+        if (mapped === undefined || !mapped.ok) return undefined;
+        const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, item);
+        if (prepared === undefined) return undefined;
+        if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
+        return { prepared, rows: mapped.rows.length, personFallback: mapped.personFallback };
+      }
+      const record = TYPED_DATA_MAPPERS[entity](typed);
+      const rows = record === undefined ? [] : fannedRowIds(entity, record.key, links);
+      if (record === undefined || rows.length === 0) return undefined;
+      const prepared = prepareFannedRecord(record.content, rows, runId, item);
+      return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
+    };
+    const takeTyped = (page: TypedSourcePage, index: number): void => {
+      const typed = page.typed(index);
+      const line = page.line?.(index);
+      const fast = typed === undefined ? undefined : fastRecord(typed, line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line));
+      if (fast === undefined) return takeItem(page.item(index));
+      batch.read += 1;
+      if (fast.personFallback) batch.personFallbacks += 1;
+      const kept: PreparedRecord | LineRecord = line === undefined ? fast.prepared : { ...fast.prepared, exportLine: line };
+      batch.prepared.records.push(kept);
+      batch.rows += fast.rows;
+    };
+    const pages: AsyncIterable<SourcePage | TypedSourcePage> =
+      tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
+    for await (const page of pages) {
+      if ('items' in page) for (const item of page.items) takeItem(item);
+      else for (let index = 0; index < page.count; index++) takeTyped(page, index);
+      checkpoint(page);
       if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
         yield finished(batch);
         batch = emptyBatch(runId);

@@ -8,9 +8,11 @@ import {
   mapGoalKpiLink,
   parseKpi,
   parsePerson,
+  typedKpi,
+  typedPerson,
   type LinkMapping,
 } from '../transform/index.js';
-import { itemsOf } from './read-all.js';
+import { itemsOf, typedItemsOf } from './read-all.js';
 
 /** What reading one lookup table gave: read = used + rejects.length. */
 export interface LookupOutcome {
@@ -38,14 +40,16 @@ export async function readLinkLookups(
   const lookups = new LinkLookups();
   const every = reading.every ?? 10_000;
   const outcomes: LookupOutcome[] = [];
-  for (const [entity, parse, add] of [
-    ['Kpi', parseKpi, (value: never) => lookups.addKpi(value)],
-    ['Person', parsePerson, (value: never) => lookups.addPerson(value)],
+  for (const [entity, parseTyped, parse, add] of [
+    ['Kpi', typedKpi, parseKpi, (value: never) => lookups.addKpi(value)],
+    ['Person', typedPerson, parsePerson, (value: never) => lookups.addPerson(value)],
   ] as const) {
     const outcome: LookupOutcome = { entity, read: 0, used: 0, rejects: [] };
-    for await (const item of itemsOf(source, entity)) {
+    for await (const { typed, item } of typedItemsOf(source, entity)) {
       outcome.read += 1;
-      const parsed = parse(item);
+      // The fast path where it vouches for the record; the full parse decides every reject.
+      const fast = typed === undefined ? undefined : parseTyped(typed);
+      const parsed = fast === undefined ? parse(item()) : ({ ok: true, value: fast } as const);
       if (parsed.ok) {
         add(parsed.value as never);
         outcome.used += 1;

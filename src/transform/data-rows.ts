@@ -21,6 +21,17 @@ export interface DataRecordKey {
 /** Columns the same for every link: all but the row id and the link it belongs to. */
 export type DataRowContent = Omit<KpiDataRow, 'id' | 'kpi_link_id'>;
 
+/** A data record the fast path vouched for: what to fan it out by, and the columns its rows share. */
+export interface TypedDataRecord {
+  key: DataRecordKey;
+  content: DataRowContent;
+}
+
+/** The row id and link of each of a record's rows, in fan-out order (empty: no link, a `no_kpi_link` reject). */
+export function fannedRowIds(entity: DataEntity, record: DataRecordKey, links: LinkIndex): { id: string; linkId: string }[] {
+  return links.linksOf(record.tenantId, record.kpiId).map((link, index) => ({ id: kpiDataRowId(entity, record.id, link.id, index === 0), linkId: link.id }));
+}
+
 /** One kpi_data row per link of the record's KPI in its tenant; no link is a `no_kpi_link` reject. */
 export function fanOut(
   entity: DataEntity,

@@ -6,7 +6,8 @@ import {
   coerceLinkType,
   coerceTimestamp,
 } from './coerce.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
+import type { z } from 'zod';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkLookups } from './lookups.js';
 import type { Reject } from '../model/reject.js';
@@ -47,8 +48,17 @@ export type LinkMapping =
 export function mapGoalKpiLink(item: LegacyItem, lookups: LinkLookups): LinkMapping {
   const parsed = goalKpiLinkSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  const link = parsed.record;
+  return linkMappingOf(parsed.record, lookups, item.Id as string, parsed.legacyExtra);
+}
 
+/** The fast path of mapGoalKpiLink (see LegacyRecordSchema.parseTyped): undefined sends the item through mapGoalKpiLink. */
+export function typedGoalKpiLink(typed: TypedItem, lookups: LinkLookups): LinkMapping | undefined {
+  const parsed = goalKpiLinkSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  return linkMappingOf(parsed.record, lookups, (typed.Id as { S: string }).S, parsed.legacyExtra);
+}
+
+function linkMappingOf(link: z.output<typeof goalKpiLinkSchema.schema>, lookups: LinkLookups, sourceId: string, legacyExtra: string): LinkMapping {
   const owner = lookups.kpiOwner(link.TenantId, link.KpiId);
   const userId = owner ?? link.CreatedBy;
   const person = lookups.personFor(link.TenantId, userId);
@@ -70,8 +80,8 @@ export function mapGoalKpiLink(item: LegacyItem, lookups: LinkLookups): LinkMapp
     updated_by: link.UpdatedBy,
     updated_at: link.UpdatedAt?.text ?? null,
     source_entity: 'GoalKpiLink',
-    source_id: item.Id as string,
-    legacy_extra: parsed.legacyExtra,
+    source_id: sourceId,
+    legacy_extra: legacyExtra,
   };
   return { ok: true, rows: [row], personFallback: person === undefined, kpiKnown: owner !== undefined };
 }

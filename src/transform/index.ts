@@ -11,18 +11,20 @@ export {
   type AttributeProblem,
   type LegacyRecordSchema,
   type ParsedRecord,
+  type TypedItem,
+  type TypedParse,
 } from './legacy-record.js';
-export { kpiSchema, parseKpi, type Kpi } from './kpi.js';
-export { personSchema, parsePerson, type Person } from './person.js';
+export { kpiSchema, parseKpi, typedKpi, type Kpi } from './kpi.js';
+export { personSchema, parsePerson, typedPerson, type Person } from './person.js';
 export { LinkLookups } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
-export { goalKpiLinkSchema, mapGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
+export { goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
 export { LinkIndex, migratedLinkOf, type IndexedLink, type MigratedLink } from './link-index.js';
-export { fanOut, kpiDataRowId, type DataRecordKey, type DataRowContent } from './data-rows.js';
-export { kpiMilestoneSchema, mapKpiMilestone } from './kpi-milestone.js';
-export { kpiActualSchema, mapKpiActual } from './kpi-actual.js';
-export { kpiReadingSchema, mapKpiReading } from './kpi-reading.js';
+export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+export { kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';
+export { kpiActualSchema, mapKpiActual, typedKpiActual } from './kpi-actual.js';
+export { kpiReadingSchema, mapKpiReading, typedKpiReading } from './kpi-reading.js';
 export * from '../model/entities.js';
 export * from '../model/legacy-value.js';
 export * from '../model/reject.js';

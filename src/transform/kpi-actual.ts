@@ -8,8 +8,9 @@ import {
   coerceText,
   coerceTimestamp,
 } from './coerce.js';
-import { fanOut } from './data-rows.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import type { z } from 'zod';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
 import type { MappingResult } from '../model/reject.js';
@@ -38,8 +39,24 @@ export const kpiActualSchema = legacyRecord('KpiActual', {
 export function mapKpiActual(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
   const parsed = kpiActualSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  const actual = parsed.record;
-  return fanOut('KpiActual', item, { id: actual.Id, tenantId: actual.TenantId, kpiId: actual.KpiId }, {
+  return fanOut('KpiActual', item, keyOf(parsed.record), actualContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
+}
+
+/** The fast path of mapKpiActual (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiActual. */
+export function typedKpiActual(typed: TypedItem): TypedDataRecord | undefined {
+  const parsed = kpiActualSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  return { key: keyOf(parsed.record), content: actualContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
+}
+
+type Parsed = z.output<typeof kpiActualSchema.schema>;
+
+function keyOf(actual: Parsed): DataRecordKey {
+  return { id: actual.Id, tenantId: actual.TenantId, kpiId: actual.KpiId };
+}
+
+function actualContent(actual: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+  return {
     data_category: 'actual',
     target_subtype: null,
     actual_subtype: 'measured',
@@ -64,7 +81,7 @@ export function mapKpiActual(item: LegacyItem, links: LinkIndex): MappingResult<
     updated_by: null,
     updated_at: null,
     source_entity: 'KpiActual',
-    source_id: item.Id as string,
-    legacy_extra: parsed.legacyExtra,
-  }, links);
+    source_id: sourceId,
+    legacy_extra: legacyExtra,
+  };
 }

@@ -1,6 +1,7 @@
 import { coerceActor, coerceConfidenceLevel, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { fanOut } from './data-rows.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import type { z } from 'zod';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
 import type { MappingResult } from '../model/reject.js';
@@ -26,8 +27,24 @@ export const kpiMilestoneSchema = legacyRecord('KpiMilestone', {
 export function mapKpiMilestone(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
   const parsed = kpiMilestoneSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  const milestone = parsed.record;
-  return fanOut('KpiMilestone', item, { id: milestone.Id, tenantId: milestone.TenantId, kpiId: milestone.KpiId }, {
+  return fanOut('KpiMilestone', item, keyOf(parsed.record), milestoneContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
+}
+
+/** The fast path of mapKpiMilestone (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiMilestone. */
+export function typedKpiMilestone(typed: TypedItem): TypedDataRecord | undefined {
+  const parsed = kpiMilestoneSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  return { key: keyOf(parsed.record), content: milestoneContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
+}
+
+type Parsed = z.output<typeof kpiMilestoneSchema.schema>;
+
+function keyOf(milestone: Parsed): DataRecordKey {
+  return { id: milestone.Id, tenantId: milestone.TenantId, kpiId: milestone.KpiId };
+}
+
+function milestoneContent(milestone: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+  return {
     data_category: 'target',
     target_subtype: 'expected',
     actual_subtype: null,
@@ -52,7 +69,7 @@ export function mapKpiMilestone(item: LegacyItem, links: LinkIndex): MappingResu
     updated_by: milestone.UpdatedBy,
     updated_at: milestone.UpdatedAt?.text ?? null,
     source_entity: 'KpiMilestone',
-    source_id: item.Id as string,
-    legacy_extra: parsed.legacyExtra,
-  }, links);
+    source_id: sourceId,
+    legacy_extra: legacyExtra,
+  };
 }

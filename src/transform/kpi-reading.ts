@@ -1,6 +1,7 @@
 import { coerceActor, coerceDataSource, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { fanOut } from './data-rows.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import type { z } from 'zod';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
 import type { MappingResult } from '../model/reject.js';
@@ -28,8 +29,24 @@ export const kpiReadingSchema = legacyRecord('KpiReading', {
 export function mapKpiReading(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
   const parsed = kpiReadingSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  const reading = parsed.record;
-  return fanOut('KpiReading', item, { id: reading.Id, tenantId: reading.TenantId, kpiId: reading.KpiId }, {
+  return fanOut('KpiReading', item, keyOf(parsed.record), readingContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
+}
+
+/** The fast path of mapKpiReading (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiReading. */
+export function typedKpiReading(typed: TypedItem): TypedDataRecord | undefined {
+  const parsed = kpiReadingSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  return { key: keyOf(parsed.record), content: readingContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
+}
+
+type Parsed = z.output<typeof kpiReadingSchema.schema>;
+
+function keyOf(reading: Parsed): DataRecordKey {
+  return { id: reading.Id, tenantId: reading.TenantId, kpiId: reading.KpiId };
+}
+
+function readingContent(reading: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+  return {
     data_category: 'actual',
     target_subtype: null,
     actual_subtype: 'measured',
@@ -54,7 +71,7 @@ export function mapKpiReading(item: LegacyItem, links: LinkIndex): MappingResult
     updated_by: null,
     updated_at: null,
     source_entity: 'KpiReading',
-    source_id: item.Id as string,
-    legacy_extra: parsed.legacyExtra,
-  }, links);
+    source_id: sourceId,
+    legacy_extra: legacyExtra,
+  };
 }

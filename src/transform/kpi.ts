@@ -1,5 +1,5 @@
 import { coerceGuid, coerceText } from './coerce.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 
@@ -24,4 +24,12 @@ export function parseKpi(item: LegacyItem): { ok: true; value: Kpi } | { ok: fal
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
   const { Id, TenantId, Name, OwnerId } = parsed.record;
   return { ok: true, value: { id: Id, tenantId: TenantId, name: Name, ownerId: OwnerId } };
+}
+
+/** The fast path of parseKpi (see LegacyRecordSchema.parseTyped): undefined sends the item through parseKpi. */
+export function typedKpi(typed: TypedItem): Kpi | undefined {
+  const parsed = kpiSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  const { Id, TenantId, Name, OwnerId } = parsed.record;
+  return { id: Id, tenantId: TenantId, name: Name, ownerId: OwnerId };
 }

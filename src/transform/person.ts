@@ -1,5 +1,5 @@
 import { coerceGuid, coerceText } from './coerce.js';
-import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 
@@ -24,4 +24,12 @@ export function parsePerson(item: LegacyItem): { ok: true; value: Person } | { o
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
   const { Id, TenantId, DisplayName, LinkedUserId } = parsed.record;
   return { ok: true, value: { id: Id, tenantId: TenantId, displayName: DisplayName, linkedUserId: LinkedUserId } };
+}
+
+/** The fast path of parsePerson (see LegacyRecordSchema.parseTyped): undefined sends the item through parsePerson. */
+export function typedPerson(typed: TypedItem): Person | undefined {
+  const parsed = personSchema.parseTyped(typed);
+  if (parsed === undefined) return undefined;
+  const { Id, TenantId, DisplayName, LinkedUserId } = parsed.record;
+  return { id: Id, tenantId: TenantId, displayName: DisplayName, linkedUserId: LinkedUserId };
 }

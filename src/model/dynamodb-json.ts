@@ -1,0 +1,73 @@
+// DynamoDB's typed JSON → legacy values: how a scan, an export file or a backup holds an item. In
+// the vocabulary, because the transform's fast path reads typed attributes as they come.
+import { LegacyNumber, LegacySet, setAttribute, type LegacyItem, type LegacyValue } from './legacy-value.js';
+
+/**
+ * DynamoDB's typed JSON (`{"S": "…"}`, `{"N": "…"}`, …) → legacy value; numbers stay text.
+ * A payload of the wrong JSON type (`{"BOOL": "false"}`, `{"S": 5}`) is refused, never coerced:
+ * only a damaged file holds one, and `Boolean("false")` would silently turn it into true.
+ */
+export function fromAttributeValue(attribute: object): LegacyValue {
+  const av = attribute as Record<string, unknown>;
+  if (typeof av !== 'object' || av === null || Array.isArray(av)) throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(av)}`);
+  // The tags nearly every attribute has, first and without an `in` each, in the order below:
+  // what follows gives the same value for them, only slower (it runs for every attribute read).
+  const { S, N } = av;
+  if (typeof S === 'string') return S;
+  if (S === undefined) {
+    if (typeof N === 'string') return new LegacyNumber(N);
+    if (N === undefined) {
+      const { BOOL } = av;
+      if (typeof BOOL === 'boolean') return BOOL;
+      if (BOOL === undefined && av.NULL === true) return null;
+    }
+  }
+  if ('S' in av && av.S !== undefined) return payload(av.S, 'S', isString);
+  if ('N' in av && av.N !== undefined) return new LegacyNumber(payload(av.N, 'N', isString));
+  if ('BOOL' in av && av.BOOL !== undefined) return payload(av.BOOL, 'BOOL', (v): v is boolean => typeof v === 'boolean');
+  if ('NULL' in av && av.NULL !== undefined) {
+    payload(av.NULL, 'NULL', (v) => v === true);
+    return null;
+  }
+  if ('M' in av && av.M !== undefined) {
+    return fromAttributeMap(payload(av.M, 'M', (v): v is Record<string, object> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)));
+  }
+  if ('L' in av && av.L !== undefined) return payload(av.L, 'L', Array.isArray).map((member: object) => fromAttributeValue(member));
+  if ('B' in av && av.B !== undefined) return toBytes(av.B);
+  if ('SS' in av && av.SS !== undefined) return new LegacySet('SS', payload(av.SS, 'SS', isStringList));
+  if ('NS' in av && av.NS !== undefined) {
+    return new LegacySet('NS', payload(av.NS, 'NS', isStringList).map((n) => new LegacyNumber(n)));
+  }
+  if ('BS' in av && av.BS !== undefined) return new LegacySet('BS', payload(av.BS, 'BS', Array.isArray).map(toBytes));
+  throw new TypeError(`not a DynamoDB attribute value: ${JSON.stringify(Object.keys(av))}`);
+}
+
+function payload<T>(value: unknown, tag: string, is: (value: unknown) => value is T): T;
+function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown;
+function payload(value: unknown, tag: string, is: (value: unknown) => boolean): unknown {
+  if (is(value)) return value;
+  const found = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `the ${typeof value} ${String(value).slice(0, 40)}`;
+  throw new TypeError(`a DynamoDB ${tag} attribute holds ${found}`);
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+
+export function fromAttributeMap(item: Record<string, object>): LegacyItem {
+  const out: LegacyItem = {};
+  for (const name of Object.keys(item)) setAttribute(out, name, fromAttributeValue(item[name]!));
+  return out;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function toBytes(raw: unknown): Uint8Array {
+  if (raw instanceof Uint8Array) return raw;
+  // DynamoDB JSON in export files and `aws dynamodb scan` output carries binary as base64 text;
+  // Buffer.from would skip any other character silently, so other text is refused.
+  if (typeof raw === 'string' && BASE64.test(raw)) return new Uint8Array(Buffer.from(raw, 'base64'));
+  throw new TypeError('binary attribute is neither bytes nor base64 text');
+}
+
+/** An item's attributes in DynamoDB JSON as a source holds them (`{"S": "…"}`, `{"N": "…"}`, …), unchecked. */
+export type TypedItem = { readonly [attribute: string]: unknown };
