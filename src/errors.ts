@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   RUN_CLAIM_LOST: 'runtime',
   /** A converge run would delete more than --max-delete allows (a wrong source?): nothing was deleted. */
   CONVERGE_REFUSED: 'usage',
+  /**
+   * A sync would leave changes out: an incremental export starts after what the target holds
+   * (the full export's time, or the end of the last window applied). Nothing was written.
+   */
+  SYNC_GAP: 'usage',
   /** A bug: an invariant broke, or an error nothing classified. Retrying the same command would meet it again. */
   INTERNAL: 'internal',
 } as const;

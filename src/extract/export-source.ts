@@ -53,7 +53,7 @@ function openFile(file: ExportDataFile): OpenedFile {
   return { input, md5Base64: () => hash.digest('base64') };
 }
 
-function corrupt(file: ExportDataFile, message: string, details: Record<string, unknown> = {}, cause?: unknown): MigrateError {
+export function corrupt(file: ExportDataFile, message: string, details: Record<string, unknown> = {}, cause?: unknown): MigrateError {
   return new MigrateError('SOURCE_CORRUPT', `export file ${file.path}: ${message}`, {
     ...(cause === undefined ? {} : { cause }),
     details: { file: file.partition, path: file.path, ...details },
@@ -120,7 +120,7 @@ export function itemOfExportLine(line: string): LegacyItem {
   return parseExportLine(line);
 }
 
-function isBlank(line: string): boolean {
+export function isBlank(line: string): boolean {
   return line.trim().length === 0;
 }
 
@@ -160,56 +160,30 @@ async function sniffFormat(file: ExportDataFile): Promise<'lines' | 'dump'> {
   return start.startsWith('{') && !/^\{\s*"Item"\s*:/.test(start) ? 'dump' : 'lines';
 }
 
+/** A line of an export file and its number (from 1). */
+export interface ExportFileLine {
+  text: string;
+  number: number;
+}
+
 /**
- * Pages of a line file from line `skip` on. Blank lines count as lines, not items; a line that is
- * not an item is an unreadable item (a reject). Bytes that are not UTF-8, or a stream that breaks
- * (a truncated .gz), end the file with SOURCE_CORRUPT naming the file and line, after a last page
- * with every item before it.
+ * The lines of a line file after line `skip`, blank ones too (they count as lines, not items).
+ * Bytes that are not UTF-8, a stream that breaks (a truncated .gz), a resume position past the
+ * end, or items or an MD5 that differ from manifest-files.json end it with SOURCE_CORRUPT naming
+ * the file (and the line). Stopping early closes the file.
  */
-async function* readLineFile(
-  file: ExportDataFile,
-  entity: LegacyEntity,
-  skip: number,
-  pageSize: number,
-): AsyncGenerator<SourcePage> {
+export async function* exportFileLines(file: ExportDataFile, skip: number): AsyncGenerator<ExportFileLine> {
   const opened = openFile(file);
   const lines = createInterface({ input: opened.input, crlfDelay: Infinity });
-  const page = (items: LegacyItem[], line: number, done: boolean): SourcePage => ({
-    entity,
-    partition: file.partition,
-    items,
-    position: { line },
-    done,
-  });
   let consumed = 0;
   let itemsInFile = 0;
-  let items: LegacyItem[] = [];
   let failure: MigrateError | undefined;
   try {
     try {
-      for await (const line of lines) {
-        const lineNumber = consumed + 1;
-        if (lineNumber <= skip) {
-          consumed = lineNumber;
-          if (!isBlank(line)) itemsInFile += 1;
-          continue;
-        }
-        if (!isBlank(line)) {
-          let item: LegacyItem;
-          try {
-            item = parseExportLine(line);
-            Object.defineProperty(item, EXPORT_LINE, { value: line });
-          } catch {
-            item = unreadableLine(line, `line ${lineNumber} of ${file.partition}`);
-          }
-          items.push(item);
-          itemsInFile += 1;
-        }
-        consumed = lineNumber;
-        if (items.length >= pageSize) {
-          yield page(items, consumed, false);
-          items = [];
-        }
+      for await (const text of lines) {
+        consumed += 1;
+        if (!isBlank(text)) itemsInFile += 1;
+        if (consumed > skip) yield { text, number: consumed };
       }
     } catch (error) {
       failure =
@@ -221,15 +195,56 @@ async function* readLineFile(
       failure = corrupt(file, `has ${consumed} lines but the resume position is line ${skip}: the file changed since`, { line: consumed });
     }
     failure ??= checkAgainstManifest(file, itemsInFile, opened.md5Base64());
-    if (failure !== undefined) {
-      if (items.length > 0) yield page(items, consumed, false);
-      throw failure;
-    }
-    yield page(items, consumed, true);
+    if (failure !== undefined) throw failure;
   } finally {
     lines.close();
     opened.input.destroy();
   }
+}
+
+/**
+ * Pages of a line file from line `skip` on. A line that is not an item is an unreadable item (a
+ * reject). A file that breaks (exportFileLines) ends with SOURCE_CORRUPT, after a last page with
+ * every item before the break.
+ */
+async function* readLineFile(
+  file: ExportDataFile,
+  entity: LegacyEntity,
+  skip: number,
+  pageSize: number,
+): AsyncGenerator<SourcePage> {
+  const page = (items: LegacyItem[], line: number, done: boolean): SourcePage => ({
+    entity,
+    partition: file.partition,
+    items,
+    position: { line },
+    done,
+  });
+  let consumed = skip;
+  let items: LegacyItem[] = [];
+  try {
+    for await (const line of exportFileLines(file, skip)) {
+      if (!isBlank(line.text)) {
+        let item: LegacyItem;
+        try {
+          item = parseExportLine(line.text);
+          Object.defineProperty(item, EXPORT_LINE, { value: line.text });
+        } catch {
+          item = unreadableLine(line.text, `line ${line.number} of ${file.partition}`);
+        }
+        items.push(item);
+      }
+      consumed = line.number;
+      if (items.length >= pageSize) {
+        yield page(items, consumed, false);
+        items = [];
+      }
+    }
+  } catch (error) {
+    if (items.length > 0) yield page(items, consumed, false);
+    throw error;
+  }
+  yield page(items, consumed, true);
 }
 
 /**
@@ -333,23 +348,12 @@ async function* readDumpFile(
 }
 
 async function countLines(file: ExportDataFile): Promise<number> {
-  const opened = openFile(file);
-  const lines = createInterface({ input: opened.input, crlfDelay: Infinity });
   let count = 0;
-  try {
-    for await (const line of lines) if (!isBlank(line)) count += 1;
-  } catch (error) {
-    throw corrupt(file, `unreadable after ${count} items (${reason(error)})`, {}, error);
-  } finally {
-    lines.close();
-    opened.input.destroy();
-  }
-  const failure = checkAgainstManifest(file, count, opened.md5Base64());
-  if (failure !== undefined) throw failure;
+  for await (const line of exportFileLines(file, 0)) if (!isBlank(line.text)) count += 1;
   return count;
 }
 
-function resumeLine(partition: string, position: { [key: string]: unknown } | null | undefined): number {
+export function resumeLine(partition: string, position: { [key: string]: unknown } | null | undefined): number {
   if (position === null || position === undefined) return 0;
   const line = position.line;
   if (typeof line !== 'number' || !Number.isInteger(line) || line < 0) {

@@ -1,0 +1,229 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MigrateError } from '../errors.js';
+import type { ChangePage, SourceChange } from '../model/change.js';
+import type { LegacyEntity, TableNames } from '../model/entities.js';
+import type { LegacyItem } from '../model/legacy-value.js';
+import type { ResumeState } from '../model/source.js';
+import { unreadableRecord } from '../model/unreadable.js';
+import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
+import { exportDataFiles, listS3Exports, type ExportDataFile, type S3ExportSummary } from './export-layout.js';
+import { corrupt, DEFAULT_EXPORT_PAGE_SIZE, exportFileLines, isBlank, resumeLine } from './export-source.js';
+
+/**
+ * DynamoDB incremental exports (`exportType` INCREMENTAL_EXPORT) read as changes: each window's
+ * data files in turn, one partition per file, a line `{"Metadata": {"WriteTimestampMicros": …},
+ * "Keys": …, "NewImage": …, "OldImage": …}` one change, a line without NewImage a delete.
+ */
+
+/** One incremental export of a table: the changes made from `from` up to `to`. */
+export interface ExportWindow {
+  entity: LegacyEntity;
+  table: string;
+  id: string;
+  /** ISO-8601, as the summary spells them. */
+  from: string;
+  to: string;
+  outputView: string;
+  summary: S3ExportSummary;
+}
+
+/** What a table's target already holds: the full export's exportTime, or the end of the last window applied. */
+export interface HeldPoint {
+  entity: LegacyEntity;
+  /** ISO-8601. */
+  time: string;
+}
+
+/** The windows to apply to a table, in order, and those wholly before what it holds (already in it). */
+export interface WindowPlan {
+  entity: LegacyEntity;
+  held: string;
+  apply: ExportWindow[];
+  before: ExportWindow[];
+  /** What the table holds once every window of `apply` is applied: the last one's `to` (else `held`). */
+  heldAfter: string;
+  /** The data files of `apply`, window after window (filled by `IncrementalExportSource.plan`). */
+  files: ExportDataFile[];
+}
+
+export interface IncrementalExportSourceOptions {
+  dir: string;
+  tableNames: TableNames;
+  /** Changes per page (default 1000). */
+  pageSize?: number;
+}
+
+export interface IncrementalExportSource {
+  /** The table's full export's exportTime, when the folder holds one with it. */
+  fullExportTime(entity: LegacyEntity): Promise<string | undefined>;
+  /** Every incremental export of the table, by `exportFromTime` (then `exportToTime`, id). */
+  windows(entity: LegacyEntity): Promise<ExportWindow[]>;
+  /**
+   * The windows that take the table on from `held`; SYNC_GAP (nothing read) when one starts after
+   * what the table holds by then, since the changes in between are in no window.
+   */
+  plan(held: HeldPoint): Promise<WindowPlan>;
+  /**
+   * The changes of the plan's windows in order, one partition per data file (its path under
+   * `dir`, unique: the windows' files share `AWSDynamoDB/data/`), skipping what `from` says was
+   * done; a partition's pages carry `{line}` positions as a full export's do.
+   */
+  readChanges(plan: WindowPlan, from?: ResumeState): AsyncIterable<ChangePage>;
+}
+
+const WRITE_MICROS = /^[0-9]{1,30}$/;
+
+function byWindowOrder(a: ExportWindow, b: ExportWindow): number {
+  return Date.parse(a.from) - Date.parse(b.from) || Date.parse(a.to) - Date.parse(b.to) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function gapSeconds(from: string, to: string): string {
+  return ((Date.parse(to) - Date.parse(from)) / 1000).toFixed(3).replace(/\.?0+$/, '');
+}
+
+/**
+ * Orders the windows and checks they follow on from `held` without a gap: a window wholly before
+ * what the table holds by then is left out (its changes are in the target already), one that
+ * overlaps it is applied (re-applied changes are no-ops under last-writer-wins), one that starts
+ * after it is a gap. Nothing is read before the whole chain is known to be whole.
+ */
+export function planWindows(entity: LegacyEntity, held: string, windows: readonly ExportWindow[]): WindowPlan {
+  let cursor = held;
+  const apply: ExportWindow[] = [];
+  const before: ExportWindow[] = [];
+  for (const window of [...windows].sort(byWindowOrder)) {
+    if (Date.parse(window.to) <= Date.parse(cursor)) {
+      before.push(window);
+      continue;
+    }
+    if (Date.parse(window.from) > Date.parse(cursor)) {
+      throw new MigrateError(
+        'SYNC_GAP',
+        `${window.table}: incremental export ${window.id} starts at ${window.from}, ${gapSeconds(cursor, window.from)} s after ${cursor}, ` +
+          `what the target holds ${apply.length === 0 ? '(the full export, or the last window applied)' : `after window ${apply[apply.length - 1]!.id}`}: ` +
+          `the changes in between are in no export. Export the missing window (exportFromTime ${cursor}), or start again from a new full export; nothing was written`,
+        { details: { table: window.table, entity, held: cursor, window: window.id, exportFromTime: window.from } },
+      );
+    }
+    apply.push(window);
+    cursor = window.to;
+  }
+  return { entity, held, apply, before, heldAfter: cursor, files: [] };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A change line → a change. A line whose key or write time cannot be read names no record and no
+ * order: SOURCE_CORRUPT. A NewImage that is not DynamoDB JSON is the record's new state all the
+ * same, an unreadable one (the transform rejects it, as it does a full export's unreadable line).
+ */
+function parseChangeLine(line: string, where: string, entity: LegacyEntity, file: ExportDataFile): SourceChange {
+  const bad = (what: string, cause?: unknown) => corrupt(file, `${where} is not an incremental export change: ${what}`, { line: where }, cause);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (error) {
+    throw bad(`not JSON (${reason(error)})`, error);
+  }
+  if (!isObject(parsed)) throw bad('not a JSON object');
+  const micros = isObject(parsed.Metadata) && isObject(parsed.Metadata.WriteTimestampMicros) ? parsed.Metadata.WriteTimestampMicros.N : undefined;
+  if (typeof micros !== 'string' || !WRITE_MICROS.test(micros)) throw bad('no Metadata.WriteTimestampMicros.N of digits');
+  if (!isObject(parsed.Keys)) throw bad('no Keys object');
+  let id: unknown;
+  try {
+    id = isObject(parsed.Keys.Id) ? fromAttributeValue(parsed.Keys.Id) : undefined;
+  } catch (error) {
+    throw bad(`Keys.Id is not DynamoDB JSON (${reason(error)})`, error);
+  }
+  if (typeof id !== 'string') throw bad('Keys has no string Id');
+  const change = (newImage: LegacyItem | null): SourceChange => ({ entity, sourceId: id, newImage, writeOrder: micros, writeOrderKind: 'export-write-micros' });
+  if (parsed.NewImage === undefined) return change(null);
+  if (!isObject(parsed.NewImage)) {
+    return change(unreadableRecord({ Id: id, line }, { attribute: 'NewImage', message: `${where}: NewImage is not an object` }));
+  }
+  try {
+    return change(fromAttributeMap(parsed.NewImage as Record<string, AttributeValue>));
+  } catch (error) {
+    return change(unreadableRecord({ Id: id, line }, { attribute: 'NewImage', message: `${where}: NewImage is not DynamoDB JSON (${reason(error)})` }));
+  }
+}
+
+/** Pages of one window's data file from line `skip` on; a break ends it after a page of what came before. */
+async function* readChangeFile(file: ExportDataFile, entity: LegacyEntity, skip: number, pageSize: number): AsyncGenerator<ChangePage> {
+  const page = (changes: SourceChange[], line: number, done: boolean): ChangePage => ({ entity, partition: file.partition, changes, position: { line }, done });
+  let consumed = skip;
+  let changes: SourceChange[] = [];
+  try {
+    for await (const line of exportFileLines(file, skip)) {
+      if (!isBlank(line.text)) changes.push(parseChangeLine(line.text, `line ${line.number} of ${file.partition}`, entity, file));
+      consumed = line.number;
+      if (changes.length >= pageSize) {
+        yield page(changes, consumed, false);
+        changes = [];
+      }
+    }
+  } catch (error) {
+    if (changes.length > 0) yield page(changes, consumed, false);
+    throw error;
+  }
+  yield page(changes, consumed, true);
+}
+
+export function createIncrementalExportSource(options: IncrementalExportSourceOptions): IncrementalExportSource {
+  const pageSize = options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1) {
+    throw new MigrateError('CONFIG_INVALID', `export page size must be a positive integer, got ${pageSize}`);
+  }
+
+  async function summaries(entity: LegacyEntity): Promise<S3ExportSummary[]> {
+    const table = options.tableNames[entity];
+    const exportsDir = join(options.dir, table, 'AWSDynamoDB');
+    const found = await stat(exportsDir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!found) {
+      throw new MigrateError('SOURCE_UNAVAILABLE', `no exports of table ${table} (${entity}): ${exportsDir} is not a directory`, { details: { table, entity } });
+    }
+    return listS3Exports(options.dir, table);
+  }
+
+  async function windows(entity: LegacyEntity): Promise<ExportWindow[]> {
+    const table = options.tableNames[entity];
+    return (await summaries(entity))
+      .filter((s) => s.kind === 'incremental')
+      .map((summary) => ({ entity, table, id: summary.id, from: summary.exportFromTime!, to: summary.exportToTime!, outputView: summary.outputView!, summary }))
+      .sort(byWindowOrder);
+  }
+
+  return {
+    async fullExportTime(entity) {
+      const full = (await summaries(entity)).filter((s) => s.kind === 'full');
+      return full.length === 1 ? full[0]!.exportTime : undefined;
+    },
+    windows,
+    async plan(held) {
+      const plan = planWindows(held.entity, held.time, await windows(held.entity));
+      // Every file every window lists is there, with counts that add up, before anything is read.
+      for (const window of plan.apply) plan.files.push(...(await exportDataFiles(options.dir, window.table, window.summary)));
+      return plan;
+    },
+    async *readChanges(plan, from) {
+      for (const file of plan.files) {
+        const state = from?.[file.partition];
+        if (state?.done) continue;
+        yield* readChangeFile(file, plan.entity, resumeLine(file.partition, state?.position), pageSize);
+      }
+    },
+  };
+}
+
