@@ -8,7 +8,7 @@ import {
 } from './coerce.js';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import type { LinkLookups } from './lookups.js';
+import type { PersonResolution } from './lookups.js';
 import type { Reject } from '../model/reject.js';
 import type { KpiLinkRow } from '../model/rows.js';
 
@@ -44,7 +44,7 @@ export type LinkMapping =
  * A GoalKpiLink → one kpi_links row. person_id is the person linked to the KPI's owner, or
  * to the link's creator when the KPI is unknown or has no owner (contract §3).
  */
-export function mapGoalKpiLink(item: LegacyItem, lookups: LinkLookups): LinkMapping {
+export function mapGoalKpiLink(item: LegacyItem, lookups: PersonResolution): LinkMapping {
   const parsed = goalKpiLinkSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
   const link = parsed.record;

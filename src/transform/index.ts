@@ -14,7 +14,7 @@ export {
 } from './legacy-record.js';
 export { kpiSchema, parseKpi, type Kpi } from './kpi.js';
 export { personSchema, parsePerson, type Person } from './person.js';
-export { LinkLookups } from './lookups.js';
+export { LinkLookups, type PersonResolution } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
 export { goalKpiLinkSchema, mapGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
