@@ -26,6 +26,8 @@ export interface TableExport {
   files: ExportDataFile[];
   /** manifest-summary.json's itemCount, already checked against the per-file counts. */
   expectedItems?: number;
+  /** The export's id (its folder under AWSDynamoDB/), in Export-to-S3 layout. */
+  exportId?: string;
   /** A full export's `exportTime`: the point its incremental exports continue from. */
   exportTime?: string;
 }
@@ -242,6 +244,7 @@ async function readS3Export(dir: string, table: string): Promise<TableExport> {
     layout: `export ${summary.id}`,
     files,
     expectedItems: summary.itemCount,
+    exportId: summary.id,
     ...(summary.exportTime === undefined ? {} : { exportTime: summary.exportTime }),
   };
 }

@@ -2,10 +2,10 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MigrateError } from '../errors.js';
-import type { ChangePage, SourceChange } from '../model/change.js';
-import type { LegacyEntity, TableNames } from '../model/entities.js';
+import type { ChangePage, ChangePositions, ChangeSource, SourceChange } from '../model/change.js';
+import { LEGACY_ENTITIES, type LegacyEntity, type TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import type { ResumeState } from '../model/source.js';
+import type { Position, ResumeState } from '../model/source.js';
 import { unreadableRecord } from '../model/unreadable.js';
 import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
 import { exportDataFiles, listS3Exports, type ExportDataFile, type S3ExportSummary } from './export-layout.js';
@@ -44,8 +44,37 @@ export interface WindowPlan {
   before: ExportWindow[];
   /** What the table holds once every window of `apply` is applied: the last one's `to` (else `held`). */
   heldAfter: string;
-  /** The data files of `apply`, window after window (filled by `IncrementalExportSource.plan`). */
-  files: ExportDataFile[];
+  /** The data files of each window of `apply`, by window id (filled by `IncrementalExportSource.plan`). */
+  files: Map<string, ExportDataFile[]>;
+}
+
+/**
+ * The partition of a table's change positions that says what its target holds (contract §5):
+ * `{"time": <ISO-8601>, "export": <id>, "kind": "full" | "incremental"}`, recorded by a run
+ * from its full export and moved on by a sync as each window completes (in the transaction of
+ * the window's last changes). Not a file: data files are named by their path.
+ */
+export const EXPORTED_THROUGH = 'exported-through';
+
+export interface ExportedThrough {
+  time: string;
+  export: string;
+  kind: 'full' | 'incremental';
+}
+
+export function exportedThroughPosition(point: ExportedThrough): Position {
+  return { time: point.time, export: point.export, kind: point.kind };
+}
+
+/** What a table's change positions say its target holds; undefined when nothing was recorded. */
+export function exportedThroughOf(positions: ResumeState | undefined): ExportedThrough | undefined {
+  const position = positions?.[EXPORTED_THROUGH]?.position;
+  if (position === undefined || position === null) return undefined;
+  const { time, export: id, kind } = position;
+  if (typeof time !== 'string' || Number.isNaN(Date.parse(time)) || typeof id !== 'string' || (kind !== 'full' && kind !== 'incremental')) {
+    throw new MigrateError('RUN_STATE', `the recorded ${EXPORTED_THROUGH} position is not {"time", "export", "kind"}: ${JSON.stringify(position)}`);
+  }
+  return { time, export: id, kind };
 }
 
 export interface IncrementalExportSourceOptions {
@@ -55,7 +84,7 @@ export interface IncrementalExportSourceOptions {
   pageSize?: number;
 }
 
-export interface IncrementalExportSource {
+export interface IncrementalExportSource extends ChangeSource {
   /** The table's full export's exportTime, when the folder holds one with it. */
   fullExportTime(entity: LegacyEntity): Promise<string | undefined>;
   /** Every incremental export of the table, by `exportFromTime` (then `exportToTime`, id). */
@@ -71,6 +100,12 @@ export interface IncrementalExportSource {
    * done; a partition's pages carry `{line}` positions as a full export's do.
    */
   readChanges(plan: WindowPlan, from?: ResumeState): AsyncIterable<ChangePage>;
+  /**
+   * ChangeSource: every table's windows after what its positions say it holds (EXPORTED_THROUGH),
+   * all planned first (SYNC_GAP before anything is read), then window after window; each window
+   * ends with a page of no changes moving EXPORTED_THROUGH to its `exportToTime`.
+   */
+  changes(from: ChangePositions): AsyncIterable<ChangePage>;
 }
 
 const WRITE_MICROS = /^[0-9]{1,30}$/;
@@ -110,7 +145,7 @@ export function planWindows(entity: LegacyEntity, held: string, windows: readonl
     apply.push(window);
     cursor = window.to;
   }
-  return { entity, held, apply, before, heldAfter: cursor, files: [] };
+  return { entity, held, apply, before, heldAfter: cursor, files: new Map() };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -178,6 +213,22 @@ async function* readChangeFile(file: ExportDataFile, entity: LegacyEntity, skip:
   yield page(changes, consumed, true);
 }
 
+/** A window's changes, file after file, then the page that records the window applied. */
+async function* readWindow(window: ExportWindow, files: readonly ExportDataFile[], from: ResumeState | undefined, pageSize = DEFAULT_EXPORT_PAGE_SIZE): AsyncGenerator<ChangePage> {
+  for (const file of files) {
+    const state = from?.[file.partition];
+    if (state?.done) continue;
+    yield* readChangeFile(file, window.entity, resumeLine(file.partition, state?.position), pageSize);
+  }
+  yield {
+    entity: window.entity,
+    partition: EXPORTED_THROUGH,
+    changes: [],
+    position: exportedThroughPosition({ time: window.to, export: window.id, kind: 'incremental' }),
+    done: false,
+  };
+}
+
 export function createIncrementalExportSource(options: IncrementalExportSourceOptions): IncrementalExportSource {
   const pageSize = options.pageSize ?? DEFAULT_EXPORT_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1) {
@@ -205,7 +256,8 @@ export function createIncrementalExportSource(options: IncrementalExportSourceOp
       .sort(byWindowOrder);
   }
 
-  return {
+  const source: IncrementalExportSource = {
+    kind: 'export',
     async fullExportTime(entity) {
       const full = (await summaries(entity)).filter((s) => s.kind === 'full');
       return full.length === 1 ? full[0]!.exportTime : undefined;
@@ -214,16 +266,33 @@ export function createIncrementalExportSource(options: IncrementalExportSourceOp
     async plan(held) {
       const plan = planWindows(held.entity, held.time, await windows(held.entity));
       // Every file every window lists is there, with counts that add up, before anything is read.
-      for (const window of plan.apply) plan.files.push(...(await exportDataFiles(options.dir, window.table, window.summary)));
+      for (const window of plan.apply) plan.files.set(window.id, await exportDataFiles(options.dir, window.table, window.summary));
       return plan;
     },
     async *readChanges(plan, from) {
-      for (const file of plan.files) {
-        const state = from?.[file.partition];
-        if (state?.done) continue;
-        yield* readChangeFile(file, plan.entity, resumeLine(file.partition, state?.position), pageSize);
-      }
+      for (const window of plan.apply) yield* readWindow(window, plan.files.get(window.id) ?? [], from, pageSize);
     },
+    async *changes(from) {
+      // Every table's windows are planned (and their files found) before the first change is read: a gap anywhere writes nothing.
+      const plans: WindowPlan[] = [];
+      for (const entity of LEGACY_ENTITIES) {
+        const held = exportedThroughOf(from[entity]);
+        if (held === undefined) {
+          throw new MigrateError(
+            'RUN_STATE',
+            `the run recorded no point its ${options.tableNames[entity]} export was taken at (a full export in Export-to-S3 layout records its exportTime): ` +
+              'incremental exports cannot be applied after it; start from a full export with its manifest-summary.json',
+          );
+        }
+        plans.push(await source.plan({ entity, time: held.time }));
+      }
+      // Window by window across the tables (by exportFromTime): the target passes through the source's states in time order.
+      const queue = plans.flatMap((plan) => plan.apply.map((window) => ({ plan, window })));
+      queue.sort((a, b) => byWindowOrder(a.window, b.window) || LEGACY_ENTITIES.indexOf(a.plan.entity) - LEGACY_ENTITIES.indexOf(b.plan.entity));
+      for (const { plan, window } of queue) yield* readWindow(window, plan.files.get(window.id) ?? [], from[plan.entity], pageSize);
+    },
+    async close() {},
   };
+  return source;
 }
 

@@ -13,6 +13,8 @@ export interface RowProvenance {
   id: string;
   sourceEntity: string | null;
   sourceId: string | null;
+  /** kpi_data: the link the row belongs to now (null for kpi_links). */
+  linkId: string | null;
 }
 
 export type TargetTableName = 'kpi_links' | 'kpi_data';
@@ -29,11 +31,12 @@ export interface RecordKey {
  * columns). The one place that knows where provenance is kept: beside the row today.
  */
 async function selectProvenance(session: SqlSession, schema: string, table: TargetTableName, condition: string, params: readonly unknown[]): Promise<RowProvenance[]> {
-  const { rows } = await session.query<{ id: string; source_entity: string | null; source_id: string | null }>(
-    `select t.id::text as id, t.source_entity, t.source_id from ${quoteIdent(schema)}.${quoteIdent(table)} t where ${condition}`,
+  const { rows } = await session.query<{ id: string; source_entity: string | null; source_id: string | null; link_id: string | null }>(
+    `select t.id::text as id, t.source_entity, t.source_id, ${table === 'kpi_data' ? 't.kpi_link_id::text' : 'null'} as link_id
+     from ${quoteIdent(schema)}.${quoteIdent(table)} t where ${condition}`,
     params,
   );
-  return rows.map((row) => ({ id: row.id, sourceEntity: row.source_entity, sourceId: row.source_id }));
+  return rows.map((row) => ({ id: row.id, sourceEntity: row.source_entity, sourceId: row.source_id, linkId: row.link_id }));
 }
 
 /** The rows these source records hold now. */

@@ -16,6 +16,7 @@ import { MigrateError } from '../errors.js';
 import { DEFAULT_DELETE_LIMIT_TEXT, parseDeleteLimit } from '../load/sweep.js';
 import { runMigration, type RunResult } from './run.js';
 import { describeRun, joinSharedRun } from './shared-run.js';
+import { recordFullExportPoints } from './export-points.js';
 import { createWorkerRecordReader, transformWorkerAvailable } from './worker-reader.js';
 import { migrateInWorker, migrationWorkerAvailable } from './migration-thread.js';
 import type { ProgressSink } from './progress.js';
@@ -185,6 +186,8 @@ export async function migrateInThisThread(
         configHash: configHash(config),
         progress: options.progress,
       });
+      // Where `sync --source export` continues from: known once the run is complete, the only kind a sync follows.
+      if (result.status === 'completed' && !options.dryRun) await recordFullExportPoints(sql, result.runId, config);
       return resultOf(config, result, options);
     } catch (error) {
       // When this worker's share was already written, the others may complete the run between its joining and resuming it

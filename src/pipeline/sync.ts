@@ -528,6 +528,8 @@ class SyncEngine {
 
     const touchedLinks = new Set<string>();
     if (table === 'kpi_data') {
+      // A row kept under its id may move to another link (a fact moved to another KPI keeps its legacy Id): the link it left changes too.
+      for (const row of held) if (row.linkId !== null) touchedLinks.add(row.linkId);
       for (const candidate of candidates) for (const row of candidate.rows as KpiDataRow[]) touchedLinks.add(row.kpi_link_id);
       for (const link of await this.deleteRows(tx, 'kpi_data', toDelete)) touchedLinks.add(link);
     } else {

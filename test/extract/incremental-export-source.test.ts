@@ -8,7 +8,7 @@ import { MigrateError } from '../../src/errors.js';
 import { writeDynamoDbExport, writeIncrementalExport, type AttributeMap, type ChangeRecord } from '../../src/extract/export-writer.js';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { findTableExport } from '../../src/extract/export-layout.js';
-import { createIncrementalExportSource, planWindows, type ExportWindow } from '../../src/extract/incremental-export-source.js';
+import { createIncrementalExportSource, EXPORTED_THROUGH, planWindows, type ExportWindow } from '../../src/extract/incremental-export-source.js';
 import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { compareWriteOrder, type ChangePage, type SourceChange } from '../../src/model/change.js';
 import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
@@ -133,8 +133,9 @@ describe('incremental export source', () => {
     expect(await source.fullExportTime(ENTITY)).toBe(T0.toISOString());
     const plan = await source.plan({ entity: ENTITY, time: T0.toISOString() });
     expect(plan.apply).toHaveLength(2);
+    const files = [...plan.files.values()].flat();
     // Two data files for the first window (2 changes per file), one for the second.
-    expect(plan.files.map((f) => f.partition.startsWith(`${table}/AWSDynamoDB/data/`))).toEqual([true, true, true]);
+    expect(files.map((f) => f.partition.startsWith(`${table}/AWSDynamoDB/data/`))).toEqual([true, true, true]);
     const pages = await pagesOf(source.readChanges(plan));
     const changes = pages.flatMap((p) => p.changes);
     expect(changes.map((c) => [c.sourceId, c.newImage === null ? 'delete' : (c.newImage.Value as LegacyNumber).text])).toEqual(
@@ -145,9 +146,13 @@ describe('incremental export source', () => {
       ]),
     );
     expect(changes.at(-1)).toMatchObject({ sourceId: 'r-1', writeOrder: micros(minutes(16)), writeOrderKind: 'export-write-micros', entity: ENTITY });
-    expect(pages.filter((p) => p.done).map((p) => p.partition)).toEqual(plan.files.map((f) => f.partition));
+    expect(pages.filter((p) => p.done).map((p) => p.partition)).toEqual(files.map((f) => f.partition));
+    // Each window ends with a page recording it applied, in the transaction of its last changes.
+    expect(pages.filter((p) => p.partition === EXPORTED_THROUGH).map((p) => [p.changes.length, p.position])).toEqual(
+      plan.apply.map((w) => [0, { time: w.to, export: w.id, kind: 'incremental' }]),
+    );
     // Resuming: the first file done, the second one line in.
-    const [first, second] = plan.files;
+    const [first, second] = files;
     const resumed = await pagesOf(source.readChanges(plan, { [first!.partition]: { position: { line: 2 }, done: true }, [second!.partition]: { position: { line: 1 }, done: false } }));
     const secondFileLines = pages.filter((p) => p.partition === second!.partition).flatMap((p) => p.changes);
     expect(resumed.flatMap((p) => p.changes)).toEqual([...secondFileLines.slice(1), changes.at(-1)]);
@@ -164,6 +169,7 @@ describe('incremental export source', () => {
       [3, { line: 3 }, false],
       [3, { line: 6 }, false],
       [1, { line: 7 }, true],
+      [0, { time: minutes(15).toISOString(), export: expect.any(String), kind: 'incremental' }, false],
     ]);
   });
 
@@ -320,7 +326,7 @@ describe('seeded incremental exports', () => {
       const state = new Map<string, { order: string; image: string | null }>();
       for await (const page of full.readTable(entity)) for (const item of page.items) state.set(String(item.Id), { order: '0', image: JSON.stringify(item) });
       const windowPlan = await source.plan({ entity, time: (await source.fullExportTime(entity))! });
-      if (order === 'last window first') windowPlan.files.reverse();
+      if (order === 'last window first') windowPlan.apply.reverse();
       for await (const page of source.readChanges(windowPlan)) {
         for (const change of page.changes) {
           const held = state.get(change.sourceId);
