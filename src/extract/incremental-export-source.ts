@@ -90,7 +90,7 @@ export interface IncrementalExportSource extends ChangeSource {
   /** Every incremental export of the table, by `exportFromTime` (then `exportToTime`, id). */
   windows(entity: LegacyEntity): Promise<ExportWindow[]>;
   /**
-   * The windows that take the table on from `held`; SYNC_GAP (nothing read) when one starts after
+   * The windows that take the table on from `held`; SYNC_REFUSED (nothing read) when one starts after
    * what the table holds by then, since the changes in between are in no window.
    */
   plan(held: HeldPoint): Promise<WindowPlan>;
@@ -102,7 +102,7 @@ export interface IncrementalExportSource extends ChangeSource {
   readChanges(plan: WindowPlan, from?: ResumeState): AsyncIterable<ChangePage>;
   /**
    * ChangeSource: every table's windows after what its positions say it holds (EXPORTED_THROUGH),
-   * all planned first (SYNC_GAP before anything is read), then window after window; each window
+   * all planned first (SYNC_REFUSED before anything is read), then window after window; each window
    * ends with a page of no changes moving EXPORTED_THROUGH to its `exportToTime`.
    */
   changes(from: ChangePositions): AsyncIterable<ChangePage>;
@@ -135,7 +135,7 @@ export function planWindows(entity: LegacyEntity, held: string, windows: readonl
     }
     if (Date.parse(window.from) > Date.parse(cursor)) {
       throw new MigrateError(
-        'SYNC_GAP',
+        'SYNC_REFUSED',
         `${window.table}: incremental export ${window.id} starts at ${window.from}, ${gapSeconds(cursor, window.from)} s after ${cursor}, ` +
           `what the target holds ${apply.length === 0 ? '(the full export, or the last window applied)' : `after window ${apply[apply.length - 1]!.id}`}: ` +
           `the changes in between are in no export. Export the missing window (exportFromTime ${cursor}), or start again from a new full export; nothing was written`,

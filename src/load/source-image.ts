@@ -203,9 +203,9 @@ export async function recordChangeStreams(sql: SqlClient, runId: string, streams
 }
 
 export async function recordedChangeStreams(sql: SqlSession, runId: string): Promise<RecordedStream[]> {
-  const { rows } = await sql.query<{ entity: LegacyEntity; stream_arn: string | null; view_type: string | null; shards: RecordedStream['shards'] }>(
-    'select entity, stream_arn, view_type, shards from kpi_migrate.change_streams where run_id = $1::bigint order by entity',
+  const { rows } = await sql.query<{ entity: LegacyEntity; stream_arn: string | null; view_type: string | null; shards: string }>(
+    'select entity, stream_arn, view_type, shards::text as shards from kpi_migrate.change_streams where run_id = $1::bigint order by entity',
     [runId],
   );
-  return rows.map((row) => ({ entity: row.entity, streamArn: row.stream_arn, viewType: row.view_type, shards: row.shards }));
+  return rows.map((row) => ({ entity: row.entity, streamArn: row.stream_arn, viewType: row.view_type, shards: JSON.parse(row.shards) as RecordedStream['shards'] }));
 }

@@ -52,9 +52,10 @@ export interface ChangeSource {
   /**
    * Every change after `from`, in pages per partition (a partition's pages in its own order; a
    * record's changes always in one partition, or in partitions read in order). Ends when the
-   * source is drained to the present, unless it was opened to follow it.
+   * source is drained to the present, unless it was opened to follow it; stops waiting for more
+   * when `signal` aborts.
    */
-  changes(from: ChangePositions): AsyncIterable<ChangePage>;
+  changes(from: ChangePositions, signal?: AbortSignal): AsyncIterable<ChangePage>;
   close(): Promise<void>;
 }
 

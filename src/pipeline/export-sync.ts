@@ -2,7 +2,7 @@ import { configHash, type ResolvedConfig } from '../config/resolve.js';
 import { openSqlClient } from '../db/open.js';
 import { MigrateError } from '../errors.js';
 import { createIncrementalExportSource } from '../extract/incremental-export-source.js';
-import { resolveRunId } from '../load/ledger.js';
+import { findRun, resolveRunId } from '../load/ledger.js';
 import { applyMigrations } from '../load/migrate.js';
 import { defaultTableNames } from '../model/entities.js';
 import { fullExportImage, positionsFromOrigins } from './export-points.js';
@@ -21,7 +21,7 @@ export interface ExportSyncOptions {
 /**
  * `sync --source export`: the incremental exports in the configured export directory that follow
  * what the run's target holds (its full export's exportTime, then each window applied), window
- * after window, through the sync engine. A window leaving a gap is refused (SYNC_GAP) before
+ * after window, through the sync engine. A window leaving a gap is refused (SYNC_REFUSED) before
  * anything is written.
  */
 export async function syncFromExports(config: ResolvedConfig, options: ExportSyncOptions): Promise<SyncResult> {
@@ -33,6 +33,10 @@ export async function syncFromExports(config: ResolvedConfig, options: ExportSyn
   try {
     await applyMigrations(sql, config.target.schema);
     const baseRunId = await resolveRunId(sql, options.run);
+    const base = await findRun(sql, baseRunId);
+    if (base !== undefined && base.sourceKind !== 'export') {
+      throw new MigrateError('SYNC_REFUSED', `run ${baseRunId} read from ${base.sourceKind}, not from an export: incremental exports continue a run of the table's full export`);
+    }
     return await syncChanges({
       sql,
       targetSchema: config.target.schema,

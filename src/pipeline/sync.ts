@@ -145,12 +145,21 @@ export async function syncChanges(request: SyncRequest): Promise<SyncResult> {
   let syncRunId: string | undefined;
   try {
     const guarded = guardedByClaim(sql, claim);
-    if ((await imageBuiltAt(sql, base.id)) === null) await buildImage(guarded, request, base.id);
-    syncRunId = await startSyncRun(guarded, request, base);
-    const engine = await SyncEngine.open(guarded, request, base.id, syncRunId);
-    const ended = await engine.run();
-    await guarded.transaction((tx) => finishRun(tx, syncRunId!, 'completed'));
-    return { syncRunId, baseRunId: base.id, ended, figures: engine.figures, startedAt, finishedAt: new Date() };
+    const signal = request.signal ?? new AbortController().signal;
+    const changes = request.changes(await loadChangePositions(sql, base.id), signal)[Symbol.asyncIterator]();
+    try {
+      // The source says first whether it can follow the run at all (no stream, a trimmed position):
+      // then nothing is written, not even the image or the sync's own run.
+      const first = await changes.next();
+      if ((await imageBuiltAt(sql, base.id)) === null) await buildImage(guarded, request, base.id);
+      syncRunId = await startSyncRun(guarded, request, base);
+      const engine = await SyncEngine.open(guarded, request, base.id, syncRunId);
+      const ended = await engine.run(first, changes, signal);
+      await guarded.transaction((tx) => finishRun(tx, syncRunId!, 'completed'));
+      return { syncRunId, baseRunId: base.id, ended, figures: engine.figures, startedAt, finishedAt: new Date() };
+    } finally {
+      await changes.return?.();
+    }
   } catch (error) {
     const failure = targetFailure(error, `sync of run ${base.id}`);
     if (syncRunId !== undefined && failure.code !== 'RUN_CLAIM_LOST') {
@@ -287,10 +296,9 @@ class SyncEngine {
     return (this.figures.entities[entity] ??= { changes: 0, stale: 0, inserted: 0, updated: 0, deleted: 0, unchanged: 0, rejectsRecorded: 0, rejectsRemoved: 0 });
   }
 
-  async run(): Promise<'drained' | 'stopped'> {
-    const signal = this.request.signal ?? new AbortController().signal;
+  /** Applies the pages (`first`, then the rest of `pages`) batch by batch, until the source ends or `signal` aborts. */
+  async run(first: IteratorResult<ChangePage>, pages: AsyncIterator<ChangePage>, signal: AbortSignal): Promise<'drained' | 'stopped'> {
     const limit = this.request.batchChanges ?? DEFAULT_SYNC_BATCH_CHANGES;
-    const from = await loadChangePositions(this.sql, this.baseRunId);
     let changes: SourceChange[] = [];
     const advances = new Map<string, ChangePositionAdvance>();
     const flush = async (): Promise<void> => {
@@ -299,7 +307,8 @@ class SyncEngine {
       changes = [];
       advances.clear();
     };
-    for await (const page of this.request.changes(from, signal)) {
+    for (let next = first; !next.done; next = await pages.next()) {
+      const page = next.value;
       changes.push(...page.changes);
       advances.set(keyText(page.entity, page.partition), { entity: page.entity, partition: page.partition, position: page.position, done: page.done });
       if (page.behind !== undefined) {

@@ -104,7 +104,7 @@ describe('planWindows: gaps and overlaps after what the target holds', () => {
     expect(plan.heldAfter).toBe(minutes(30).toISOString());
   });
 
-  it('a window starting after the full export is SYNC_GAP, naming the window, the times and how long the gap is', () => {
+  it('a window starting after the full export is SYNC_REFUSED, naming the window, the times and how long the gap is', () => {
     const error = (() => {
       try {
         planWindows(ENTITY, held, [window('late', 1, 15)]);
@@ -113,14 +113,14 @@ describe('planWindows: gaps and overlaps after what the target holds', () => {
       }
     })() as MigrateError;
     expect(error).toBeInstanceOf(MigrateError);
-    expect(error.code).toBe('SYNC_GAP');
+    expect(error.code).toBe('SYNC_REFUSED');
     expect(error.message).toContain('late');
     expect(error.message).toContain('60 s after 2024-03-01T00:00:00.000Z');
     expect(error.message).toContain('nothing was written');
   });
 
-  it('a gap between two windows is SYNC_GAP even though the first would apply: the chain is checked whole first', () => {
-    expect(() => planWindows(ENTITY, held, [window('a', 0, 15), window('c', 20, 30)])).toThrow(expect.objectContaining({ code: 'SYNC_GAP' }));
+  it('a gap between two windows is SYNC_REFUSED even though the first would apply: the chain is checked whole first', () => {
+    expect(() => planWindows(ENTITY, held, [window('a', 0, 15), window('c', 20, 30)])).toThrow(expect.objectContaining({ code: 'SYNC_REFUSED' }));
   });
 });
 
@@ -183,7 +183,7 @@ describe('incremental export source', () => {
   it('a window leaving a gap after the full export is refused before anything is read', async () => {
     const { source } = await exportsWith([{ from: 5, to: 15, changes: [upsert('r-1', micros(minutes(6)), '1')] }]);
     const error = await failureOf(source.plan({ entity: ENTITY, time: T0.toISOString() }));
-    expect(error.code).toBe('SYNC_GAP');
+    expect(error.code).toBe('SYNC_REFUSED');
   });
 
   it('a line whose NewImage is not DynamoDB JSON is the record’s new state all the same, unreadable (a reject), keeping the line', async () => {
@@ -381,7 +381,7 @@ describe('seeded incremental exports', () => {
     await writeIncrementalExports(dir, stateA, stateB, { tableNames, exportTime: T0, windows: 'gap' });
     const source = createIncrementalExportSource({ dir, tableNames });
     const error = await failureOf(source.plan({ entity: 'GoalKpiLink', time: T0.toISOString() }));
-    expect(error.code).toBe('SYNC_GAP');
+    expect(error.code).toBe('SYNC_REFUSED');
     expect(error.message).toContain('300 s after');
   });
 });

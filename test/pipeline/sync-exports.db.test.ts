@@ -157,7 +157,7 @@ describe.skipIf(skipReason !== undefined)('sync --source export: incremental exp
     expect(synced.rejects).toEqual(freshB.rejects);
   }, 180_000);
 
-  it('a gap between windows is refused (SYNC_GAP, exit 2) and nothing is written', async () => {
+  it('a gap between windows is refused (SYNC_REFUSED, exit 2) and nothing is written', async () => {
     const { db, runId } = await runOfA(dirs.gap);
     const before = await snapshotOf(db, runId);
     const positionsBefore = await exportedThrough(db.sql, runId);
@@ -166,7 +166,7 @@ describe.skipIf(skipReason !== undefined)('sync --source export: incremental exp
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(MigrateError);
-    expect((error as MigrateError).code).toBe('SYNC_GAP');
+    expect((error as MigrateError).code).toBe('SYNC_REFUSED');
     expect((error as MigrateError).message).toContain('300 s after');
     expect(await snapshotOf(db, runId)).toEqual(before);
     expect(await exportedThrough(db.sql, runId)).toEqual(positionsBefore);
