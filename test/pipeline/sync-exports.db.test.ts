@@ -10,7 +10,8 @@ import { syncFromExports } from '../../src/pipeline/export-sync.js';
 import { exportOriginsOf } from '../../src/load/export-origins.js';
 import { deriveChangedState, EXPECTED_CHANGES, planLegacyData, SEED_EXPORT_TIME, writeIncrementalExports, type AttributeMap, type ChangedState, type WindowSet } from '../../src/seed/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { temporaryDirectory } from '../faults/harness.js';
+import { pollUntil, temporaryDirectory } from '../faults/harness.js';
+import { startCli } from '../support/child-cli.js';
 import { cli, expectSameTarget, latestRunId, rejectKeysOf, runArgs, TABLE_NAMES, targetOf, writeTables, type Target } from './converge-support.js';
 
 /**
@@ -216,4 +217,38 @@ describe.skipIf(skipReason !== undefined)('sync --source export: incremental exp
     expectSameTarget(synced.target, freshB.target, 'broken and resumed vs fresh B', changed.changes);
     expect(synced.rejects).toEqual(freshB.rejects);
   }, 180_000);
+
+  describe('through the CLI', () => {
+    const syncArgs = (dir: string, url: string, runId: string, ...extra: string[]) => ['sync', '--source', 'export', '--export-dir', dir, '--database-url', url, '--run', runId, ...extra];
+
+    it('sync SIGKILLed mid-window and run again ends as a fresh run of B', async () => {
+      const { db, runId } = await runOfA(dirs.consecutive);
+      const child = startCli(syncArgs(dirs.consecutive, db.url, runId, '--batch-changes', '3'));
+      // Killed once some files' positions are committed and before the sync ends.
+      const committed = await pollUntil(async () => {
+        const { rows } = await db.sql.query<{ n: number }>('select count(*)::int as n from kpi_migrate.change_positions where run_id = $1::bigint and partition <> $2', [runId, EXPORTED_THROUGH]);
+        return rows[0]!.n > 0 ? rows[0]!.n : undefined;
+      }, () => child.running());
+      const killed = await child.kill('SIGKILL');
+      expect(committed, `the sync ended before it could be killed: ${killed.stderr.slice(-500)}`).toBeDefined();
+      expect(killed.signal).toBe('SIGKILL');
+      const end = new Date(SEED_EXPORT_TIME.getTime() + 30 * 60_000).toISOString();
+      const heldAtKill = Object.values(await exportedThrough(db.sql, runId)) as { time: string }[];
+      expect(heldAtKill.filter((p) => p.time === end).length, 'killed before every table had every window applied').toBeLessThan(LEGACY_ENTITIES.length);
+      const done = await cli(syncArgs(dirs.consecutive, db.url, runId));
+      expect(done.stdout).toContain('caught up');
+      const synced = await snapshotOf(db, runId);
+      expectSameTarget(synced.target, freshB.target, 'killed and restarted vs fresh B', changed.changes);
+      expect(synced.rejects).toEqual(freshB.rejects);
+    }, 180_000);
+
+    it('a gap is exit 2 with the message, and --follow is refused: exports are files written once', async () => {
+      const { db, runId } = await runOfA(dirs.gap);
+      const refused = await cli(syncArgs(dirs.gap, db.url, runId), 2);
+      expect(refused.stderr).toContain('SYNC_REFUSED');
+      expect(refused.stderr).toContain('300 s after');
+      const follow = await cli(syncArgs(dirs.consecutive, db.url, runId, '--follow'), 2);
+      expect(follow.stderr).toContain('no --follow');
+    }, 180_000);
+  });
 });
