@@ -331,7 +331,8 @@ class SyncEngine {
         await assertSyncRunning(tx, this.syncRunId);
         for (const change of changes) this.counts(change.entity).changes += 1;
         const applied = await this.applyToImage(tx, changes);
-        await this.rederive(tx, applied);
+        // A batch that changed no record (positions only: a window's end, stale changes) has nothing to re-derive.
+        if (applied.length > 0) await this.rederive(tx, applied);
         await advanceChangePositions(tx, this.baseRunId, advances);
         await this.storeCounts(tx);
       });
