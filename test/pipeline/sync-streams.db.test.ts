@@ -259,4 +259,32 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     await rollbackRun(db.sql, { runId: rows[0]!.id, schema: 'public', confirm: true });
     expect(await targetOf(db.sql, true)).toEqual(afterRun);
   });
+
+  it('sync --follow applies changes as they come, shows the lag, and stops cleanly on SIGTERM between batches', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const operations = operationsFromAToB(stateA, changed.tables, mulberry32(5));
+    const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--follow', '--batch-changes', '50']);
+    await write(client, names, operations, 1);
+    // Followed until the changes it applies stop growing (it polls the drained shards every second), then stopped.
+    const applied = async (): Promise<number> =>
+      Number((await db.sql.query<{ n: string | null }>(`select sum(c.read)::text as n from kpi_migrate.run_counts c join kpi_migrate.runs r on r.id = c.run_id where r.sync_of = $1::bigint`, [baseRun])).rows[0]?.n ?? 0);
+    let seen = -1;
+    for (let now = await applied(); (now !== seen || now < operations.length) && sync.running(); now = await applied()) {
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    expect(sync.running()).toBe(true);
+    const stopped = await sync.kill('SIGTERM');
+    expectExit(stopped, 0, 'sync --follow stopped by SIGTERM');
+    expect(stopped.stdout).toContain('stopped');
+    expect(stopped.stderr).toMatch(/lag \d+ s/);
+    expect(stopped.stderr).toContain('"event":"sync"');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'followed vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
 });
