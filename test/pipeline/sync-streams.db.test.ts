@@ -9,6 +9,11 @@ import { loadLegacyTables, openLocalDynamoDbClient } from '../../src/seed/load-d
 import { hashSeed, mulberry32, type Rng } from '../../src/seed/prng.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
+import { DynamoDBStreamsClient, TrimmedDataAccessException } from '@aws-sdk/client-dynamodb-streams';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { MigrateError } from '../../src/errors.js';
+import { syncConfigured } from '../../src/pipeline/sync-configured.js';
+import { rollbackRun } from '../../src/load/rollback.js';
 import { expectSameTarget, failedValidationChecks, rejectKeysOf, targetOf } from './converge-support.js';
 
 /**
@@ -154,5 +159,132 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     const before = await targetOf(db.sql, true);
     expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'idle sync');
     expect(await targetOf(db.sql, true)).toEqual(before);
+  });
+
+  it('sync SIGKILLed at seeded moments and started again ends where a fresh run is', async () => {
+    const { prefix, names } = await seededTables();
+    const rng = mulberry32(hashSeed('sync-streams', 2));
+    const operations = withDetours(operationsFromAToB(stateA, changed.tables, rng), stateA);
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    await write(client, names, operations);
+
+    let kills = 0;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up', '--batch-changes', '7']);
+      // Seeded moments: some before the image is read, most among the batches.
+      const wait = 300 + Math.floor(rng.next() * 2500);
+      const ended = await Promise.race([sync.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), wait))]);
+      if (ended !== undefined) {
+        expectExit(ended, 0, `sync after ${kills} kill(s)`);
+        break;
+      }
+      const outcome = await sync.kill('SIGKILL');
+      if (outcome.signal === 'SIGKILL') kills += 1;
+      else {
+        expectExit(outcome, 0, `sync after ${kills} kill(s)`);
+        break;
+      }
+    }
+    expect(kills).toBeGreaterThan(0);
+    // Whatever the kills left, a sync ends caught up.
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up']), 0, 'last sync');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), `synced with ${kills} kill(s) vs fresh`, changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
+
+  it('a trimmed stream position (the SDK answers TrimmedDataAccessException) is refused with exit 2 and the gap, and nothing is written', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(3)).slice(0, 20));
+    const before = await targetOf(db.sql, true);
+    const ledger = async () =>
+      (await db.sql.query<{ n: string }>(`select (select count(*) from kpi_migrate.runs) || '/' || (select count(*) from kpi_migrate.source_image) || '/' || (select count(*) from kpi_migrate.change_positions) || '/' || (select count(*) from kpi_migrate.rejects) as n`)).rows[0]!.n;
+    const ledgerBefore = await ledger();
+
+    const streams = new DynamoDBStreamsClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    cleanups.push(async () => streams.destroy());
+    // Fault injection: every GetRecords is answered as DynamoDB answers a position older than 24 hours.
+    streams.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRecordsCommand') {
+          throw new TrimmedDataAccessException({ message: 'The operation attempted to read past the oldest stream record in a shard.', $metadata: { httpStatusCode: 400 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'trimmedFault' },
+    );
+    const config = resolveConfig({ env: {}, overrides: { source: 'dynamodb', dynamodbEndpoint: endpoint, tablePrefix: prefix, databaseUrl: db.url } });
+    const refusal = await syncConfigured(config, { run: baseRun, follow: false, streamsClient: streams }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(MigrateError);
+    expect((refusal as MigrateError).code).toBe('SYNC_REFUSED');
+    expect((refusal as MigrateError).message).toMatch(/TrimmedDataAccessException.*a new full run is needed|A new full run is needed/);
+    expect((refusal as MigrateError).message).toMatch(/h of changes may be lost/);
+    expect(await targetOf(db.sql, true)).toEqual(before);
+    expect(await ledger()).toBe(ledgerBefore);
+  });
+
+  it('a table without a stream: the run says so once, and sync refuses it (exit 2) saying how to enable one', async () => {
+    const prefix = `n${randomBytes(4).toString('hex')}-`;
+    const names = defaultTableNames(prefix);
+    await loadLegacyTables(client, LEGACY_ENTITIES.map((entity) => ({ table: names[entity], items: stateA[entity].slice(0, 5) })));
+    const db = await database();
+    const ran = await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']);
+    expectExit(ran, 0, 'run');
+    expect(ran.stderr.match(/has a DynamoDB Stream|no DynamoDB Stream/g)).toHaveLength(1);
+    const refused = await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', await baseRunOf(db.sql)]);
+    expectExit(refused, 2, 'sync');
+    expect(refused.stderr).toContain('SYNC_REFUSED');
+    expect(refused.stderr).toContain('--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES');
+  });
+
+  it('rollback of a sync restores the target as the run left it', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate', '--no-finalize']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const afterRun = await targetOf(db.sql, true);
+    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(4)));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync');
+    expect(await targetOf(db.sql, true)).not.toEqual(afterRun);
+    const { rows } = await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint', [baseRun]);
+    await rollbackRun(db.sql, { runId: rows[0]!.id, schema: 'public', confirm: true });
+    expect(await targetOf(db.sql, true)).toEqual(afterRun);
+  });
+
+  it('sync --follow applies changes as they come, shows the lag, and stops cleanly on SIGTERM between batches', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const operations = operationsFromAToB(stateA, changed.tables, mulberry32(5));
+    const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--follow', '--batch-changes', '50']);
+    await write(client, names, operations, 1);
+    // Followed until the changes it applies stop growing (it polls the drained shards every second), then stopped.
+    const applied = async (): Promise<number> =>
+      Number((await db.sql.query<{ n: string | null }>(`select sum(c.read)::text as n from kpi_migrate.run_counts c join kpi_migrate.runs r on r.id = c.run_id where r.sync_of = $1::bigint`, [baseRun])).rows[0]?.n ?? 0);
+    let seen = -1;
+    for (let now = await applied(); (now !== seen || now < operations.length) && sync.running(); now = await applied()) {
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    expect(sync.running()).toBe(true);
+    const stopped = await sync.kill('SIGTERM');
+    expectExit(stopped, 0, 'sync --follow stopped by SIGTERM');
+    expect(stopped.stdout).toContain('stopped');
+    expect(stopped.stderr).toMatch(/lag \d+ s/);
+    expect(stopped.stderr).toContain('"event":"sync"');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'followed vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
   });
 });
