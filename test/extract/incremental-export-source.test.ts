@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -13,6 +13,7 @@ import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { compareWriteOrder, type ChangePage, type SourceChange } from '../../src/model/change.js';
 import { defaultTableNames, LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 import { LegacyNumber, type LegacyItem } from '../../src/model/legacy-value.js';
+import { caseDirectories, failureOf } from './export-files.js';
 import { unreadableProblemOf } from '../../src/model/unreadable.js';
 import { deriveChangedState, INTERIM_ATTRIBUTE, planLegacyData, writeIncrementalExports, type WindowSet } from '../../src/seed/index.js';
 
@@ -23,22 +24,7 @@ const micros = (date: Date, plus = 0) => (BigInt(date.getTime()) * 1000n + BigIn
 
 let root: string;
 let counter = 0;
-
-async function freshDir(): Promise<{ dir: string; tableNames: ReturnType<typeof defaultTableNames>; table: string }> {
-  const dir = join(root, `case-${counter++}`);
-  await mkdir(dir, { recursive: true });
-  const tableNames = defaultTableNames('legacy-');
-  return { dir, tableNames, table: tableNames[ENTITY] };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<MigrateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MigrateError);
-  return error as MigrateError;
-}
+const freshDir = caseDirectories(() => root, ENTITY);
 
 async function pagesOf(iterable: AsyncIterable<ChangePage>): Promise<ChangePage[]> {
   const pages: ChangePage[] = [];
