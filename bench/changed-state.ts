@@ -21,18 +21,9 @@ export async function writeChangedExport(fromDir: string, outDir: string): Promi
     for await (const page of source.readTable(entity)) {
       for (const item of page.items) {
         records += 1;
-        const slot = at++ % 200;
-        if (slot === 0 && entity !== 'Person') {
-          changed += 1;
-          continue;
-        }
-        if (slot === 100) {
-          const edited = edit(entity, item);
-          if (edited !== item) changed += 1;
-          yield toAttributeMap(edited);
-          continue;
-        }
-        yield toAttributeMap(item);
+        const next = changedItem(entity, item, at++);
+        if (next !== item) changed += 1;
+        if (next !== undefined) yield toAttributeMap(next);
       }
     }
   }
@@ -45,6 +36,13 @@ export async function writeChangedExport(fromDir: string, outDir: string): Promi
     await source.close();
   }
   return { records, changed };
+}
+
+/** The record at `at` of its table in state B: 1 in 200 deleted (undefined), 1 in 200 edited, the others as they were. */
+export function changedItem(entity: LegacyEntity, item: LegacyItem, at: number): LegacyItem | undefined {
+  const slot = at % 200;
+  if (slot === 0 && entity !== 'Person') return undefined;
+  return slot === 100 ? edit(entity, item) : item;
 }
 
 function edit(entity: LegacyEntity, item: LegacyItem): LegacyItem {

@@ -12,6 +12,7 @@ import { measureExportRound, measureExportRun, measureLeanFloor, validateAvailab
 import { measureNaiveBaseline } from './naive-baseline.js';
 import { measureExtractMemory, type ExtractMemoryFigures } from './extract-memory.js';
 import { writeChangedExport } from './changed-state.js';
+import { measureExportSync, type ExportSyncFigures } from './sync-exports-path.js';
 import { BenchDatabases } from './postgres.js';
 import { median, megabytes, rate, renderMarkdown, renderText, seconds, times, type FigureLine } from './report.js';
 
@@ -49,7 +50,7 @@ const USAGE = `npm run bench -- [options]
   --dynamodb-heap-mb N DynamoDB Local's JVM heap (default 2048)
   --skip-dynamodb      leave out the DynamoDB path (no Java)
   --only PARTS         measure only these, comma-separated: export (with ceiling and naive, which
-                       load its rows), dynamodb, memory, extract`;
+                       load its rows), dynamodb, memory, extract, sync (sync from incremental exports)`;
 
 function whole(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
@@ -80,10 +81,10 @@ async function main(): Promise<void> {
     extractItems: whole('extract-items', flags['extract-items'], 100),
     dynamodbHeapMb: whole('dynamodb-heap-mb', flags['dynamodb-heap-mb'], 256),
     dynamodb: !flags['skip-dynamodb'],
-    parts: new Set((flags.only ?? 'export,dynamodb,memory,extract').split(',').map((part) => part.trim())),
+    parts: new Set((flags.only ?? 'export,dynamodb,memory,extract,sync').split(',').map((part) => part.trim())),
   };
   for (const part of options.parts) {
-    if (!['export', 'dynamodb', 'memory', 'extract'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory, extract)`);
+    if (!['export', 'dynamodb', 'memory', 'extract', 'sync'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory, extract, sync)`);
   }
   const startedAt = new Date();
   const loadAtStart = loadavg();
@@ -202,8 +203,17 @@ async function main(): Promise<void> {
       });
     }
 
+    let sync: ExportSyncFigures | undefined;
+    if (options.parts.has('sync')) {
+      await attempt('sync', async () => {
+        say(`sync: incremental exports taking ${options.items.toLocaleString('en-US')} fact records to 1% changed, after a run of their full export`);
+        sync = await measureExportSync(options.items, work, databases);
+        say(`  sync ${seconds(sync.syncSeconds)} for ${sync.changes.toLocaleString('en-US')} changes (image ${seconds(sync.imageSeconds)} before it); run ${seconds(sync.runSeconds)} for ${sync.runRecords.toLocaleString('en-US')} records`);
+      });
+    }
+
     const validateMissing = options.parts.has('export') && !validate;
-    const result = summarize({ options, rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, rendered: renderedRows, failures, validateMissing });
+    const result = summarize({ options, rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, sync, rendered: renderedRows, failures, validateMissing });
     const finishedAt = new Date();
     const document = {
       startedAt: startedAt.toISOString(),
@@ -212,7 +222,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, postgres: postgresVersion, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() },
       options: { ...options, databaseUrl: undefined },
       figures: result.figures,
-      raw: { rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, failures },
+      raw: { rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, sync, failures },
       table: result.lines,
     };
     const resultsDir = path.join(packageRoot, 'bench', 'results');
@@ -240,10 +250,30 @@ interface Measured {
   dynamodb?: { raw: { seconds: number; items: number }[]; tool: { seconds: number; items: number; peakRssBytes: number }[] };
   scaled?: { items: number; peakRssBytes: number; seconds: number; targetRows: number };
   extract?: ExtractMemoryFigures;
+  sync?: ExportSyncFigures;
   rendered: RenderedRows | undefined;
   failures: Record<string, string>;
   /** The build has no `validate` command (not: validation was not asked for). */
   validateMissing: boolean;
+}
+
+/** Sync from incremental exports: changes applied per second, beside the same data set's run (records read per second). */
+function syncLines(measured: Measured): FigureLine[] {
+  const sync = measured.sync;
+  if (sync === undefined) return [{ measurement: 'sync from incremental exports', figure: measured.failures.sync ? `FAILED: ${measured.failures.sync}` : 'not measured' }];
+  const runRate = sync.runRecords / sync.runSeconds;
+  return [
+    {
+      measurement: `run of the full export before the sync (${sync.runRecords.toLocaleString('en-US')} records)`,
+      figure: `${seconds(sync.runSeconds)} (${rate(runRate, 'records')})`,
+    },
+    { measurement: 'first sync of the run: its source image read (once per run), no window', figure: seconds(sync.imageSeconds), ratio: times(sync.imageSeconds / sync.runSeconds, 'run') },
+    {
+      measurement: `sync from incremental exports: 2 windows, ${sync.changes.toLocaleString('en-US')} changes (${sync.changedRecords.toLocaleString('en-US')} records changed)`,
+      figure: `${seconds(sync.syncSeconds)} (${rate(sync.changes / sync.syncSeconds, 'changes')})`,
+      ratio: times(sync.changes / sync.syncSeconds / runRate, 'run records/s'),
+    },
+  ];
 }
 
 function summarize(measured: Measured) {
@@ -373,6 +403,7 @@ function summarize(measured: Measured) {
           met: measured.extract.peakRssBytes < 200 * mb,
         }
       : { measurement: 'peak RSS of the extract alone', figure: measured.failures.extract ? `FAILED: ${measured.failures.extract}` : 'not measured' },
+    ...syncLines(measured),
   ];
   const figures = {
     targetRows: rows,

@@ -37,6 +37,11 @@ export const ERROR_CODES = {
   RUN_CLAIM_LOST: 'runtime',
   /** A converge run would delete more than --max-delete allows (a wrong source?): nothing was deleted. */
   CONVERGE_REFUSED: 'usage',
+  /**
+   * A sync cannot follow the source from where the run left it (no stream, a position the stream
+   * no longer holds, a gap between export windows): nothing was written; a new full run is needed.
+   */
+  SYNC_REFUSED: 'usage',
   /** A bug: an invariant broke, or an error nothing classified. Retrying the same command would meet it again. */
   INTERNAL: 'internal',
 } as const;

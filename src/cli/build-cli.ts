@@ -8,6 +8,7 @@ import { rollbackCommand } from './commands/rollback.js';
 import { backupCommand } from './commands/backup.js';
 import { finalizeCommand } from './commands/finalize.js';
 import { runCommand } from './commands/run.js';
+import { syncCommand } from './commands/sync.js';
 import { schemaCommand } from './commands/schema.js';
 import { seedCommand } from './commands/seed.js';
 import { rejectsCommand } from './commands/rejects.js';
@@ -20,7 +21,7 @@ import { packageRoot } from '../package-root.js';
 const yargs = createRequire(import.meta.url)('yargs') as (argv: string[]) => Argv;
 
 /** Every command, in the order `--help` lists them (scripts/readme-usage.ts documents each). */
-export const cliCommands = [runCommand, finalizeCommand, validateCommand, reportCommand, rejectsCommand, rollbackCommand, backupCommand, schemaCommand, seedCommand, configCommand, demoCommand] as unknown as CommandModule[];
+export const cliCommands = [runCommand, syncCommand, finalizeCommand, validateCommand, reportCommand, rejectsCommand, rollbackCommand, backupCommand, schemaCommand, seedCommand, configCommand, demoCommand] as unknown as CommandModule[];
 
 /** Help is as wide as the terminal (at most 110), and 100 when not a terminal, so the README's copy is stable. */
 function helpWidth(): number {

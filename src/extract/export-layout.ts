@@ -26,6 +26,10 @@ export interface TableExport {
   files: ExportDataFile[];
   /** manifest-summary.json's itemCount, already checked against the per-file counts. */
   expectedItems?: number;
+  /** The export's id (its folder under AWSDynamoDB/), in Export-to-S3 layout. */
+  exportId?: string;
+  /** A full export's `exportTime`: the point its incremental exports continue from. */
+  exportTime?: string;
 }
 
 /** Where a table's files were looked for, for the message when none were found. */
@@ -93,40 +97,89 @@ function localPath(tableDir: string, s3Key: string, manifestPath: string): strin
   return join(tableDir, ...rel.split('/'));
 }
 
-async function readS3Export(dir: string, table: string): Promise<TableExport> {
-  const tableDir = join(dir, table);
-  const exportsDir = join(tableDir, 'AWSDynamoDB');
-  const ids: string[] = [];
-  for (const entry of (await readdir(exportsDir, { withFileTypes: true })).sort((a, b) => byName(a.name, b.name))) {
-    if (entry.isDirectory() && (await kindOf(join(exportsDir, entry.name, 'manifest-summary.json'))) === 'file') ids.push(entry.name);
-  }
-  if (ids.length === 0) {
-    throw corrupt(`${exportsDir} holds no finished export (no <export-id>/manifest-summary.json)`, exportsDir);
-  }
-  if (ids.length > 1) {
-    throw new MigrateError(
-      'SOURCE_UNAVAILABLE',
-      `${exportsDir} holds ${ids.length} exports (${ids.join(', ')}); keep only the one to migrate`,
-    );
-  }
-  const exportDir = join(exportsDir, ids[0]!);
+/** One export found under `<table>/AWSDynamoDB/`, its summary checked. */
+export interface S3ExportSummary {
+  id: string;
+  summaryPath: string;
+  /** `full`: exportType absent or FULL_EXPORT; `incremental`: INCREMENTAL_EXPORT. */
+  kind: 'full' | 'incremental';
+  itemCount: number;
+  /** A full export's point in time (ISO-8601, as the summary spells it). */
+  exportTime?: string;
+  /** An incremental export's window: the changes made from `exportFromTime` up to `exportToTime`. */
+  exportFromTime?: string;
+  exportToTime?: string;
+  /** An incremental export's view: NEW_AND_OLD_IMAGES or NEW_IMAGE. */
+  outputView?: string;
+  /** Where manifest-files.json is, locally. */
+  manifestPath: string;
+}
+
+const OUTPUT_VIEWS = ['NEW_AND_OLD_IMAGES', 'NEW_IMAGE'];
+
+/** An ISO-8601 instant with its zone, as export summaries write them; anything else is not a point in time. */
+function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+async function readSummary(tableDir: string, id: string): Promise<S3ExportSummary> {
+  const exportDir = join(tableDir, 'AWSDynamoDB', id);
   const summaryPath = join(exportDir, 'manifest-summary.json');
   const summary = (await readJson(summaryPath, 'export summary')) as Record<string, unknown>;
-  if (typeof summary !== 'object' || summary === null) throw corrupt(`${summaryPath} is not a JSON object`, summaryPath);
+  if (typeof summary !== 'object' || summary === null || Array.isArray(summary)) throw corrupt(`${summaryPath} is not a JSON object`, summaryPath);
   if (summary.outputFormat !== undefined && summary.outputFormat !== 'DYNAMODB_JSON') {
     throw new MigrateError('SOURCE_UNAVAILABLE', `${summaryPath}: outputFormat ${String(summary.outputFormat)} is not supported (use DYNAMODB_JSON)`);
   }
-  if (summary.exportType !== undefined && summary.exportType !== 'FULL_EXPORT') {
-    throw new MigrateError('SOURCE_UNAVAILABLE', `${summaryPath}: exportType ${String(summary.exportType)} is not supported (use a full export)`);
+  const kind = summary.exportType === undefined || summary.exportType === 'FULL_EXPORT' ? 'full' : summary.exportType === 'INCREMENTAL_EXPORT' ? 'incremental' : undefined;
+  if (kind === undefined) {
+    throw new MigrateError('SOURCE_UNAVAILABLE', `${summaryPath}: exportType ${String(summary.exportType)} is not supported (FULL_EXPORT or INCREMENTAL_EXPORT)`);
   }
-  const summaryCount = summary.itemCount;
-  if (typeof summaryCount !== 'number' || !Number.isInteger(summaryCount) || summaryCount < 0) {
+  const itemCount = summary.itemCount;
+  if (typeof itemCount !== 'number' || !Number.isInteger(itemCount) || itemCount < 0) {
     throw corrupt(`${summaryPath} has no valid itemCount`, summaryPath);
   }
   const manifestPath =
     typeof summary.manifestFilesS3Key === 'string'
       ? localPath(tableDir, summary.manifestFilesS3Key, summaryPath)
       : join(exportDir, 'manifest-files.json');
+  const found: S3ExportSummary = { id, summaryPath, kind, itemCount, manifestPath };
+  if (kind === 'full') {
+    if (summary.exportTime !== undefined) {
+      if (!isInstant(summary.exportTime)) throw corrupt(`${summaryPath}: exportTime ${JSON.stringify(summary.exportTime)} is not an ISO-8601 time`, summaryPath);
+      found.exportTime = summary.exportTime;
+    }
+    return found;
+  }
+  const { exportFromTime, exportToTime, outputView } = summary;
+  if (!isInstant(exportFromTime) || !isInstant(exportToTime)) {
+    throw corrupt(`${summaryPath}: an incremental export needs exportFromTime and exportToTime as ISO-8601 times (found ${JSON.stringify(exportFromTime)}, ${JSON.stringify(exportToTime)})`, summaryPath);
+  }
+  if (Date.parse(exportFromTime) >= Date.parse(exportToTime)) {
+    throw corrupt(`${summaryPath}: exportFromTime ${exportFromTime} is not before exportToTime ${exportToTime}`, summaryPath);
+  }
+  if (typeof outputView !== 'string' || !OUTPUT_VIEWS.includes(outputView)) {
+    throw new MigrateError('SOURCE_UNAVAILABLE', `${summaryPath}: outputView ${JSON.stringify(outputView)} is not supported (${OUTPUT_VIEWS.join(' or ')})`);
+  }
+  return { ...found, exportFromTime, exportToTime, outputView };
+}
+
+/** Every finished export of a table (a folder with manifest-summary.json), by id. */
+export async function listS3Exports(dir: string, table: string): Promise<S3ExportSummary[]> {
+  const tableDir = join(dir, table);
+  const exportsDir = join(tableDir, 'AWSDynamoDB');
+  const ids: string[] = [];
+  for (const entry of (await readdir(exportsDir, { withFileTypes: true })).sort((a, b) => byName(a.name, b.name))) {
+    if (entry.isDirectory() && (await kindOf(join(exportsDir, entry.name, 'manifest-summary.json'))) === 'file') ids.push(entry.name);
+  }
+  const summaries: S3ExportSummary[] = [];
+  for (const id of ids) summaries.push(await readSummary(tableDir, id));
+  return summaries;
+}
+
+/** The data files manifest-files.json lists, each checked to be there; their counts must add up to the summary's. */
+export async function exportDataFiles(dir: string, table: string, summary: S3ExportSummary): Promise<ExportDataFile[]> {
+  const tableDir = join(dir, table);
+  const { manifestPath, summaryPath } = summary;
   let manifestText: string;
   try {
     manifestText = await readFile(manifestPath, 'utf8');
@@ -144,7 +197,7 @@ async function readS3Export(dir: string, table: string): Promise<TableExport> {
     } catch (error) {
       throw corrupt(`${manifestPath} line ${index + 1} is not valid JSON`, manifestPath, error);
     }
-    const { itemCount, md5Checksum, dataFileS3Key } = entry;
+    const { itemCount, md5Checksum, dataFileS3Key } = entry ?? {};
     if (typeof itemCount !== 'number' || !Number.isInteger(itemCount) || itemCount < 0 || typeof md5Checksum !== 'string' || typeof dataFileS3Key !== 'string') {
       throw corrupt(`${manifestPath} line ${index + 1} lacks itemCount, md5Checksum or dataFileS3Key`, manifestPath);
     }
@@ -154,11 +207,46 @@ async function readS3Export(dir: string, table: string): Promise<TableExport> {
     // Export files are lines whatever their extension (`.json.gz`).
     files.push({ ...dataFile(dir, path, { itemCount, md5Checksum }), format: 'lines' });
   }
-  if (listed !== summaryCount) {
-    throw corrupt(`${manifestPath} lists ${listed} items in all but ${summaryPath} says itemCount ${summaryCount}`, manifestPath);
+  if (listed !== summary.itemCount) {
+    throw corrupt(`${manifestPath} lists ${listed} items in all but ${summaryPath} says itemCount ${summary.itemCount}`, manifestPath);
   }
   files.sort((a, b) => byName(a.partition, b.partition));
-  return { table, layout: `export ${ids[0]}`, files, expectedItems: summaryCount };
+  return files;
+}
+
+/**
+ * The table's full export. Its incremental exports beside it are left to `sync`. Two full
+ * exports are refused: which point in time is meant is the operator's choice, not the tool's.
+ */
+async function readS3Export(dir: string, table: string): Promise<TableExport> {
+  const exportsDir = join(dir, table, 'AWSDynamoDB');
+  const all = await listS3Exports(dir, table);
+  if (all.length === 0) {
+    throw corrupt(`${exportsDir} holds no finished export (no <export-id>/manifest-summary.json)`, exportsDir);
+  }
+  const full = all.filter((s) => s.kind === 'full');
+  if (full.length === 0) {
+    throw new MigrateError(
+      'SOURCE_UNAVAILABLE',
+      `${exportsDir} holds only incremental exports (${all.map((s) => s.id).join(', ')}); a run needs the table's full export (its incremental exports are for \`sync --source export\`)`,
+    );
+  }
+  if (full.length > 1) {
+    throw new MigrateError(
+      'SOURCE_UNAVAILABLE',
+      `${exportsDir} holds ${full.length} full exports (${full.map((s) => s.id).join(', ')}); keep only the one to migrate`,
+    );
+  }
+  const summary = full[0]!;
+  const files = await exportDataFiles(dir, table, summary);
+  return {
+    table,
+    layout: `export ${summary.id}`,
+    files,
+    expectedItems: summary.itemCount,
+    exportId: summary.id,
+    ...(summary.exportTime === undefined ? {} : { exportTime: summary.exportTime }),
+  };
 }
 
 /**

@@ -60,7 +60,7 @@ function openFile(file: ExportDataFile): OpenedFile {
   return { input, md5Base64: () => hash?.digest('base64') };
 }
 
-function corrupt(file: ExportDataFile, message: string, details: Record<string, unknown> = {}, cause?: unknown): MigrateError {
+export function corrupt(file: ExportDataFile, message: string, details: Record<string, unknown> = {}, cause?: unknown): MigrateError {
   return new MigrateError('SOURCE_CORRUPT', `export file ${file.path}: ${message}`, {
     ...(cause === undefined ? {} : { cause }),
     details: { file: file.partition, path: file.path, ...details },
@@ -127,7 +127,7 @@ export function itemOfExportLine(line: string): LegacyItem {
   return parseExportLine(line);
 }
 
-function isBlank(line: string): boolean {
+export function isBlank(line: string): boolean {
   return line.trim().length === 0;
 }
 
@@ -168,7 +168,7 @@ async function sniffFormat(file: ExportDataFile): Promise<'lines' | 'dump'> {
 }
 
 /** The lines of a page of a line file: each line that holds an item, its line number, and where the page ends. */
-interface LinePage {
+export interface LinePage {
   lines: string[];
   lineNumbers: number[];
   consumed: number;
@@ -180,7 +180,7 @@ interface LinePage {
  * not UTF-8, or a stream that breaks (a truncated .gz), end the file with SOURCE_CORRUPT naming
  * the file and line, after a last page with every line before it.
  */
-async function* readLinePages(file: ExportDataFile, skip: number, pageSize: number): AsyncGenerator<LinePage> {
+export async function* readLinePages(file: ExportDataFile, skip: number, pageSize: number): AsyncGenerator<LinePage> {
   const opened = openFile(file);
   let consumed = 0;
   let itemsInFile = 0;
@@ -376,7 +376,7 @@ async function countLines(file: ExportDataFile): Promise<number> {
   return count;
 }
 
-function resumeLine(partition: string, position: { [key: string]: unknown } | null | undefined): number {
+export function resumeLine(partition: string, position: { [key: string]: unknown } | null | undefined): number {
   if (position === null || position === undefined) return 0;
   const line = position.line;
   if (typeof line !== 'number' || !Number.isInteger(line) || line < 0) {

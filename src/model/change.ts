@@ -1,6 +1,6 @@
 import type { LegacyEntity } from './entities.js';
 import type { LegacyItem } from './legacy-value.js';
-import type { Position } from './source.js';
+import type { Position, ResumeState } from './source.js';
 
 /**
  * How the writes to one record are ordered (contract §5, "Order"): a DynamoDB Stream's
@@ -33,6 +33,30 @@ export interface ChangePage {
   position: Position | null;
   /** No page of this partition follows (a closed shard read to its end, a file read whole). */
   done: boolean;
+  /**
+   * How far this partition is behind the present after this page, when the source knows it:
+   * seconds since the newest change read (0 when drained), and changes not read yet (null: unknown).
+   */
+  behind?: { seconds: number; records: number | null };
+}
+
+/** Where every partition of every table's change source stands (what the syncs of a run committed). */
+export type ChangePositions = Partial<Record<LegacyEntity, ResumeState>>;
+
+/**
+ * The changes made to the six legacy tables since a full run read them: a DynamoDB Stream, a
+ * series of incremental exports. Read-only, like a LegacySource.
+ */
+export interface ChangeSource {
+  readonly kind: 'stream' | 'export';
+  /**
+   * Every change after `from`, in pages per partition (a partition's pages in its own order; a
+   * record's changes always in one partition, or in partitions read in order). Ends when the
+   * source is drained to the present, unless it was opened to follow it; stops waiting for more
+   * when `signal` aborts.
+   */
+  changes(from: ChangePositions, signal?: AbortSignal): AsyncIterable<ChangePage>;
+  close(): Promise<void>;
 }
 
 /** Compares two write orders of the same kind as integers (they may exceed 2^53). */

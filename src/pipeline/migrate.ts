@@ -9,13 +9,16 @@ import type { SqlClient } from '../db/sql-client.js';
 import type { RunCounts } from '../load/index.js';
 import { packageRoot } from '../package-root.js';
 import { MIGRATED_ENTITIES } from '../model/entities.js';
-import { openConfiguredSource } from '../reading/open-source.js';
+import { configuredStreamOptions, openConfiguredSource } from '../reading/open-source.js';
+import { describeTableStreams } from '../extract/dynamodb-stream.js';
+import { recordChangeStreams, recordedChangeStreams } from '../load/source-image.js';
 import type { LegacySource } from '../extract/index.js';
 import { segmentPartition } from '../extract/segments.js';
 import { MigrateError } from '../errors.js';
 import { DEFAULT_DELETE_LIMIT_TEXT, parseDeleteLimit } from '../load/sweep.js';
 import { runMigration, type RunResult } from './run.js';
 import { describeRun, joinSharedRun } from './shared-run.js';
+import { recordFullExportPoints } from './export-points.js';
 import { createWorkerRecordReader, transformWorkerAvailable } from './worker-reader.js';
 import { migrateInWorker, migrationWorkerAvailable } from './migration-thread.js';
 import type { ProgressSink } from './progress.js';
@@ -179,12 +182,15 @@ export async function migrateInThisThread(
         dryRun: options.dryRun ?? false,
         converge: options.converge,
         maxDelete,
+        beforeFirstRead: (runSql, runId) => recordStreams(config, runSql, runId, options.progress),
         resume: sharedRun?.id ?? options.resume,
         ledgerOptions: ledgerOptionsOf(config, options.tenant, worker, options.converge),
         codeVersion,
         configHash: configHash(config),
         progress: options.progress,
       });
+      // Where `sync --source export` continues from: known once the run is complete, the only kind a sync follows.
+      if (result.status === 'completed' && !options.dryRun) await recordFullExportPoints(sql, result.runId, config);
       return resultOf(config, result, options);
     } catch (error) {
       // When this worker's share was already written, the others may complete the run between its joining and resuming it
@@ -198,6 +204,24 @@ export async function migrateInThisThread(
     }
   } finally {
     await sql.close();
+  }
+}
+
+/**
+ * A DynamoDB run records where each table's stream stands before it reads anything (once: a
+ * resumed run keeps what its first session recorded), and says once which tables have none.
+ */
+async function recordStreams(config: ResolvedConfig, sql: SqlClient, runId: string, progress: ProgressSink | undefined): Promise<void> {
+  const options = configuredStreamOptions(config);
+  if (options === undefined || (await recordedChangeStreams(sql, runId)).length > 0) return;
+  const streams = await describeTableStreams(options);
+  await recordChangeStreams(sql, runId, streams);
+  const without = streams.filter((stream) => stream.streamArn === null).map((stream) => options.tableNames[stream.entity]);
+  if (without.length > 0) {
+    const which = without.length === streams.length ? 'none of the six tables has a DynamoDB Stream' : `${without.join(', ')} ${without.length === 1 ? 'has' : 'have'} no DynamoDB Stream`;
+    progress?.message?.(`${which}: \`kpi-migrate sync\` will not be able to follow this run (enable the streams before a full run)`);
+  } else {
+    progress?.message?.(`streams recorded for \`kpi-migrate sync\`: ${streams.map((stream) => `${options.tableNames[stream.entity]} (${stream.shards.length} shard(s))`).join(', ')}`);
   }
 }
 

@@ -66,6 +66,11 @@ export interface RunRequest {
    * The runner closes it.
    */
   reader?: RecordReader;
+  /**
+   * Called once the run is known and claimed, before anything is read (not in a dry run): a
+   * DynamoDB run records its tables' streams here, so that a sync reads every change from then on.
+   */
+  beforeFirstRead?(sql: SqlClient, runId: string): Promise<void>;
   /** Recorded in the ledger: what the operator asked for (no secrets). */
   ledgerOptions: Record<string, unknown>;
   codeVersion: string;
@@ -127,6 +132,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     const sql = rehearsal === undefined ? ledger : guardedByClaim(rehearsal.client, claim);
     request = { ...request, sql };
     if (rehearsesResume) await sql.transaction((tx) => resumeRun(tx, runId));
+    if (!request.dryRun) await request.beforeFirstRead?.(sql, runId);
     const report: ReaderProgress = (update) => progress.update(update);
     for (const outcome of await reader.readLookups(report)) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     // The index needs every link. Loading reads them all too, unless this worker reads only its

@@ -1,6 +1,7 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import { openSource, type LegacySource } from '../extract/index.js';
+import type { DynamoDbStreamOptions } from '../extract/dynamodb-stream.js';
 import { openSqlClient } from '../db/open.js';
 import { defaultTableNames, type LegacyEntity } from '../model/entities.js';
 
@@ -28,8 +29,7 @@ export async function openConfiguredSource(config: ResolvedConfig, extras: Sourc
         worker: extras.worker,
         pageLimit: source.pageLimit,
         maxReadUnits: source.maxReadUnits,
-        // DynamoDB Local accepts any key; AWS credentials come from the SDK's own chain.
-        ...(source.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+        ...localCredentials(source.endpoint),
       });
     case 'kv': {
       if (source.url === undefined) {
@@ -49,4 +49,16 @@ export async function openConfiguredSource(config: ResolvedConfig, extras: Sourc
       };
     }
   }
+}
+
+// DynamoDB Local accepts any key; AWS credentials come from the SDK's own chain.
+function localCredentials(endpoint: string | undefined): { credentials?: { accessKeyId: string; secretAccessKey: string } } {
+  return endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {};
+}
+
+/** The configured DynamoDB tables' streams (undefined when the source is not DynamoDB). */
+export function configuredStreamOptions(config: ResolvedConfig): DynamoDbStreamOptions | undefined {
+  const source = config.source;
+  if (source?.kind !== 'dynamodb') return undefined;
+  return { region: source.region, endpoint: source.endpoint, tableNames: defaultTableNames(source.tablePrefix, source.tables), ...localCredentials(source.endpoint) };
 }

@@ -15,12 +15,15 @@ import {
   type ExportLayout,
   type SourceManifest,
 } from '../extract/export-writer.js';
-import { planLegacyData, type ExpectedOutcome } from './generate.js';
+import { planLegacyData, type AttributeMap, type ExpectedOutcome } from './generate.js';
+import { deriveChangedState } from './changes.js';
+import { writeIncrementalExports, type WindowSet } from './incremental.js';
 
 export { generateLegacyData, planLegacyData } from './generate.js';
 export type { GenerateOptions, GeneratedRecord, LegacyDataPlan, AttributeMap, ExpectedOutcome, TableOutcome } from './generate.js';
 export { deriveChangedState, EXPECTED_CHANGES } from './changes.js';
 export type { ChangeKind, ChangeOptions, ChangedState, SourceChange, Witness } from './changes.js';
+export { changedRecords, INTERIM_ATTRIBUTE, WINDOW_SETS, writeIncrementalExports, type IncrementalSeedOptions, type WindowSet } from './incremental.js';
 
 /** `export`: DynamoDB export files; `dynamodb`: `aws dynamodb scan` dumps (loadable into DynamoDB); `kv`: kv_store JSON lines. */
 export type SeedFormat = 'export' | 'dynamodb' | 'kv';
@@ -37,6 +40,11 @@ export interface SeedOptions {
   tenants?: number;
   /** For `export`: items per data file; default 100,000. */
   itemsPerFile?: number;
+  /**
+   * For `export`: besides the full export of the data set (state A), incremental exports taking
+   * it to a changed state B (deriveChangedState with this seed), in the Export-to-S3 layout.
+   */
+  incremental?: { changeSeed: number; windows: WindowSet };
 }
 
 export interface SeedResult {
@@ -75,7 +83,20 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   await mkdir(out, { recursive: true });
 
   let manifest: SourceManifest;
-  if (options.format === 'export') {
+  if (options.incremental !== undefined && options.format !== 'export') {
+    throw new MigrateError('USAGE', `incremental exports are export files: use format export (got ${options.format})`);
+  }
+  if (options.incremental !== undefined) {
+    if (options.layout !== undefined && options.layout !== 's3') throw new MigrateError('USAGE', 'incremental exports sit beside their full export: use the s3 layout');
+    const stateA = Object.fromEntries(LEGACY_ENTITIES.map((entity) => [entity, [...plan.tableItems(entity)]])) as Record<LegacyEntity, AttributeMap[]>;
+    const stateB = deriveChangedState(plan, { seed: options.incremental.changeSeed }).tables;
+    ({ full: manifest } = await writeIncrementalExports(out, stateA, stateB, {
+      tableNames,
+      exportTime: SEED_EXPORT_TIME,
+      windows: options.incremental.windows,
+      ...(options.itemsPerFile === undefined ? {} : { itemsPerFile: options.itemsPerFile }),
+    }));
+  } else if (options.format === 'export') {
     const layoutOf = (entity: LegacyEntity): ExportLayout =>
       typeof options.layout === 'string' ? options.layout : (options.layout?.[entity] ?? 's3');
     manifest = await writeDynamoDbExport(

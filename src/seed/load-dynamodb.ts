@@ -34,11 +34,14 @@ export function openLocalDynamoDbClient(endpoint: string): DynamoDBClient {
   });
 }
 
-/** Creates each table (PAY_PER_REQUEST, hash key `Id` S) and waits until it is active. */
+/**
+ * Creates each table (PAY_PER_REQUEST, hash key `Id` S) and waits until it is active; with
+ * `stream`, each has a DynamoDB Stream of that view (what `kpi-migrate sync` follows).
+ */
 export async function createLegacyTables(
   client: DynamoDBClient,
   tables: readonly string[],
-  options: { ifExists?: 'fail' | 'keep' } = {},
+  options: { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
 ): Promise<void> {
   for (const table of tables) {
     try {
@@ -48,6 +51,7 @@ export async function createLegacyTables(
           BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: [{ AttributeName: 'Id', AttributeType: 'S' }],
           KeySchema: [{ AttributeName: 'Id', KeyType: 'HASH' }],
+          ...(options.stream === undefined ? {} : { StreamSpecification: { StreamEnabled: true, StreamViewType: options.stream } }),
         }),
       );
     } catch (error) {
@@ -135,7 +139,7 @@ async function writeBatch(client: DynamoDBClient, table: string, requests: Write
 export async function loadLegacyTables(
   client: DynamoDBClient,
   tables: readonly { table: string; items: ItemSource }[],
-  options: PutItemsOptions & { ifExists?: 'fail' | 'keep' } = {},
+  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
 ): Promise<Record<string, number>> {
   await createLegacyTables(
     client,
@@ -152,7 +156,7 @@ export async function loadScanDumpDirectory(
   client: DynamoDBClient,
   dir: string,
   tableNames: TableNames,
-  options: PutItemsOptions & { ifExists?: 'fail' | 'keep' } = {},
+  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
 ): Promise<Record<string, number>> {
   return loadLegacyTables(
     client,

@@ -9,7 +9,7 @@ import {
 import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
 import type { z } from 'zod';
 import type { LegacyItem } from '../model/legacy-value.js';
-import type { LinkLookups } from './lookups.js';
+import type { PersonResolution } from './lookups.js';
 import type { Reject } from '../model/reject.js';
 import type { KpiLinkRow } from '../model/rows.js';
 
@@ -45,20 +45,20 @@ export type LinkMapping =
  * A GoalKpiLink → one kpi_links row. person_id is the person linked to the KPI's owner, or
  * to the link's creator when the KPI is unknown or has no owner (contract §3).
  */
-export function mapGoalKpiLink(item: LegacyItem, lookups: LinkLookups): LinkMapping {
+export function mapGoalKpiLink(item: LegacyItem, lookups: PersonResolution): LinkMapping {
   const parsed = goalKpiLinkSchema.parse(item);
   if (!parsed.ok) return { ok: false, reject: parsed.reject };
   return linkMappingOf(parsed.record, lookups, item.Id as string, parsed.legacyExtra);
 }
 
 /** The fast path of mapGoalKpiLink (see LegacyRecordSchema.parseTyped): undefined sends the item through mapGoalKpiLink. */
-export function typedGoalKpiLink(typed: TypedItem, lookups: LinkLookups): LinkMapping | undefined {
+export function typedGoalKpiLink(typed: TypedItem, lookups: PersonResolution): LinkMapping | undefined {
   const parsed = goalKpiLinkSchema.parseTyped(typed);
   if (parsed === undefined) return undefined;
   return linkMappingOf(parsed.record, lookups, (typed.Id as { S: string }).S, parsed.legacyExtra);
 }
 
-function linkMappingOf(link: z.output<typeof goalKpiLinkSchema.schema>, lookups: LinkLookups, sourceId: string, legacyExtra: string): LinkMapping {
+function linkMappingOf(link: z.output<typeof goalKpiLinkSchema.schema>, lookups: PersonResolution, sourceId: string, legacyExtra: string): LinkMapping {
   const owner = lookups.kpiOwner(link.TenantId, link.KpiId);
   const userId = owner ?? link.CreatedBy;
   const person = lookups.personFor(link.TenantId, userId);

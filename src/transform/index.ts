@@ -16,7 +16,7 @@ export {
 } from './legacy-record.js';
 export { kpiSchema, parseKpi, typedKpi, type Kpi } from './kpi.js';
 export { personSchema, parsePerson, typedPerson, type Person } from './person.js';
-export { LinkLookups } from './lookups.js';
+export { LinkLookups, type PersonResolution } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
 export { goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';

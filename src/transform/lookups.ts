@@ -33,6 +33,14 @@ class GuidValues {
   }
 }
 
+/** What a link's person resolution asks of the KPI and people tables (contract §3). Canonical GUIDs in. */
+export interface PersonResolution {
+  /** The KPI's owner GUID, null when it has none, undefined when the KPI is unknown. */
+  kpiOwner(tenantId: string, kpiId: string): string | null | undefined;
+  /** The person linked to a user in a tenant (the lowest Id when several are), undefined when there is none. */
+  personFor(tenantId: string, userId: string): string | undefined;
+}
+
 /**
  * What a link's person resolution needs from the KPI and people tables, fed record by record.
  *
@@ -41,7 +49,7 @@ class GuidValues {
  * 45 bytes an entry, so a million KPIs and a million people take about 90 MB. (Map entries keyed
  * by `tenant|id` text took about 270 bytes.)
  */
-export class LinkLookups {
+export class LinkLookups implements PersonResolution {
   /** (tenant, kpiId) → the owner's user GUID, or none. */
   readonly #kpis = new ScopedGuidTable();
   readonly #owners = new GuidValues();

@@ -338,11 +338,13 @@ function noteKeptLinks(keptLinks: readonly string[], limit: number, warnings: st
 async function resolveRun(sql: SqlSession, runId: string | undefined, schema: string, warnings: string[]): Promise<RunRecord | undefined> {
   let run: RunRecord | undefined;
   if (runId !== undefined) {
-    run = await findRun(sql, runId);
+    // A sync keeps the reject set of the run it continues: that run is the one to account with.
+    const { rows } = await sql.query<{ id: string }>('select coalesce(sync_of, id)::text as id from kpi_migrate.runs where id = $1::bigint', [runId]);
+    run = rows[0] === undefined ? undefined : await findRun(sql, rows[0].id);
     if (run === undefined) throw new MigrateError('RUN_NOT_FOUND', `run ${runId} does not exist`);
   } else {
     const { rows } = await sql.query<{ id: string }>(
-      `select id::text as id from kpi_migrate.runs where status = 'completed' and not dry_run and target_schema = $1 order by runs.id desc limit 1`,
+      `select id::text as id from kpi_migrate.runs where status = 'completed' and not dry_run and target_schema = $1 and sync_of is null order by runs.id desc limit 1`,
       [schema],
     );
     run = rows[0] === undefined ? undefined : await findRun(sql, rows[0].id);

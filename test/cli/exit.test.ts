@@ -31,7 +31,7 @@ describe('exit codes: what a Job should do next', () => {
     }
     expect([...byExit.keys()].sort()).toEqual([2, 3, 4]);
     expect(byExit.get(4)).toEqual(['INTERNAL']);
-    expect(byExit.get(2)!.sort()).toEqual(['CONFIG_INVALID', 'CONVERGE_REFUSED', 'RUN_NOT_FOUND', 'RUN_STATE', 'TARGET_INCOMPATIBLE', 'USAGE']);
+    expect(byExit.get(2)!.sort()).toEqual(['CONFIG_INVALID', 'CONVERGE_REFUSED', 'RUN_NOT_FOUND', 'RUN_STATE', 'SYNC_REFUSED', 'TARGET_INCOMPATIBLE', 'USAGE']);
   });
 
   it('the target: a refusal that may pass on a retry is 3, another refusal of the server 3, an error from no server a bug (4)', () => {

@@ -4,6 +4,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { LegacyItem } from '../../src/model/legacy-value.js';
+import { expect } from 'vitest';
+import { MigrateError } from '../../src/errors.js';
+import { defaultTableNames, type LegacyEntity, type TableNames } from '../../src/model/entities.js';
 import { toAttributeMap } from '../../src/extract/dynamodb-json.js';
 
 /** DynamoDB JSON as files carry it: binary as base64 text. */
@@ -149,4 +152,25 @@ export async function writeManifest(path: string, files: S3Export['files'], expo
     });
   });
   await writeFile(path, `${lines.join('\n')}\n`);
+}
+
+/** A promise's rejection, which must be a MigrateError. */
+export async function failureOf(promise: Promise<unknown>): Promise<MigrateError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MigrateError);
+  return error as MigrateError;
+}
+
+/** Fresh numbered export directories under `root()`, each with the `legacy-` table names and `entity`'s table. */
+export function caseDirectories(root: () => string, entity: LegacyEntity): () => Promise<{ dir: string; tableNames: TableNames; table: string }> {
+  let counter = 0;
+  return async () => {
+    const dir = join(root(), `case-${counter++}`);
+    await mkdir(dir, { recursive: true });
+    const tableNames = defaultTableNames('legacy-');
+    return { dir, tableNames, table: tableNames[entity] };
+  };
 }

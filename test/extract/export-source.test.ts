@@ -5,32 +5,15 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { MigrateError } from '../../src/errors.js';
-import { defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
+import type { LegacyEntity } from '../../src/model/entities.js';
 import type { LegacyItem } from '../../src/model/legacy-value.js';
 import { unreadableProblemOf } from '../../src/model/unreadable.js';
-import { exportLine, exportLines, writeFlatDirectory, writeJsonLines, writeManifest, writeS3Export, writeScanDump } from './export-files.js';
+import { caseDirectories, exportLine, exportLines, failureOf, writeFlatDirectory, writeJsonLines, writeManifest, writeS3Export, writeScanDump } from './export-files.js';
 import { buildItems, ids, partitionsEndWithDone, readPages, sortedById } from './legacy-items.js';
 
 const ENTITY: LegacyEntity = 'KpiActual';
 let root: string;
-let counter = 0;
-
-/** A fresh export directory and table names for one test. */
-async function freshDir(): Promise<{ dir: string; tableNames: ReturnType<typeof defaultTableNames>; table: string }> {
-  const dir = join(root, `case-${counter++}`);
-  await mkdir(dir, { recursive: true });
-  const tableNames = defaultTableNames('legacy-');
-  return { dir, tableNames, table: tableNames[ENTITY] };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<MigrateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MigrateError);
-  return error as MigrateError;
-}
+const freshDir = caseDirectories(() => root, ENTITY);
 
 /** Reads until the source throws; returns what was yielded before and the error. */
 async function readUntilFailure(source: ReturnType<typeof createExportSource>, entity: LegacyEntity) {

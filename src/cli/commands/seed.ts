@@ -10,6 +10,8 @@ interface SeedArgs {
   format: 'export' | 'dynamodb' | 'kv';
   layout: 'flat' | 's3';
   tablePrefix: string;
+  changes?: number;
+  windows: 'consecutive' | 'overlapping' | 'gap';
 }
 
 export const seedCommand = {
@@ -22,14 +24,24 @@ export const seedCommand = {
       .option('out', { type: 'string', demandOption: true, describe: 'output directory' })
       .option('format', { choices: ['export', 'dynamodb', 'kv'] as const, default: 'export' as const, describe: 'export files, `aws dynamodb scan` dumps, or kv_store JSON lines' })
       .option('layout', { choices: ['flat', 's3'] as const, default: 'flat' as const, describe: '--format export: flat files or the Export-to-S3 layout' })
-      .option('table-prefix', { type: 'string', default: 'purposepath-', describe: 'legacy table name prefix' }),
+      .option('table-prefix', { type: 'string', default: 'purposepath-', describe: 'legacy table name prefix' })
+      .option('changes', {
+        type: 'number',
+        describe: '--format export: also write incremental exports taking the data set to a changed state (every kind of change), made with this seed',
+      })
+      .option('windows', {
+        choices: ['consecutive', 'overlapping', 'gap'] as const,
+        default: 'consecutive' as const,
+        describe: 'with --changes: two consecutive windows, a second one overlapping the first, or one leaving a gap',
+      }),
   handler: async (args: SeedArgs) => {
     const result = await seed({
       items: args.items,
       seed: args.seed,
       out: args.out,
       format: args.format,
-      layout: args.layout,
+      layout: args.changes === undefined ? args.layout : 's3',
+      ...(args.changes === undefined ? {} : { incremental: { changeSeed: args.changes, windows: args.windows } }),
       tableNames: defaultTableNames(args.tablePrefix),
     });
     print(JSON.stringify(result, null, 2));

@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import { DeleteItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { SqlSession } from '../../src/db/sql-client.js';
+import { LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } from '../../src/model/entities.js';
+import { deriveChangedState, planLegacyData, type AttributeMap } from '../../src/seed/index.js';
+import { loadLegacyTables, openLocalDynamoDbClient } from '../../src/seed/load-dynamodb.js';
+import { hashSeed, mulberry32, type Rng } from '../../src/seed/prng.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { describeOutcome, runCli, startCli, type CliOutcome } from '../support/child-cli.js';
+import { DynamoDBStreamsClient, TrimmedDataAccessException } from '@aws-sdk/client-dynamodb-streams';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { MigrateError } from '../../src/errors.js';
+import { syncConfigured } from '../../src/pipeline/sync-configured.js';
+import { rollbackRun } from '../../src/load/rollback.js';
+import { expectSameTarget, failedValidationChecks, rejectKeysOf, targetOf } from './converge-support.js';
+
+/**
+ * Contract §5 with DynamoDB Streams: a writer changes all six tables while the full run reads
+ * and between syncs; once it stops and `sync --until-caught-up` returns, the target is what a
+ * fresh run of the tables' final state writes, row for row and reject for reject.
+ */
+
+type Operation = { entity: LegacyEntity; put: AttributeMap } | { entity: LegacyEntity; remove: string };
+
+const idOf = (item: AttributeMap): string => (item.Id as { S: string }).S;
+
+/** What turns state A into state B, one write per record, in a seeded order. */
+function operationsFromAToB(a: Record<LegacyEntity, AttributeMap[]>, b: Record<LegacyEntity, AttributeMap[]>, rng: Rng): Operation[] {
+  const operations: Operation[] = [];
+  for (const entity of LEGACY_ENTITIES) {
+    const before = new Map(a[entity].map((item) => [idOf(item), JSON.stringify(item)]));
+    const after = new Map(b[entity].map((item) => [idOf(item), item]));
+    for (const [id, item] of after) if (before.get(id) !== JSON.stringify(item)) operations.push({ entity, put: item });
+    for (const id of before.keys()) if (!after.has(id)) operations.push({ entity, remove: id });
+  }
+  // Fisher–Yates with the seeded generator: the order of writes across tables is part of the test.
+  for (let i = operations.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [operations[i], operations[j]] = [operations[j]!, operations[i]!];
+  }
+  return operations;
+}
+
+/** A record rewritten on the way (an intermediate state that a later write replaces): the stream carries both. */
+function withDetours(operations: readonly Operation[], a: Record<LegacyEntity, AttributeMap[]>): Operation[] {
+  const out: Operation[] = [];
+  operations.forEach((operation, at) => {
+    if (at % 7 === 0 && 'put' in operation) out.push({ entity: operation.entity, put: { ...operation.put, Detour: { S: `intermediate ${at}` } } });
+    if (at % 11 === 0 && 'remove' in operation) {
+      const original = a[operation.entity].find((item) => idOf(item) === operation.remove);
+      if (original !== undefined) out.push({ entity: operation.entity, put: { ...original, Detour: { S: `touched before its delete ${at}` } } });
+    }
+    out.push(operation);
+  });
+  return out;
+}
+
+async function write(client: DynamoDBClient, tables: Record<LegacyEntity, string>, operations: readonly Operation[], pauseMs = 0): Promise<void> {
+  for (const operation of operations) {
+    const table = tables[operation.entity];
+    if ('put' in operation) await client.send(new PutItemCommand({ TableName: table, Item: operation.put }));
+    else await client.send(new DeleteItemCommand({ TableName: table, Key: { Id: { S: operation.remove } } }));
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
+
+/** The changes a sync reports it read (its summary's first figure). */
+function appliedChanges(stdout: string): number {
+  const match = /sync: (\d+) change\(s\)/.exec(stdout);
+  if (match === null) throw new Error(`no sync summary in: ${stdout}`);
+  return Number(match[1]);
+}
+
+function expectExit(outcome: CliOutcome, code: number, what: string): void {
+  expect(outcome.code, `${what}: ${describeOutcome(outcome)}`).toBe(code);
+}
+
+async function baseRunOf(sql: SqlSession): Promise<string> {
+  const { rows } = await sql.query<{ id: string }>(`select min(id)::text as id from kpi_migrate.runs where sync_of is null`);
+  return rows[0]!.id;
+}
+
+describe('sync from DynamoDB Streams converges to a fresh run of the final state (contract §5)', () => {
+  const endpoint = inject('dynamoDbEndpoint');
+  const plan = planLegacyData({ items: 500, seed: 14 });
+  const stateA = Object.fromEntries(LEGACY_ENTITIES.map((entity) => [entity, [...plan.tableItems(entity)]])) as Record<LegacyEntity, AttributeMap[]>;
+  const changed = deriveChangedState(plan, { seed: 14 });
+  const cleanups: (() => Promise<void>)[] = [];
+  let client: DynamoDBClient;
+
+  beforeAll(() => {
+    client = openLocalDynamoDbClient(endpoint);
+    cleanups.push(async () => client.destroy());
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  async function seededTables(): Promise<{ prefix: string; names: Record<LegacyEntity, string> }> {
+    const prefix = `s${randomBytes(4).toString('hex')}-`;
+    const names = defaultTableNames(prefix);
+    await loadLegacyTables(
+      client,
+      LEGACY_ENTITIES.map((entity) => ({ table: names[entity], items: stateA[entity] })),
+      { stream: 'NEW_AND_OLD_IMAGES' },
+    );
+    return { prefix, names };
+  }
+
+  async function database(): Promise<TestDatabase> {
+    const db = await createTestDatabase();
+    cleanups.push(() => db.drop());
+    return db;
+  }
+
+  const sourceArgs = (prefix: string, url: string): string[] => ['--source', 'dynamodb', '--dynamodb-endpoint', endpoint, '--table-prefix', prefix, '--database-url', url];
+
+  /** A fresh run of the tables as they are now, into a database of its own: what the synced target must equal. */
+  async function freshRun(prefix: string): Promise<{ db: TestDatabase; runId: string }> {
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'fresh run');
+    return { db, runId: await baseRunOf(db.sql) };
+  }
+
+  it('a writer on all six tables during the run and between syncs: sync --until-caught-up ends where a fresh run is, and validate --full passes', async () => {
+    const { prefix, names } = await seededTables();
+    const rng = mulberry32(hashSeed('sync-streams', 1));
+    const operations = withDetours(operationsFromAToB(stateA, changed.tables, rng), stateA);
+    expect(new Set(changed.changes.map((change) => change.kind)).size).toBeGreaterThan(20);
+    const third = Math.ceil(operations.length / 3);
+    const db = await database();
+
+    // The first third is written while the run reads the tables.
+    const run = startCli(['run', ...sourceArgs(prefix, db.url), '--no-validate', '--batch-rows', '100']);
+    await write(client, names, operations.slice(0, third), 2);
+    const ran = await run.exited;
+    expectExit(ran, 0, 'full run');
+    expect(ran.stderr).toContain('streams recorded for `kpi-migrate sync`');
+    const baseRun = await baseRunOf(db.sql);
+
+    await write(client, names, operations.slice(third, 2 * third));
+    const first = await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up', '--batch-changes', '25']);
+    expectExit(first, 0, 'first sync');
+    // Every write since the run began is a change of the streams: at least the two thirds written since.
+    expect(appliedChanges(first.stdout)).toBeGreaterThanOrEqual(2 * third);
+    await write(client, names, operations.slice(2 * third));
+    const last = await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up']);
+    expectExit(last, 0, 'last sync');
+    expect(last.stdout).toContain('caught up');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+    expect(await failedValidationChecks([...sourceArgs(prefix, db.url), '--full'])).toEqual([]);
+
+    // A sync with nothing new changes nothing.
+    const before = await targetOf(db.sql, true);
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'idle sync');
+    expect(await targetOf(db.sql, true)).toEqual(before);
+  });
+
+  it('sync SIGKILLed at seeded moments and started again ends where a fresh run is', async () => {
+    const { prefix, names } = await seededTables();
+    const rng = mulberry32(hashSeed('sync-streams', 2));
+    const operations = withDetours(operationsFromAToB(stateA, changed.tables, rng), stateA);
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    await write(client, names, operations);
+
+    let kills = 0;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up', '--batch-changes', '7']);
+      // Seeded moments: some before the image is read, most among the batches.
+      const wait = 300 + Math.floor(rng.next() * 2500);
+      const ended = await Promise.race([sync.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), wait))]);
+      if (ended !== undefined) {
+        expectExit(ended, 0, `sync after ${kills} kill(s)`);
+        break;
+      }
+      const outcome = await sync.kill('SIGKILL');
+      if (outcome.signal === 'SIGKILL') kills += 1;
+      else {
+        expectExit(outcome, 0, `sync after ${kills} kill(s)`);
+        break;
+      }
+    }
+    expect(kills).toBeGreaterThan(0);
+    // Whatever the kills left, a sync ends caught up.
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up']), 0, 'last sync');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), `synced with ${kills} kill(s) vs fresh`, changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
+
+  it('a trimmed stream position (the SDK answers TrimmedDataAccessException) is refused with exit 2 and the gap, and nothing is written', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(3)).slice(0, 20));
+    const before = await targetOf(db.sql, true);
+    const ledger = async () =>
+      (await db.sql.query<{ n: string }>(`select (select count(*) from kpi_migrate.runs) || '/' || (select count(*) from kpi_migrate.source_image) || '/' || (select count(*) from kpi_migrate.change_positions) || '/' || (select count(*) from kpi_migrate.rejects) as n`)).rows[0]!.n;
+    const ledgerBefore = await ledger();
+
+    const streams = new DynamoDBStreamsClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    cleanups.push(async () => streams.destroy());
+    // Fault injection: every GetRecords is answered as DynamoDB answers a position older than 24 hours.
+    streams.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRecordsCommand') {
+          throw new TrimmedDataAccessException({ message: 'The operation attempted to read past the oldest stream record in a shard.', $metadata: { httpStatusCode: 400 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'trimmedFault' },
+    );
+    const config = resolveConfig({ env: {}, overrides: { source: 'dynamodb', dynamodbEndpoint: endpoint, tablePrefix: prefix, databaseUrl: db.url } });
+    const refusal = await syncConfigured(config, { run: baseRun, follow: false, streamsClient: streams }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(MigrateError);
+    expect((refusal as MigrateError).code).toBe('SYNC_REFUSED');
+    expect((refusal as MigrateError).message).toMatch(/TrimmedDataAccessException.*a new full run is needed|A new full run is needed/);
+    expect((refusal as MigrateError).message).toMatch(/h of changes may be lost/);
+    expect(await targetOf(db.sql, true)).toEqual(before);
+    expect(await ledger()).toBe(ledgerBefore);
+  });
+
+  it('a table without a stream: the run says so once, and sync refuses it (exit 2) saying how to enable one', async () => {
+    const prefix = `n${randomBytes(4).toString('hex')}-`;
+    const names = defaultTableNames(prefix);
+    await loadLegacyTables(client, LEGACY_ENTITIES.map((entity) => ({ table: names[entity], items: stateA[entity].slice(0, 5) })));
+    const db = await database();
+    const ran = await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']);
+    expectExit(ran, 0, 'run');
+    expect(ran.stderr.match(/has a DynamoDB Stream|no DynamoDB Stream/g)).toHaveLength(1);
+    const refused = await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', await baseRunOf(db.sql)]);
+    expectExit(refused, 2, 'sync');
+    expect(refused.stderr).toContain('SYNC_REFUSED');
+    expect(refused.stderr).toContain('--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES');
+  });
+
+  it('rollback of a sync restores the target as the run left it', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate', '--no-finalize']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const afterRun = await targetOf(db.sql, true);
+    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(4)));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync');
+    expect(await targetOf(db.sql, true)).not.toEqual(afterRun);
+    const { rows } = await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint', [baseRun]);
+    await rollbackRun(db.sql, { runId: rows[0]!.id, schema: 'public', confirm: true });
+    expect(await targetOf(db.sql, true)).toEqual(afterRun);
+  });
+
+  it('sync --follow applies changes as they come, shows the lag, and stops cleanly on SIGTERM between batches', async () => {
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const operations = operationsFromAToB(stateA, changed.tables, mulberry32(5));
+    const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--follow', '--batch-changes', '50']);
+    await write(client, names, operations, 1);
+    // Followed until the changes it applies stop growing (it polls the drained shards every second), then stopped.
+    const applied = async (): Promise<number> =>
+      Number((await db.sql.query<{ n: string | null }>(`select sum(c.read)::text as n from kpi_migrate.run_counts c join kpi_migrate.runs r on r.id = c.run_id where r.sync_of = $1::bigint`, [baseRun])).rows[0]?.n ?? 0);
+    let seen = -1;
+    for (let now = await applied(); (now !== seen || now < operations.length) && sync.running(); now = await applied()) {
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+    }
+    expect(sync.running()).toBe(true);
+    const stopped = await sync.kill('SIGTERM');
+    expectExit(stopped, 0, 'sync --follow stopped by SIGTERM');
+    expect(stopped.stdout).toContain('stopped');
+    expect(stopped.stderr).toMatch(/lag \d+ s/);
+    expect(stopped.stderr).toContain('"event":"sync"');
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'followed vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
+});
