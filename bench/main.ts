@@ -8,6 +8,7 @@ import { packageRoot } from '../src/package-root.js';
 import { seed } from '../src/seed/index.js';
 import { measureCeiling, renderTargetRows, type RenderedRows } from './ceiling.js';
 import { measureDynamoDbRun, measureRawScan, startLoadedDynamoDb, stopDynamoDb } from './dynamodb-path.js';
+import { measureSync, type SyncFigures } from './sync-path.js';
 import { measureExportRound, measureExportRun, validateAvailable, type ExportRound } from './export-path.js';
 import { measureNaiveBaseline } from './naive-baseline.js';
 import { measureExtractMemory, type ExtractMemoryFigures } from './extract-memory.js';
@@ -49,7 +50,8 @@ const USAGE = `npm run bench -- [options]
   --dynamodb-heap-mb N DynamoDB Local's JVM heap (default 2048)
   --skip-dynamodb      leave out the DynamoDB path (no Java)
   --only PARTS         measure only these, comma-separated: export (with ceiling and naive, which
-                       load its rows), dynamodb, memory, extract`;
+                       load its rows), dynamodb, sync (DynamoDB Streams: changes applied per
+                       second after a full run), memory, extract`;
 
 function whole(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
@@ -80,10 +82,10 @@ async function main(): Promise<void> {
     extractItems: whole('extract-items', flags['extract-items'], 100),
     dynamodbHeapMb: whole('dynamodb-heap-mb', flags['dynamodb-heap-mb'], 256),
     dynamodb: !flags['skip-dynamodb'],
-    parts: new Set((flags.only ?? 'export,dynamodb,memory,extract').split(',').map((part) => part.trim())),
+    parts: new Set((flags.only ?? 'export,dynamodb,sync,memory,extract').split(',').map((part) => part.trim())),
   };
   for (const part of options.parts) {
-    if (!['export', 'dynamodb', 'memory', 'extract'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory, extract)`);
+    if (!['export', 'dynamodb', 'sync', 'memory', 'extract'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, sync, memory, extract)`);
   }
   const startedAt = new Date();
   const loadAtStart = loadavg();
@@ -165,6 +167,14 @@ async function main(): Promise<void> {
       });
     }
 
+    let sync: SyncFigures | undefined;
+    if (options.dynamodb && options.parts.has('sync')) {
+      await attempt('sync', async () => {
+        say(`sync: DynamoDB Local with streams, ${options.dynamodbItems.toLocaleString('en-US')} facts: run, first sync, then every 10th fact rewritten and synced`);
+        sync = await measureSync(options.dynamodbItems, options.dynamodbHeapMb, databases);
+      });
+    }
+
     let scaled: { items: number; peakRssBytes: number; seconds: number; targetRows: number } | undefined;
     if (options.memoryScale > 0 && options.parts.has('memory')) {
       await attempt('memory', async () => {
@@ -200,7 +210,7 @@ async function main(): Promise<void> {
     }
 
     const validateMissing = options.parts.has('export') && !validate;
-    const result = summarize({ options, rounds, ceilings, naive, dynamodb, scaled, extract, rendered: renderedRows, failures, validateMissing });
+    const result = summarize({ options, rounds, ceilings, naive, dynamodb, sync, scaled, extract, rendered: renderedRows, failures, validateMissing });
     const finishedAt = new Date();
     const document = {
       startedAt: startedAt.toISOString(),
@@ -209,7 +219,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, postgres: postgresVersion, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() },
       options: { ...options, databaseUrl: undefined },
       figures: result.figures,
-      raw: { rounds, ceilings, naive, dynamodb, scaled, extract, failures },
+      raw: { rounds, ceilings, naive, dynamodb, sync, scaled, extract, failures },
       table: result.lines,
     };
     const resultsDir = path.join(packageRoot, 'bench', 'results');
@@ -234,6 +244,7 @@ interface Measured {
   ceilings: { seconds: number; rows: number }[];
   naive: { seconds: number; rows: number }[];
   dynamodb?: { raw: { seconds: number; items: number }[]; tool: { seconds: number; items: number; peakRssBytes: number }[] };
+  sync?: SyncFigures;
   scaled?: { items: number; peakRssBytes: number; seconds: number; targetRows: number };
   extract?: ExtractMemoryFigures;
   rendered: RenderedRows | undefined;
@@ -304,6 +315,13 @@ function summarize(measured: Measured) {
           met: judged(toolToRaw, toolToRaw >= 0.8),
         }
       : { measurement: 'DynamoDB path: run --source dynamodb', figure: measured.failures.dynamodb ? `FAILED: ${measured.failures.dynamodb}` : 'not measured' },
+    measured.sync
+      ? {
+          measurement: `sync from DynamoDB Streams: ${measured.sync.sync.changes.toLocaleString('en-US')} fact updates (first sync, image + replay of the load: ${measured.sync.firstSync.changes.toLocaleString('en-US')} changes in ${seconds(measured.sync.firstSync.seconds)})`,
+          figure: `${rate(measured.sync.sync.changes / measured.sync.sync.seconds, 'changes')} (${seconds(measured.sync.sync.seconds)})`,
+          ratio: times(measured.sync.sync.changes / measured.sync.sync.seconds / (measured.sync.run.items / measured.sync.run.seconds), 'run items/s'),
+        }
+      : { measurement: 'sync from DynamoDB Streams', figure: measured.failures.sync ? `FAILED: ${measured.failures.sync}` : 'not measured' },
     {
       measurement: `re-run (nothing changes${rerunWritten === 0 ? ': 0 rows written' : Number.isNaN(rerunWritten) ? '' : `: ${rerunWritten} ROWS WRITTEN`})`,
       figure: seconds(rerunSeconds),
