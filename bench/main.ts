@@ -8,6 +8,7 @@ import { packageRoot } from '../src/package-root.js';
 import { seed } from '../src/seed/index.js';
 import { measureCeiling, renderTargetRows, type RenderedRows } from './ceiling.js';
 import { measureDynamoDbRun, measureRawScan, startLoadedDynamoDb, stopDynamoDb } from './dynamodb-path.js';
+import { measureSync, type SyncFigures } from './sync-path.js';
 import { measureExportRound, measureExportRun, measureLeanFloor, validateAvailable, type ExportRound, type LeanFloorFigures } from './export-path.js';
 import { measureNaiveBaseline } from './naive-baseline.js';
 import { measureExtractMemory, type ExtractMemoryFigures } from './extract-memory.js';
@@ -50,7 +51,9 @@ const USAGE = `npm run bench -- [options]
   --dynamodb-heap-mb N DynamoDB Local's JVM heap (default 2048)
   --skip-dynamodb      leave out the DynamoDB path (no Java)
   --only PARTS         measure only these, comma-separated: export (with ceiling and naive, which
-                       load its rows), dynamodb, memory, extract, sync (sync from incremental exports)`;
+                       load its rows), dynamodb, sync (DynamoDB Streams: changes applied per
+                       second after a full run), sync-export (sync from incremental exports),
+                       memory, extract`;
 
 function whole(name: string, value: string | undefined, min: number): number {
   const n = Number(value);
@@ -81,10 +84,10 @@ async function main(): Promise<void> {
     extractItems: whole('extract-items', flags['extract-items'], 100),
     dynamodbHeapMb: whole('dynamodb-heap-mb', flags['dynamodb-heap-mb'], 256),
     dynamodb: !flags['skip-dynamodb'],
-    parts: new Set((flags.only ?? 'export,dynamodb,memory,extract,sync').split(',').map((part) => part.trim())),
+    parts: new Set((flags.only ?? 'export,dynamodb,sync,sync-export,memory,extract').split(',').map((part) => part.trim())),
   };
   for (const part of options.parts) {
-    if (!['export', 'dynamodb', 'memory', 'extract', 'sync'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, memory, extract, sync)`);
+    if (!['export', 'dynamodb', 'sync', 'sync-export', 'memory', 'extract'].includes(part)) throw new Error(`--only: unknown part ${part} (export, dynamodb, sync, sync-export, memory, extract)`);
   }
   const startedAt = new Date();
   const loadAtStart = loadavg();
@@ -169,6 +172,14 @@ async function main(): Promise<void> {
       });
     }
 
+    let sync: SyncFigures | undefined;
+    if (options.dynamodb && options.parts.has('sync')) {
+      await attempt('sync', async () => {
+        say(`sync: DynamoDB Local with streams, ${options.dynamodbItems.toLocaleString('en-US')} facts: run, first sync, then every 10th fact rewritten and synced`);
+        sync = await measureSync(options.dynamodbItems, options.dynamodbHeapMb, databases);
+      });
+    }
+
     let scaled: { items: number; peakRssBytes: number; seconds: number; targetRows: number } | undefined;
     if (options.memoryScale > 0 && options.parts.has('memory')) {
       await attempt('memory', async () => {
@@ -203,17 +214,18 @@ async function main(): Promise<void> {
       });
     }
 
-    let sync: ExportSyncFigures | undefined;
-    if (options.parts.has('sync')) {
-      await attempt('sync', async () => {
-        say(`sync: incremental exports taking ${options.items.toLocaleString('en-US')} fact records to 1% changed, after a run of their full export`);
-        sync = await measureExportSync(options.items, work, databases);
-        say(`  sync ${seconds(sync.syncSeconds)} for ${sync.changes.toLocaleString('en-US')} changes (image ${seconds(sync.imageSeconds)} before it); run ${seconds(sync.runSeconds)} for ${sync.runRecords.toLocaleString('en-US')} records`);
+    let exportSync: ExportSyncFigures | undefined;
+    if (options.parts.has('sync-export')) {
+      await attempt('sync-export', async () => {
+        say(`sync-export: incremental exports taking ${options.items.toLocaleString('en-US')} fact records to 1% changed, after a run of their full export`);
+        const figures = await measureExportSync(options.items, work, databases);
+        exportSync = figures;
+        say(`  sync ${seconds(figures.syncSeconds)} for ${figures.changes.toLocaleString('en-US')} changes (image ${seconds(figures.imageSeconds)} before it); run ${seconds(figures.runSeconds)} for ${figures.runRecords.toLocaleString('en-US')} records`);
       });
     }
 
     const validateMissing = options.parts.has('export') && !validate;
-    const result = summarize({ options, rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, sync, rendered: renderedRows, failures, validateMissing });
+    const result = summarize({ options, rounds, ceilings, naive, leanFloors, dynamodb, sync, exportSync, scaled, extract, rendered: renderedRows, failures, validateMissing });
     const finishedAt = new Date();
     const document = {
       startedAt: startedAt.toISOString(),
@@ -222,7 +234,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, postgres: postgresVersion, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg() },
       options: { ...options, databaseUrl: undefined },
       figures: result.figures,
-      raw: { rounds, ceilings, naive, leanFloors, dynamodb, scaled, extract, sync, failures },
+      raw: { rounds, ceilings, naive, leanFloors, dynamodb, sync, exportSync, scaled, extract, failures },
       table: result.lines,
     };
     const resultsDir = path.join(packageRoot, 'bench', 'results');
@@ -248,9 +260,10 @@ interface Measured {
   naive: { seconds: number; rows: number }[];
   leanFloors: LeanFloorFigures[];
   dynamodb?: { raw: { seconds: number; items: number }[]; tool: { seconds: number; items: number; peakRssBytes: number }[] };
+  sync?: SyncFigures;
   scaled?: { items: number; peakRssBytes: number; seconds: number; targetRows: number };
   extract?: ExtractMemoryFigures;
-  sync?: ExportSyncFigures;
+  exportSync?: ExportSyncFigures;
   rendered: RenderedRows | undefined;
   failures: Record<string, string>;
   /** The build has no `validate` command (not: validation was not asked for). */
@@ -258,9 +271,9 @@ interface Measured {
 }
 
 /** Sync from incremental exports: changes applied per second, beside the same data set's run (records read per second). */
-function syncLines(measured: Measured): FigureLine[] {
-  const sync = measured.sync;
-  if (sync === undefined) return [{ measurement: 'sync from incremental exports', figure: measured.failures.sync ? `FAILED: ${measured.failures.sync}` : 'not measured' }];
+function exportSyncLines(measured: Measured): FigureLine[] {
+  const sync = measured.exportSync;
+  if (sync === undefined) return [{ measurement: 'sync from incremental exports', figure: measured.failures['sync-export'] ? `FAILED: ${measured.failures['sync-export']}` : 'not measured' }];
   const runRate = sync.runRecords / sync.runSeconds;
   return [
     {
@@ -353,6 +366,13 @@ function summarize(measured: Measured) {
           met: judged(toolToRaw, toolToRaw >= 0.4),
         }
       : { measurement: 'DynamoDB path: run --source dynamodb', figure: measured.failures.dynamodb ? `FAILED: ${measured.failures.dynamodb}` : 'not measured' },
+    measured.sync
+      ? {
+          measurement: `sync from DynamoDB Streams: ${measured.sync.sync.changes.toLocaleString('en-US')} fact updates (first sync, image + replay of the load: ${measured.sync.firstSync.changes.toLocaleString('en-US')} changes in ${seconds(measured.sync.firstSync.seconds)})`,
+          figure: `${rate(measured.sync.sync.changes / measured.sync.sync.seconds, 'changes')} (${seconds(measured.sync.sync.seconds)})`,
+          ratio: times(measured.sync.sync.changes / measured.sync.sync.seconds / (measured.sync.run.items / measured.sync.run.seconds), 'run items/s'),
+        }
+      : { measurement: 'sync from DynamoDB Streams', figure: measured.failures.sync ? `FAILED: ${measured.failures.sync}` : 'not measured' },
     {
       measurement: `re-run (nothing changes${rerunWritten === 0 ? ': 0 rows written' : Number.isNaN(rerunWritten) ? '' : `: ${rerunWritten} ROWS WRITTEN`})`,
       figure: seconds(rerunSeconds),
@@ -403,7 +423,7 @@ function summarize(measured: Measured) {
           met: measured.extract.peakRssBytes < 200 * mb,
         }
       : { measurement: 'peak RSS of the extract alone', figure: measured.failures.extract ? `FAILED: ${measured.failures.extract}` : 'not measured' },
-    ...syncLines(measured),
+    ...exportSyncLines(measured),
   ];
   const figures = {
     targetRows: rows,

@@ -194,7 +194,8 @@ export async function lastUnfinishedRun(sql: SqlSession, filter: { environment?:
     sql,
     'looking for an unfinished run',
     // runs.id, not id: that would be the text column of RUN_COLUMNS, and '9' sorts after '10'.
-    `select ${RUN_COLUMNS} from kpi_migrate.runs where $1::text is null or environment = $1 order by runs.id desc limit 1`,
+    // A sync's own run (sync_of) is no migration to resume: the same sync command continues it.
+    `select ${RUN_COLUMNS} from kpi_migrate.runs where ($1::text is null or environment = $1) and sync_of is null order by runs.id desc limit 1`,
     [filter.environment ?? null],
   );
   const newest = rows[0];

@@ -214,6 +214,13 @@ export async function migrateInThisThread(
 async function recordStreams(config: ResolvedConfig, sql: SqlClient, runId: string, progress: ProgressSink | undefined): Promise<void> {
   const options = configuredStreamOptions(config);
   if (options === undefined || (await recordedChangeStreams(sql, runId)).length > 0) return;
+  // Recorded now, the streams would start after what an earlier session of this run already read:
+  // the changes in between would be missed. Then nothing is recorded, and sync refuses the run.
+  const { rows } = await sql.query<{ started: boolean }>('select exists (select 1 from kpi_migrate.checkpoints where run_id = $1::bigint) as started', [runId]);
+  if (rows[0]?.started === true) {
+    progress?.message?.(`run ${runId} read tables before its stream positions were recorded: \`kpi-migrate sync\` will not be able to follow it`);
+    return;
+  }
   const streams = await describeTableStreams(options);
   await recordChangeStreams(sql, runId, streams);
   const without = streams.filter((stream) => stream.streamArn === null).map((stream) => options.tableNames[stream.entity]);

@@ -231,6 +231,9 @@ async function openRun(request: RunRequest): Promise<{ runId: string; claim: Run
   if (run === undefined) {
     throw new MigrateError('RUN_NOT_FOUND', request.resume === 'last' ? 'no unfinished run to resume' : `run ${request.resume} does not exist`);
   }
+  if (run.options.syncOf !== undefined) {
+    throw new MigrateError('RUN_STATE', `run ${run.id} is a sync of run ${String(run.options.syncOf)}, not a migration: continue it with kpi-migrate sync --run ${String(run.options.syncOf)}`);
+  }
   if (run.sourceKind !== request.source.kind) {
     throw new MigrateError('RUN_STATE', `run ${run.id} read from ${run.sourceKind}; resuming it from ${request.source.kind} would not match its checkpoints`);
   }

@@ -101,7 +101,9 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   checks.push(schemaFindings.check);
   const run = schemaFindings.usable ? await resolveRun(sql, request.runId, schema, warnings) : undefined;
   const tenant = tenantOf(run);
-  const base = { request, startedAt, clock, checks, warnings, run, tenant, limit };
+  const asOf = run === undefined ? undefined : await syncedPositions(sql, run.id);
+  const described = asOf === undefined ? request : { ...request, sourceDescription: [request.sourceDescription, asOf].filter((part) => part !== undefined).join('; ') };
+  const base = { request: described, startedAt, clock, checks, warnings, run, tenant, limit };
   if (!schemaFindings.usable) {
     warnings.push('the target lacks the tables every other check reads: only the schema was checked');
     return finish(base, []);
@@ -355,6 +357,21 @@ async function resolveRun(sql: SqlSession, runId: string | undefined, schema: st
   if (run.status !== 'completed') warnings.push(`run ${run.id} is ${run.status}: its rejects may be incomplete`);
   if (run.dryRun) warnings.push(`run ${run.id} was a dry run: it wrote no rows and kept no rejects`);
   return run;
+}
+
+/**
+ * What the source's change stream had been applied up to when a run was synced (the stream
+ * positions, per table and shard): the state of the source this validation is as of. Undefined
+ * when no sync applied anything to the run.
+ */
+async function syncedPositions(sql: SqlSession, runId: string): Promise<string | undefined> {
+  const { rows } = await sql.query<{ entity: string; partition: string; position: string | null; done: boolean }>(
+    'select entity, partition, position::text as position, done from kpi_migrate.change_positions where run_id = $1::bigint order by entity, partition',
+    [runId],
+  );
+  if (rows.length === 0) return undefined;
+  const positions = rows.map((row) => `${row.entity} ${row.partition} ${row.position ?? 'start'}${row.done ? ' (closed, read to its end)' : ''}`);
+  return `as of the changes synced into run ${runId}: ${positions.join(', ')}`;
 }
 
 function tenantOf(run: RunRecord | undefined): string | undefined {

@@ -14,7 +14,7 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import { MigrateError } from '../../src/errors.js';
 import { syncConfigured } from '../../src/pipeline/sync-configured.js';
 import { rollbackRun } from '../../src/load/rollback.js';
-import { expectSameTarget, failedValidationChecks, rejectKeysOf, targetOf } from './converge-support.js';
+import { expectSameTarget, rejectKeysOf, targetOf } from './converge-support.js';
 
 /**
  * Contract §5 with DynamoDB Streams: a writer changes all six tables while the full run reads
@@ -153,7 +153,12 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     const fresh = await freshRun(prefix);
     expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced vs fresh', changed.changes);
     expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
-    expect(await failedValidationChecks([...sourceArgs(prefix, db.url), '--full'])).toEqual([]);
+    // validate at cutover: --full against the live tables passes, and names the stream positions it is as of.
+    const validated = await runCli(['validate', ...sourceArgs(prefix, db.url), '--full', '--format', 'json']);
+    expectExit(validated, 0, 'validate --full');
+    const report = JSON.parse(validated.stdout) as { checks: { name: string; status: string; summary: string }[]; source: { description?: string } };
+    expect(report.checks.filter((check) => check.status === 'failed')).toEqual([]);
+    expect(report.source.description).toMatch(new RegExp(`as of the changes synced into run ${baseRun}: .*KpiReading shardId-\\S+ \\{"sequenceNumber": ?"\\d+"\\}`));
 
     // A sync with nothing new changes nothing.
     const before = await targetOf(db.sql, true);
@@ -161,17 +166,21 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     expect(await targetOf(db.sql, true)).toEqual(before);
   });
 
-  it('sync SIGKILLed at seeded moments and started again ends where a fresh run is', async () => {
+  it('sync SIGKILLed at seeded moments and started again, with writes between the restarts, ends where a fresh run is', async () => {
     const { prefix, names } = await seededTables();
     const rng = mulberry32(hashSeed('sync-streams', 2));
     const operations = withDetours(operationsFromAToB(stateA, changed.tables, rng), stateA);
     const db = await database();
     expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
     const baseRun = await baseRunOf(db.sql);
-    await write(client, names, operations);
+    // Half the writes before the first sync, the rest in slices between the restarts.
+    const half = Math.ceil(operations.length / 2);
+    await write(client, names, operations.slice(0, half));
+    const slices = Array.from({ length: 4 }, (_, k) => operations.slice(half + Math.ceil(((operations.length - half) * k) / 4), half + Math.ceil(((operations.length - half) * (k + 1)) / 4)));
 
     let kills = 0;
     for (let attempt = 0; attempt < 40; attempt++) {
+      if (attempt > 0) await write(client, names, slices.shift() ?? []);
       const sync = startCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up', '--batch-changes', '7']);
       // Seeded moments: some before the image is read, most among the batches.
       const wait = 300 + Math.floor(rng.next() * 2500);
@@ -188,6 +197,7 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
       }
     }
     expect(kills).toBeGreaterThan(0);
+    for (const slice of slices) await write(client, names, slice);
     // Whatever the kills left, a sync ends caught up.
     expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun, '--until-caught-up']), 0, 'last sync');
 
