@@ -19,7 +19,7 @@ import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
 import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
-import type { LegacySource, Position, ResumeState, SourcePage } from '../model/source.js';
+import type { LegacySource, Position, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 
 export interface DynamoDbSourceOptions {
   /** A client the caller owns and closes; without it one is made from region/endpoint/credentials. */
@@ -234,14 +234,23 @@ function workerSegments(total: number, worker: DynamoDbSourceOptions['worker']):
   return worker === undefined ? all : all.filter((i) => i % worker.count === worker.index - 1);
 }
 
-function scanSegment(
+/** A page of scanned items, as SourcePage or TypedSourcePage. */
+type PageOf<Page> = (raw: Record<string, AttributeValue>[], where: string, page: Omit<SourcePage, 'items'>) => Page;
+
+const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: raw.map((item) => itemOf(item, where)) });
+
+/** The SDK's attribute maps as they came: the fast path reads them, `item` builds the few others. */
+const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.length, typed: (index) => raw[index], item: (index) => itemOf(raw[index]!, where) });
+
+function scanSegment<Page>(
   reader: Reader,
   entity: LegacyEntity,
   table: string,
   segment: number,
   total: number,
   startKey: Record<string, AttributeValue> | undefined,
-): Producer<SourcePage> {
+  pageOf: PageOf<Page>,
+): Producer<Page> {
   const { client, send, pageLimit, counters } = reader;
   const partition = segmentPartition(segment, total);
   return async function* (signal) {
@@ -266,16 +275,17 @@ function scanSegment(
         throw failure;
       }
       estimate = Math.max(1, page.units);
-      const items = (page.output.Items ?? []).map((item) => itemOf(item, `an item of ${table} (${partition})`));
+      const raw = page.output.Items ?? [];
+      const where = `an item of ${table} (${partition})`;
       counters.pages += 1;
-      counters.items += items.length;
+      counters.items += raw.length;
       const last = page.output.LastEvaluatedKey;
       if (last === undefined || Object.keys(last).length === 0) {
-        yield { entity, partition, items, position: null, done: true };
+        yield pageOf(raw, where, { entity, partition, position: null, done: true });
         return;
       }
       exclusiveStartKey = last;
-      yield { entity, partition, items, position: keyToPosition(last), done: false };
+      yield pageOf(raw, where, { entity, partition, position: keyToPosition(last), done: false });
     }
   };
 }
@@ -291,16 +301,16 @@ function scanRequest(table: string, pageLimit: number, segment: number, total: n
   };
 }
 
-async function* readTable(reader: Reader, options: DynamoDbSourceOptions, entity: LegacyEntity, from?: ResumeState): AsyncGenerator<SourcePage> {
+async function* readTable<Page>(reader: Reader, options: DynamoDbSourceOptions, entity: LegacyEntity, from: ResumeState | undefined, pageOf: PageOf<Page>): AsyncGenerator<Page> {
   const table = options.tableNames[entity];
   const total = await segmentCount(reader, table, from, options.segments);
-  const producers: Producer<SourcePage>[] = [];
+  const producers: Producer<Page>[] = [];
   for (const segment of workerSegments(total, options.worker)) {
     const partition = segmentPartition(segment, total);
     const state = from?.[partition];
     if (state?.done) continue;
     const startKey = state?.position ? positionToKey(state.position, partition) : undefined;
-    producers.push(scanSegment(reader, entity, table, segment, total, startKey));
+    producers.push(scanSegment(reader, entity, table, segment, total, startKey, pageOf));
   }
   yield* mergeConcurrently(producers, options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, producers.length));
 }
@@ -387,7 +397,8 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
 
   return {
     kind: 'dynamodb',
-    readTable: (entity, from) => readTable(reader, options, entity, from),
+    readTable: (entity, from) => readTable(reader, options, entity, from, itemsPage),
+    readTypedTable: (entity, from) => readTable(reader, options, entity, from, typedPage),
     countItems: (entity) => countItems(reader, options.tableNames[entity], options.segments),
     getItems: (entity, ids) => getItems(reader, options.tableNames[entity], ids),
     stats: () => ({ ...counters, rateLimitedMs: limiter?.waitedMs ?? 0 }),

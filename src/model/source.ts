@@ -48,7 +48,10 @@ export interface LegacySource {
    * Pulling drives the reading: nothing is read ahead beyond a page or two per partition.
    */
   readTable(entity: LegacyEntity, from?: ResumeState): AsyncIterable<SourcePage>;
-  /** The same pages as `readTable`, typed: a source whose items come as DynamoDB JSON may offer it. */
+  /**
+   * The same pages as `readTable`, typed: a source whose items come as DynamoDB JSON may offer it,
+   * and a reader then prefers it. A wrapper that changes `readTable` must change this too, or leave it out.
+   */
   readTypedTable?(entity: LegacyEntity, from?: ResumeState): AsyncIterable<TypedSourcePage>;
   /** An independent recount of a table's items (for validation). */
   countItems(entity: LegacyEntity): Promise<number>;

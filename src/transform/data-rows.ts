@@ -1,7 +1,7 @@
 import type { DataEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
-import { rejectOf } from './legacy-record.js';
+import { rejectOf, type ParsedRecord, type TypedItem, type TypedParse } from './legacy-record.js';
 import type { MappingResult } from '../model/reject.js';
 import type { KpiDataRow } from '../model/rows.js';
 import { KPI_DATA_ID_NAMESPACE, uuidV5 } from './uuid-v5.js';
@@ -61,4 +61,35 @@ export function fanOut(
     }),
   );
   return { ok: true, rows };
+}
+
+/** What a data entity's legacy schema parses a record into: at least the keys it fans out by. */
+interface DataRecordFields {
+  Id: string;
+  TenantId: string;
+  KpiId: string;
+}
+
+/**
+ * A data entity's full mapping (item → rows, or the reject) and its fast path (typed attributes →
+ * what to fan out, undefined where it cannot vouch), both from one schema and one content function.
+ */
+export function dataEntityMapping<Parsed extends DataRecordFields>(
+  entity: DataEntity,
+  schema: { parse(item: LegacyItem): ParsedRecord<Parsed>; parseTyped(typed: TypedItem): TypedParse<Parsed> },
+  contentOf: (record: Parsed, sourceId: string, legacyExtra: string) => DataRowContent,
+): { map(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow>; typed(typed: TypedItem): TypedDataRecord | undefined } {
+  const keyOf = (record: Parsed): DataRecordKey => ({ id: record.Id, tenantId: record.TenantId, kpiId: record.KpiId });
+  return {
+    map(item, links) {
+      const parsed = schema.parse(item);
+      if (!parsed.ok) return { ok: false, reject: parsed.reject };
+      return fanOut(entity, item, keyOf(parsed.record), contentOf(parsed.record, item.Id as string, parsed.legacyExtra), links);
+    },
+    typed(typed) {
+      const parsed = schema.parseTyped(typed);
+      if (parsed === undefined) return undefined;
+      return { key: keyOf(parsed.record), content: contentOf(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
+    },
+  };
 }

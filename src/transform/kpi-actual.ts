@@ -8,13 +8,9 @@ import {
   coerceText,
   coerceTimestamp,
 } from './coerce.js';
-import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import { dataEntityMapping, type DataRowContent } from './data-rows.js';
 import type { z } from 'zod';
-import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
-import type { LegacyItem } from '../model/legacy-value.js';
-import type { LinkIndex } from './link-index.js';
-import type { MappingResult } from '../model/reject.js';
-import type { KpiDataRow } from '../model/rows.js';
+import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
 /** `purposepath-kpi-actuals` (contract §1), attributes in contract order. */
 export const kpiActualSchema = legacyRecord('KpiActual', {
@@ -35,27 +31,15 @@ export const kpiActualSchema = legacyRecord('KpiActual', {
   RecordedAt: attribute(coerceTimestamp),
 });
 
+const actualMapping = dataEntityMapping('KpiActual', kpiActualSchema, actualContent);
+
 /** An actual → one 'actual'/'measured' kpi_data row per link of its KPI; its recorder is its creator. */
-export function mapKpiActual(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
-  const parsed = kpiActualSchema.parse(item);
-  if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  return fanOut('KpiActual', item, keyOf(parsed.record), actualContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
-}
+export const mapKpiActual = actualMapping.map;
 
 /** The fast path of mapKpiActual (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiActual. */
-export function typedKpiActual(typed: TypedItem): TypedDataRecord | undefined {
-  const parsed = kpiActualSchema.parseTyped(typed);
-  if (parsed === undefined) return undefined;
-  return { key: keyOf(parsed.record), content: actualContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
-}
+export const typedKpiActual = actualMapping.typed;
 
-type Parsed = z.output<typeof kpiActualSchema.schema>;
-
-function keyOf(actual: Parsed): DataRecordKey {
-  return { id: actual.Id, tenantId: actual.TenantId, kpiId: actual.KpiId };
-}
-
-function actualContent(actual: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+function actualContent(actual: z.output<typeof kpiActualSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
   return {
     data_category: 'actual',
     target_subtype: null,

@@ -1,11 +1,7 @@
 import { coerceActor, coerceConfidenceLevel, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import { dataEntityMapping, type DataRowContent } from './data-rows.js';
 import type { z } from 'zod';
-import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
-import type { LegacyItem } from '../model/legacy-value.js';
-import type { LinkIndex } from './link-index.js';
-import type { MappingResult } from '../model/reject.js';
-import type { KpiDataRow } from '../model/rows.js';
+import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
 /** `purposepath-kpi-milestones` (contract §1), attributes in contract order. */
 export const kpiMilestoneSchema = legacyRecord('KpiMilestone', {
@@ -23,27 +19,15 @@ export const kpiMilestoneSchema = legacyRecord('KpiMilestone', {
   UpdatedAt: optionalAttribute(coerceTimestamp),
 });
 
+const milestoneMapping = dataEntityMapping('KpiMilestone', kpiMilestoneSchema, milestoneContent);
+
 /** A milestone → one 'target'/'expected' kpi_data row per link of its KPI. */
-export function mapKpiMilestone(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
-  const parsed = kpiMilestoneSchema.parse(item);
-  if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  return fanOut('KpiMilestone', item, keyOf(parsed.record), milestoneContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
-}
+export const mapKpiMilestone = milestoneMapping.map;
 
 /** The fast path of mapKpiMilestone (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiMilestone. */
-export function typedKpiMilestone(typed: TypedItem): TypedDataRecord | undefined {
-  const parsed = kpiMilestoneSchema.parseTyped(typed);
-  if (parsed === undefined) return undefined;
-  return { key: keyOf(parsed.record), content: milestoneContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
-}
+export const typedKpiMilestone = milestoneMapping.typed;
 
-type Parsed = z.output<typeof kpiMilestoneSchema.schema>;
-
-function keyOf(milestone: Parsed): DataRecordKey {
-  return { id: milestone.Id, tenantId: milestone.TenantId, kpiId: milestone.KpiId };
-}
-
-function milestoneContent(milestone: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+function milestoneContent(milestone: z.output<typeof kpiMilestoneSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
   return {
     data_category: 'target',
     target_subtype: 'expected',

@@ -1,11 +1,7 @@
 import { coerceActor, coerceDataSource, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { fanOut, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+import { dataEntityMapping, type DataRowContent } from './data-rows.js';
 import type { z } from 'zod';
-import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
-import type { LegacyItem } from '../model/legacy-value.js';
-import type { LinkIndex } from './link-index.js';
-import type { MappingResult } from '../model/reject.js';
-import type { KpiDataRow } from '../model/rows.js';
+import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
 /** `purposepath-kpi-readings` (contract §1), attributes in contract order. */
 export const kpiReadingSchema = legacyRecord('KpiReading', {
@@ -22,30 +18,18 @@ export const kpiReadingSchema = legacyRecord('KpiReading', {
   ReadAt: attribute(coerceTimestamp),
 });
 
+const readingMapping = dataEntityMapping('KpiReading', kpiReadingSchema, readingContent);
+
 /**
  * A reading → one 'actual'/'measured' kpi_data row per link of its KPI, mapped as contract §3
  * says. Readings have no override or replan flags: those columns stay null.
  */
-export function mapKpiReading(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow> {
-  const parsed = kpiReadingSchema.parse(item);
-  if (!parsed.ok) return { ok: false, reject: parsed.reject };
-  return fanOut('KpiReading', item, keyOf(parsed.record), readingContent(parsed.record, item.Id as string, parsed.legacyExtra), links);
-}
+export const mapKpiReading = readingMapping.map;
 
 /** The fast path of mapKpiReading (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiReading. */
-export function typedKpiReading(typed: TypedItem): TypedDataRecord | undefined {
-  const parsed = kpiReadingSchema.parseTyped(typed);
-  if (parsed === undefined) return undefined;
-  return { key: keyOf(parsed.record), content: readingContent(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
-}
+export const typedKpiReading = readingMapping.typed;
 
-type Parsed = z.output<typeof kpiReadingSchema.schema>;
-
-function keyOf(reading: Parsed): DataRecordKey {
-  return { id: reading.Id, tenantId: reading.TenantId, kpiId: reading.KpiId };
-}
-
-function readingContent(reading: Parsed, sourceId: string, legacyExtra: string): DataRowContent {
+function readingContent(reading: z.output<typeof kpiReadingSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
   return {
     data_category: 'actual',
     target_subtype: null,

@@ -37,8 +37,10 @@ describe('a run changed by another process while it runs', () => {
     const fixtures = createExportSource({ dir: path.join(SMALL_FIXTURES, 'export'), tableNames: defaultTableNames() });
     let rolledBack: string | undefined;
     // Another process (an operator's rollback) marks the run rolled back once its links are loaded.
+    // The wrapper reads through readTable only: it does not pass on the fixtures' typed pages.
+    const { readTypedTable: _typedPages, ...plainFixtures } = fixtures;
     const source: LegacySource = {
-      ...fixtures,
+      ...plainFixtures,
       async *readTable(entity, from) {
         if (entity === 'KpiMilestone' && rolledBack === undefined) {
           const { rows } = await db.sql.query<{ id: string }>(
