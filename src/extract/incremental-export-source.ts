@@ -195,7 +195,16 @@ function parseChangeLine(line: string, where: string, entity: LegacyEntity, file
 /** Pages of one window's data file from line `skip` on; a break ends it after a page of what came before. */
 async function* readChangeFile(file: ExportDataFile, entity: LegacyEntity, skip: number, pageSize: number): AsyncGenerator<ChangePage> {
   for await (const { lines, lineNumbers, consumed, done } of readLinePages(file, skip, pageSize)) {
-    const changes = lines.map((line, index) => parseChangeLine(line, `line ${lineNumbers[index]!} of ${file.partition}`, entity, file));
+    const changes: SourceChange[] = [];
+    for (const [index, line] of lines.entries()) {
+      try {
+        changes.push(parseChangeLine(line, `line ${lineNumbers[index]!} of ${file.partition}`, entity, file));
+      } catch (error) {
+        // The changes before a line that names no record still count: the sync stops after them.
+        if (changes.length > 0) yield { entity, partition: file.partition, changes, position: { line: lineNumbers[index - 1]! }, done: false };
+        throw error;
+      }
+    }
     yield { entity, partition: file.partition, changes, position: { line: consumed }, done };
   }
 }
