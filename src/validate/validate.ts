@@ -370,8 +370,23 @@ async function syncedPositions(sql: SqlSession, runId: string): Promise<string |
     [runId],
   );
   if (rows.length === 0) return undefined;
-  const positions = rows.map((row) => `${row.entity} ${row.partition} ${row.position ?? 'start'}${row.done ? ' (closed, read to its end)' : ''}`);
+  const positions = rows.map((row) => {
+    const window = exportWindowOf(row.partition, row.position);
+    if (window !== undefined) return `${row.entity} ${window}`;
+    return `${row.entity} ${row.partition} ${row.position ?? 'start'}${row.done ? ' (closed, read to its end)' : ''}`;
+  });
   return `as of the changes synced into run ${runId}: ${positions.join(', ')}`;
+}
+
+/**
+ * A sync from incremental exports records, per table, the end of the last window it applied
+ * (partition `exported-through`, position `{ time, export, kind }`): the report says it in words.
+ */
+function exportWindowOf(partition: string, position: string | null): string | undefined {
+  if (partition !== 'exported-through' || position === null) return undefined;
+  const { time, export: id, kind } = JSON.parse(position) as { time?: unknown; export?: unknown; kind?: unknown };
+  if (typeof time !== 'string') return undefined;
+  return `exported through ${time} (the ${kind === 'incremental' ? 'incremental' : 'full'} export ${String(id)})`;
 }
 
 function tenantOf(run: RunRecord | undefined): string | undefined {
