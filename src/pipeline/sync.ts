@@ -11,6 +11,7 @@ import { claimRun, guardedByClaim } from '../load/run-claim.js';
 import { findRun, finishRun, startRun, type RunRecord } from '../load/ledger.js';
 import { prepareRecord, type LoadReject, type PreparedRecord, type TargetRow } from '../load/prepare-record.js';
 import { refreshProgressCache } from '../load/progress-cache.js';
+import { readRecordedLayout } from '../load/target-ownership.js';
 import { resolveIdConflicts, type RowHolder } from '../load/id-conflicts.js';
 import {
   advanceChangePositions,
@@ -35,6 +36,7 @@ import {
   replaceRejects,
   rowsOfRecords,
   upsertRecordRows,
+  type SyncTarget,
   type RecordKey,
   type TargetTableName,
 } from '../load/sync-writer.js';
@@ -270,6 +272,7 @@ class SyncEngine {
     private readonly syncRunId: string,
     private readonly lookups: SyncLookups,
     private readonly links: SyncLinks,
+    private readonly target: SyncTarget,
   ) {}
 
   /** Lookups from the image; the links facts fan out to from the target (what its fact rows were derived with). */
@@ -284,9 +287,10 @@ class SyncEngine {
         }
       }
     }
+    const target: SyncTarget = { schema: request.targetSchema, layout: await readRecordedLayout(sql, request.targetSchema) };
     const links = new SyncLinks();
-    for (const row of await toolWrittenLinks(sql, request.targetSchema)) links.set(row.source_id, row);
-    const engine = new SyncEngine(sql, request, baseRunId, syncRunId, lookups, links);
+    for (const row of await toolWrittenLinks(sql, target)) links.set(row.source_id, row);
+    const engine = new SyncEngine(sql, request, baseRunId, syncRunId, lookups, links, target);
     const { rows } = await sql.query<{ found: boolean }>(`select to_regclass($1) is not null as found`, [`${quoteIdent(request.targetSchema)}.kpi_progress_cache`]);
     engine.#progressCache = rows[0]?.found === true;
     return engine;
@@ -462,7 +466,7 @@ class SyncEngine {
         scope.set(text, { key: { entity, sourceId: key.sourceId }, item, mapping });
         if (mapping?.ok) claimed.push(...mapping.rows.map((row) => row.id));
       }
-      const holders = await holdersOfRows(tx, this.request.targetSchema, table, uniqueIds(claimed));
+      const holders = await holdersOfRows(tx, this.target, table, uniqueIds(claimed));
       wanted = holders
         .filter((holder) => holder.sourceEntity !== null && holder.sourceId !== null && !scope.has(keyText(holder.sourceEntity, holder.sourceId)))
         .map((holder) => ({ entity: holder.sourceEntity as LegacyEntity, sourceId: holder.sourceId! }));
@@ -484,7 +488,6 @@ class SyncEngine {
     table: TargetTableName,
     scope: ReadonlyMap<string, Derived>,
   ): Promise<{ written: Set<string>; toDelete: string[]; touchedLinks: string[] }> {
-    const schema = this.request.targetSchema;
     const records = [...scope.values()];
     const rejects: LoadReject[] = [];
     const candidates: (Derived & { rows: TargetRow[] })[] = [];
@@ -495,7 +498,7 @@ class SyncEngine {
     }
 
     const applicationRows = new Map<string, RowHolder>();
-    for (const holder of await holdersOfRows(tx, schema, table, uniqueIds(candidates.flatMap((c) => c.rows.map((row) => row.id))))) {
+    for (const holder of await holdersOfRows(tx, this.target, table, uniqueIds(candidates.flatMap((c) => c.rows.map((row) => row.id))))) {
       if (holder.sourceEntity === null) applicationRows.set(holder.id, { sourceEntity: null, sourceId: null, lastRunId: null });
     }
     const claims = candidates.map((candidate) => ({
@@ -517,11 +520,11 @@ class SyncEngine {
       else prepared.set(winner.key.entity, [...(prepared.get(winner.key.entity) ?? []), outcome.record]);
     }
 
-    const held = await rowsOfRecords(tx, schema, table, records.map((derived) => derived.key));
+    const held = await rowsOfRecords(tx, this.target, table, records.map((derived) => derived.key));
     const written = new Set<string>();
     const kept = new Set<string>();
     for (const [entity, some] of prepared) {
-      const writes = await upsertRecordRows(tx, schema, table, () => entity, this.syncRunId, some);
+      const writes = await upsertRecordRows(tx, this.target, table, () => entity, this.syncRunId, some);
       const counts = this.counts(entity);
       counts.inserted += writes.inserted;
       counts.updated += writes.updated;
@@ -552,7 +555,7 @@ class SyncEngine {
 
   /** Deletes tool-written rows (old images kept), counted per entity; returns the links the deleted rows belonged to. */
   private async deleteRows(tx: SqlSession, table: TargetTableName, rowIds: readonly string[]): Promise<string[]> {
-    const deleted = await deleteToolRows(tx, this.request.targetSchema, table, this.syncRunId, rowIds);
+    const deleted = await deleteToolRows(tx, this.target, table, this.syncRunId, rowIds);
     for (const row of deleted) this.counts(row.sourceEntity as LegacyEntity).deleted += 1;
     return deleted.map((row) => row.linkId);
   }
