@@ -70,6 +70,17 @@ export async function toolWrittenLinks(
   return rows;
 }
 
+/** The records whose kpi_data rows reference these links now (the application's rows left out). */
+export async function recordsOnLinks(session: SqlSession, target: SyncTarget, linkIds: readonly string[]): Promise<RecordKey[]> {
+  if (linkIds.length === 0) return [];
+  const { rows } = await session.query<{ source_entity: LegacyEntity; source_id: string }>(
+    `select distinct t.source_entity, t.source_id from ${rowsOf(target, 'kpi_data')} t
+     where t.kpi_link_id = any($1::uuid[]) and t.source_entity is not null`,
+    [linkIds],
+  );
+  return rows.map((row) => ({ entity: row.source_entity, sourceId: row.source_id }));
+}
+
 /** Who holds these row ids now (the application's rows included). */
 export function holdersOfRows(session: SqlSession, target: SyncTarget, table: TargetTableName, rowIds: readonly string[]): Promise<RowProvenance[]> {
   if (rowIds.length === 0) return Promise.resolve([]);

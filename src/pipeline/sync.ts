@@ -34,6 +34,7 @@ import {
   toolWrittenLinks,
   rejectedRecords,
   replaceRejects,
+  recordsOnLinks,
   rowsOfRecords,
   upsertRecordRows,
   type SyncTarget,
@@ -56,7 +57,7 @@ import {
   toJsonText,
 } from '../transform/index.js';
 import { itemFromWire, itemToWire } from './item-wire.js';
-import { imageKeysOf, SyncLinks, SyncLookups, type KpiKey } from './sync-state.js';
+import { ConflictLosers, imageKeysOf, SyncLinks, SyncLookups, type KpiKey } from './sync-state.js';
 
 /** What a sync session is asked to do: apply a change source to what a full run wrote (contract §5). */
 export interface SyncRequest {
@@ -264,6 +265,7 @@ interface AppliedChange {
 class SyncEngine {
   readonly figures: SyncFigures = { batches: 0, changes: 0, stale: 0, entities: {}, lagSeconds: null, recordsBehind: null };
   #progressCache = false;
+  readonly #losers: Record<TargetTableName, ConflictLosers<RecordKey>> = { kpi_links: new ConflictLosers(), kpi_data: new ConflictLosers() };
 
   private constructor(
     private readonly sql: SqlClient,
@@ -293,7 +295,20 @@ class SyncEngine {
     const engine = new SyncEngine(sql, request, baseRunId, syncRunId, lookups, links, target);
     const { rows } = await sql.query<{ found: boolean }>(`select to_regclass($1) is not null as found`, [`${quoteIdent(request.targetSchema)}.kpi_progress_cache`]);
     engine.#progressCache = rows[0]?.found === true;
+    await engine.loadLosers();
     return engine;
+  }
+
+  /** The run's id_conflict losers, with the row ids their records claim as the run's mappers derive them now. */
+  private async loadLosers(): Promise<void> {
+    for (const [table, entities] of [['kpi_links', ['GoalKpiLink']], ['kpi_data', DATA_ENTITIES]] as const) {
+      const keys = await rejectedRecords(this.sql, this.baseRunId, entities, ['id_conflict']);
+      for (const record of await imageRecordsByKey(this.sql, this.baseRunId, keys)) {
+        if (record.item === null) continue;
+        const mapping = this.map(record.entity as MigratedEntity, itemFromWire(record.item));
+        if (mapping.ok) this.#losers[table].set(keyText(record.entity, record.sourceId), { entity: record.entity, sourceId: record.sourceId }, mapping.rows.map((row) => row.id));
+      }
+    }
   }
 
   private counts(entity: LegacyEntity): EntitySyncCounts {
@@ -410,7 +425,7 @@ class SyncEngine {
     const linkKeys = changedKeys(['GoalKpiLink']);
     linkKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, ['GoalKpiLink'], uniqueKpis(linkKpis))));
     linkKeys.push(...(await imageRecordsOfTenants(tx, this.baseRunId, 'GoalKpiLink', [...linkTenants])));
-    linkKeys.push(...(await rejectedRecords(tx, this.baseRunId, ['GoalKpiLink'], ['id_conflict', 'db_error'])));
+    if (linkKeys.length > 0) linkKeys.push(...(await rejectedRecords(tx, this.baseRunId, ['GoalKpiLink'], ['db_error'])));
     await this.deriveScope(tx, 'kpi_links', linkScope, linkKeys, changedItems);
     const linkOutcome = await this.writeScope(tx, 'kpi_links', linkScope);
 
@@ -423,7 +438,9 @@ class SyncEngine {
     const factScope = new Map<string, Derived>();
     const factKeys = changedKeys(DATA_ENTITIES);
     factKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, DATA_ENTITIES, uniqueKpis(factKpis))));
-    factKeys.push(...(await rejectedRecords(tx, this.baseRunId, DATA_ENTITIES, ['id_conflict', 'db_error'])));
+    // Facts still on a link about to go: their rows must move off it (or go) before it can.
+    factKeys.push(...(await recordsOnLinks(tx, this.target, linkOutcome.toDelete)));
+    if (factKeys.length > 0) factKeys.push(...(await rejectedRecords(tx, this.baseRunId, DATA_ENTITIES, ['db_error'])));
     await this.deriveScope(tx, 'kpi_data', factScope, factKeys, changedItems);
     const factOutcome = await this.writeScope(tx, 'kpi_data', factScope);
 
@@ -467,9 +484,14 @@ class SyncEngine {
         if (mapping?.ok) claimed.push(...mapping.rows.map((row) => row.id));
       }
       const holders = await holdersOfRows(tx, this.target, table, uniqueIds(claimed));
-      wanted = holders
-        .filter((holder) => holder.sourceEntity !== null && holder.sourceId !== null && !scope.has(keyText(holder.sourceEntity, holder.sourceId)))
-        .map((holder) => ({ entity: holder.sourceEntity as LegacyEntity, sourceId: holder.sourceId! }));
+      // The losers of the ids these records held or claim: the holder may be gone or have moved, or a new claimant come.
+      const held = await rowsOfRecords(tx, this.target, table, [...unique.values()]);
+      wanted = [
+        ...holders
+          .filter((holder) => holder.sourceEntity !== null && holder.sourceId !== null)
+          .map((holder) => ({ entity: holder.sourceEntity as LegacyEntity, sourceId: holder.sourceId! })),
+        ...this.#losers[table].at([...claimed, ...held.map((row) => row.id)]),
+      ].filter((key) => !scope.has(keyText(key.entity, key.sourceId)));
     }
   }
 
@@ -550,6 +572,12 @@ class SyncEngine {
       for (const candidate of candidates) for (const row of candidate.rows) touchedLinks.add(row.id);
     }
     await this.replaceRejects(tx, records.map((derived) => derived.key), rejects);
+    // A failed batch ends the sync session, so the index never outlives a rolled-back decision.
+    for (const derived of records) this.#losers[table].set(keyText(derived.key.entity, derived.key.sourceId), derived.key, undefined);
+    for (const loss of losers) {
+      const loser = candidates[loss.record]!;
+      this.#losers[table].set(keyText(loser.key.entity, loser.key.sourceId), loser.key, loser.rows.map((row) => row.id));
+    }
     return { written, toDelete: table === 'kpi_links' ? toDelete : [], touchedLinks: [...touchedLinks] };
   }
 
