@@ -6,7 +6,8 @@ import type { LegacyEntity, MigratedEntity } from '../model/entities.js';
 import type { Reject } from '../model/reject.js';
 import { insertRejects } from './rejects.js';
 import type { LoadReject, PreparedRecord } from './prepare-record.js';
-import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TargetTable } from './target-table.js';
+import { deletingRows, provenancedRows, tableStatements, TARGET_TABLES } from './target-table.js';
+import type { TargetLayout } from './target-ownership.js';
 
 /** Who wrote a target row: a source record, or (both null) the application. */
 export interface RowProvenance {
@@ -19,7 +20,16 @@ export interface RowProvenance {
 
 export type TargetTableName = 'kpi_links' | 'kpi_data';
 
-const TABLES: Record<TargetTableName, TargetTable> = { kpi_links: KPI_LINKS_TABLE, kpi_data: KPI_DATA_TABLE };
+/** The target a sync writes: its schema, and where each table keeps provenance (readRecordedLayout). */
+export interface SyncTarget {
+  schema: string;
+  layout: TargetLayout;
+}
+
+/** The table's rows with their provenance, whoever owns the table (provenancedRows). */
+function rowsOf(target: SyncTarget, table: TargetTableName): string {
+  return provenancedRows(target.schema, TARGET_TABLES[table], target.layout[table]);
+}
 
 export interface RecordKey {
   entity: LegacyEntity;
@@ -28,21 +38,21 @@ export interface RecordKey {
 
 /**
  * The provenance of target rows, chosen by `condition` over the row alias `t` (its id, provenance
- * columns). The one place that knows where provenance is kept: beside the row today.
+ * columns), read through provenancedRows: in the row or beside it, as the table keeps it.
  */
-async function selectProvenance(session: SqlSession, schema: string, table: TargetTableName, condition: string, params: readonly unknown[]): Promise<RowProvenance[]> {
+async function selectProvenance(session: SqlSession, target: SyncTarget, table: TargetTableName, condition: string, params: readonly unknown[]): Promise<RowProvenance[]> {
   const { rows } = await session.query<{ id: string; source_entity: string | null; source_id: string | null; link_id: string | null }>(
     `select t.id::text as id, t.source_entity, t.source_id, ${table === 'kpi_data' ? 't.kpi_link_id::text' : 'null'} as link_id
-     from ${quoteIdent(schema)}.${quoteIdent(table)} t where ${condition}`,
+     from ${rowsOf(target, table)} t where ${condition}`,
     params,
   );
   return rows.map((row) => ({ id: row.id, sourceEntity: row.source_entity, sourceId: row.source_id, linkId: row.link_id }));
 }
 
 /** The rows these source records hold now. */
-export function rowsOfRecords(session: SqlSession, schema: string, table: TargetTableName, keys: readonly RecordKey[]): Promise<RowProvenance[]> {
+export function rowsOfRecords(session: SqlSession, target: SyncTarget, table: TargetTableName, keys: readonly RecordKey[]): Promise<RowProvenance[]> {
   if (keys.length === 0) return Promise.resolve([]);
-  return selectProvenance(session, schema, table, '(t.source_entity, t.source_id) in (select * from unnest($1::text[], $2::text[]))', [
+  return selectProvenance(session, target, table, '(t.source_entity, t.source_id) in (select * from unnest($1::text[], $2::text[]))', [
     keys.map((key) => key.entity),
     keys.map((key) => key.sourceId),
   ]);
@@ -51,19 +61,30 @@ export function rowsOfRecords(session: SqlSession, schema: string, table: Target
 /** The links the tool wrote, as the fan-out of facts needs them (provenance GoalKpiLink). */
 export async function toolWrittenLinks(
   session: SqlSession,
-  schema: string,
+  target: SyncTarget,
 ): Promise<{ id: string; tenant_id: string; kpi_id: string; is_primary: boolean; source_id: string }[]> {
   const { rows } = await session.query<{ id: string; tenant_id: string; kpi_id: string; is_primary: boolean; source_id: string }>(
     `select t.id::text as id, t.tenant_id::text as tenant_id, t.kpi_id::text as kpi_id, t.is_primary, t.source_id
-     from ${quoteIdent(schema)}.kpi_links t where t.source_entity = 'GoalKpiLink'`,
+     from ${rowsOf(target, 'kpi_links')} t where t.source_entity = 'GoalKpiLink'`,
   );
   return rows;
 }
 
+/** The records whose kpi_data rows reference these links now (the application's rows left out). */
+export async function recordsOnLinks(session: SqlSession, target: SyncTarget, linkIds: readonly string[]): Promise<RecordKey[]> {
+  if (linkIds.length === 0) return [];
+  const { rows } = await session.query<{ source_entity: LegacyEntity; source_id: string }>(
+    `select distinct t.source_entity, t.source_id from ${rowsOf(target, 'kpi_data')} t
+     where t.kpi_link_id = any($1::uuid[]) and t.source_entity is not null`,
+    [linkIds],
+  );
+  return rows.map((row) => ({ entity: row.source_entity, sourceId: row.source_id }));
+}
+
 /** Who holds these row ids now (the application's rows included). */
-export function holdersOfRows(session: SqlSession, schema: string, table: TargetTableName, rowIds: readonly string[]): Promise<RowProvenance[]> {
+export function holdersOfRows(session: SqlSession, target: SyncTarget, table: TargetTableName, rowIds: readonly string[]): Promise<RowProvenance[]> {
   if (rowIds.length === 0) return Promise.resolve([]);
-  return selectProvenance(session, schema, table, 't.id = any($1::uuid[])', [rowIds]);
+  return selectProvenance(session, target, table, 't.id = any($1::uuid[])', [rowIds]);
 }
 
 export interface RowWrites {
@@ -81,7 +102,7 @@ export interface RowWrites {
  */
 export async function upsertRecordRows(
   session: SqlSession,
-  schema: string,
+  target: SyncTarget,
   table: TargetTableName,
   entityOf: (record: PreparedRecord) => MigratedEntity,
   runId: string,
@@ -89,7 +110,7 @@ export async function upsertRecordRows(
 ): Promise<RowWrites> {
   const writes: RowWrites = { inserted: 0, updated: 0, unchanged: 0, refused: [] };
   if (records.length === 0) return writes;
-  const statements = tableStatements(schema, TABLES[table]);
+  const statements = tableStatements(target.schema, TARGET_TABLES[table], target.layout[table]);
   await session.query(statements.createStaging);
   const attempt = async (some: readonly PreparedRecord[]): Promise<void> => {
     const rowCount = some.reduce((sum, record) => sum + record.rowIds.length, 0);
@@ -140,19 +161,16 @@ export async function upsertRecordRows(
  */
 export async function deleteToolRows(
   session: SqlSession,
-  schema: string,
+  target: SyncTarget,
   table: TargetTableName,
   runId: string,
   rowIds: readonly string[],
 ): Promise<{ sourceEntity: string; linkId: string }[]> {
   if (rowIds.length === 0) return [];
-  const target = `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  const unreferenced = table === 'kpi_links' ? `and not exists (select 1 from ${quoteIdent(schema)}.kpi_data d where d.kpi_link_id = t.id)` : '';
+  const unreferenced = table === 'kpi_links' ? `and not exists (select 1 from ${quoteIdent(target.schema)}.kpi_data d where d.kpi_link_id = h.id)` : '';
+  const toolWritten = `t.id = any(array(select h.id from ${rowsOf(target, table)} h where h.id = any($2::uuid[]) and h.source_entity is not null ${unreferenced}))`;
   const { rows } = await session.query<{ source_entity: string; link_id: string }>(
-    `with dropped as (
-       delete from ${target} t where t.id = any($2::uuid[]) and t.source_entity is not null ${unreferenced}
-       returning t.*
-     ), history as (
+    `with ${deletingRows(target.schema, TARGET_TABLES[table], target.layout[table], 'dropped', toolWritten)}, history as (
        insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
        select $1::bigint, '${table}', h.id, 'delete', to_jsonb(h) from dropped h
      )

@@ -133,3 +133,37 @@ export function imageKeysOf(entity: LegacyEntity, item: LegacyItem): { tenantId:
   const guid = (value: unknown): string | null => (typeof value === 'string' ? (canonicalGuid(value) ?? null) : null);
   return { tenantId: guid(item.TenantId), kpiId: entity === 'Kpi' ? guid(item.Id) : guid(item.KpiId) };
 }
+
+/**
+ * The run's id_conflict losers of one table, by the row ids they claim. A loser's outcome changes
+ * only when the record holding (or now claiming) one of those ids changes: a batch re-derives the
+ * losers at the ids its records held or claim, not every loser of the run.
+ */
+export class ConflictLosers<Key> {
+  readonly #claims = new Map<string, { key: Key; rowIds: readonly string[] }>();
+  readonly #byRow = new Map<string, Set<string>>();
+
+  /** Records `key` (named `text`) as a loser claiming `rowIds`, or (undefined) as no loser. */
+  set(text: string, key: Key, rowIds: readonly string[] | undefined): void {
+    for (const id of this.#claims.get(text)?.rowIds ?? []) {
+      const holders = this.#byRow.get(id);
+      holders?.delete(text);
+      if (holders?.size === 0) this.#byRow.delete(id);
+    }
+    this.#claims.delete(text);
+    if (rowIds === undefined) return;
+    this.#claims.set(text, { key, rowIds });
+    for (const id of rowIds) {
+      let holders = this.#byRow.get(id);
+      if (holders === undefined) this.#byRow.set(id, (holders = new Set()));
+      holders.add(text);
+    }
+  }
+
+  /** The losers claiming any of these row ids. */
+  at(rowIds: Iterable<string>): Key[] {
+    const found = new Set<string>();
+    for (const id of rowIds) for (const text of this.#byRow.get(id) ?? []) found.add(text);
+    return [...found].map((text) => this.#claims.get(text)!.key);
+  }
+}

@@ -11,6 +11,7 @@ import { claimRun, guardedByClaim } from '../load/run-claim.js';
 import { findRun, finishRun, startRun, type RunRecord } from '../load/ledger.js';
 import { prepareRecord, type LoadReject, type PreparedRecord, type TargetRow } from '../load/prepare-record.js';
 import { refreshProgressCache } from '../load/progress-cache.js';
+import { readRecordedLayout } from '../load/target-ownership.js';
 import { resolveIdConflicts, type RowHolder } from '../load/id-conflicts.js';
 import {
   advanceChangePositions,
@@ -33,8 +34,10 @@ import {
   toolWrittenLinks,
   rejectedRecords,
   replaceRejects,
+  recordsOnLinks,
   rowsOfRecords,
   upsertRecordRows,
+  type SyncTarget,
   type RecordKey,
   type TargetTableName,
 } from '../load/sync-writer.js';
@@ -54,7 +57,7 @@ import {
   toJsonText,
 } from '../transform/index.js';
 import { itemFromWire, itemToWire } from './item-wire.js';
-import { imageKeysOf, SyncLinks, SyncLookups, type KpiKey } from './sync-state.js';
+import { ConflictLosers, imageKeysOf, SyncLinks, SyncLookups, type KpiKey } from './sync-state.js';
 
 /** What a sync session is asked to do: apply a change source to what a full run wrote (contract §5). */
 export interface SyncRequest {
@@ -262,6 +265,7 @@ interface AppliedChange {
 class SyncEngine {
   readonly figures: SyncFigures = { batches: 0, changes: 0, stale: 0, entities: {}, lagSeconds: null, recordsBehind: null };
   #progressCache = false;
+  readonly #losers: Record<TargetTableName, ConflictLosers<RecordKey>> = { kpi_links: new ConflictLosers(), kpi_data: new ConflictLosers() };
 
   private constructor(
     private readonly sql: SqlClient,
@@ -270,6 +274,7 @@ class SyncEngine {
     private readonly syncRunId: string,
     private readonly lookups: SyncLookups,
     private readonly links: SyncLinks,
+    private readonly target: SyncTarget,
   ) {}
 
   /** Lookups from the image; the links facts fan out to from the target (what its fact rows were derived with). */
@@ -284,12 +289,26 @@ class SyncEngine {
         }
       }
     }
+    const target: SyncTarget = { schema: request.targetSchema, layout: await readRecordedLayout(sql, request.targetSchema) };
     const links = new SyncLinks();
-    for (const row of await toolWrittenLinks(sql, request.targetSchema)) links.set(row.source_id, row);
-    const engine = new SyncEngine(sql, request, baseRunId, syncRunId, lookups, links);
+    for (const row of await toolWrittenLinks(sql, target)) links.set(row.source_id, row);
+    const engine = new SyncEngine(sql, request, baseRunId, syncRunId, lookups, links, target);
     const { rows } = await sql.query<{ found: boolean }>(`select to_regclass($1) is not null as found`, [`${quoteIdent(request.targetSchema)}.kpi_progress_cache`]);
     engine.#progressCache = rows[0]?.found === true;
+    await engine.loadLosers();
     return engine;
+  }
+
+  /** The run's id_conflict losers, with the row ids their records claim as the run's mappers derive them now. */
+  private async loadLosers(): Promise<void> {
+    for (const [table, entities] of [['kpi_links', ['GoalKpiLink']], ['kpi_data', DATA_ENTITIES]] as const) {
+      const keys = await rejectedRecords(this.sql, this.baseRunId, entities, ['id_conflict']);
+      for (const record of await imageRecordsByKey(this.sql, this.baseRunId, keys)) {
+        if (record.item === null) continue;
+        const mapping = this.map(record.entity as MigratedEntity, itemFromWire(record.item));
+        if (mapping.ok) this.#losers[table].set(keyText(record.entity, record.sourceId), { entity: record.entity, sourceId: record.sourceId }, mapping.rows.map((row) => row.id));
+      }
+    }
   }
 
   private counts(entity: LegacyEntity): EntitySyncCounts {
@@ -406,7 +425,7 @@ class SyncEngine {
     const linkKeys = changedKeys(['GoalKpiLink']);
     linkKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, ['GoalKpiLink'], uniqueKpis(linkKpis))));
     linkKeys.push(...(await imageRecordsOfTenants(tx, this.baseRunId, 'GoalKpiLink', [...linkTenants])));
-    linkKeys.push(...(await rejectedRecords(tx, this.baseRunId, ['GoalKpiLink'], ['id_conflict', 'db_error'])));
+    if (linkKeys.length > 0) linkKeys.push(...(await rejectedRecords(tx, this.baseRunId, ['GoalKpiLink'], ['db_error'])));
     await this.deriveScope(tx, 'kpi_links', linkScope, linkKeys, changedItems);
     const linkOutcome = await this.writeScope(tx, 'kpi_links', linkScope);
 
@@ -419,7 +438,9 @@ class SyncEngine {
     const factScope = new Map<string, Derived>();
     const factKeys = changedKeys(DATA_ENTITIES);
     factKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, DATA_ENTITIES, uniqueKpis(factKpis))));
-    factKeys.push(...(await rejectedRecords(tx, this.baseRunId, DATA_ENTITIES, ['id_conflict', 'db_error'])));
+    // Facts still on a link about to go: their rows must move off it (or go) before it can.
+    factKeys.push(...(await recordsOnLinks(tx, this.target, linkOutcome.toDelete)));
+    if (factKeys.length > 0) factKeys.push(...(await rejectedRecords(tx, this.baseRunId, DATA_ENTITIES, ['db_error'])));
     await this.deriveScope(tx, 'kpi_data', factScope, factKeys, changedItems);
     const factOutcome = await this.writeScope(tx, 'kpi_data', factScope);
 
@@ -462,10 +483,15 @@ class SyncEngine {
         scope.set(text, { key: { entity, sourceId: key.sourceId }, item, mapping });
         if (mapping?.ok) claimed.push(...mapping.rows.map((row) => row.id));
       }
-      const holders = await holdersOfRows(tx, this.request.targetSchema, table, uniqueIds(claimed));
-      wanted = holders
-        .filter((holder) => holder.sourceEntity !== null && holder.sourceId !== null && !scope.has(keyText(holder.sourceEntity, holder.sourceId)))
-        .map((holder) => ({ entity: holder.sourceEntity as LegacyEntity, sourceId: holder.sourceId! }));
+      const holders = await holdersOfRows(tx, this.target, table, uniqueIds(claimed));
+      // The losers of the ids these records held or claim: the holder may be gone or have moved, or a new claimant come.
+      const held = await rowsOfRecords(tx, this.target, table, [...unique.values()]);
+      wanted = [
+        ...holders
+          .filter((holder) => holder.sourceEntity !== null && holder.sourceId !== null)
+          .map((holder) => ({ entity: holder.sourceEntity as LegacyEntity, sourceId: holder.sourceId! })),
+        ...this.#losers[table].at([...claimed, ...held.map((row) => row.id)]),
+      ].filter((key) => !scope.has(keyText(key.entity, key.sourceId)));
     }
   }
 
@@ -484,7 +510,6 @@ class SyncEngine {
     table: TargetTableName,
     scope: ReadonlyMap<string, Derived>,
   ): Promise<{ written: Set<string>; toDelete: string[]; touchedLinks: string[] }> {
-    const schema = this.request.targetSchema;
     const records = [...scope.values()];
     const rejects: LoadReject[] = [];
     const candidates: (Derived & { rows: TargetRow[] })[] = [];
@@ -495,7 +520,7 @@ class SyncEngine {
     }
 
     const applicationRows = new Map<string, RowHolder>();
-    for (const holder of await holdersOfRows(tx, schema, table, uniqueIds(candidates.flatMap((c) => c.rows.map((row) => row.id))))) {
+    for (const holder of await holdersOfRows(tx, this.target, table, uniqueIds(candidates.flatMap((c) => c.rows.map((row) => row.id))))) {
       if (holder.sourceEntity === null) applicationRows.set(holder.id, { sourceEntity: null, sourceId: null, lastRunId: null });
     }
     const claims = candidates.map((candidate) => ({
@@ -517,11 +542,11 @@ class SyncEngine {
       else prepared.set(winner.key.entity, [...(prepared.get(winner.key.entity) ?? []), outcome.record]);
     }
 
-    const held = await rowsOfRecords(tx, schema, table, records.map((derived) => derived.key));
+    const held = await rowsOfRecords(tx, this.target, table, records.map((derived) => derived.key));
     const written = new Set<string>();
     const kept = new Set<string>();
     for (const [entity, some] of prepared) {
-      const writes = await upsertRecordRows(tx, schema, table, () => entity, this.syncRunId, some);
+      const writes = await upsertRecordRows(tx, this.target, table, () => entity, this.syncRunId, some);
       const counts = this.counts(entity);
       counts.inserted += writes.inserted;
       counts.updated += writes.updated;
@@ -547,12 +572,18 @@ class SyncEngine {
       for (const candidate of candidates) for (const row of candidate.rows) touchedLinks.add(row.id);
     }
     await this.replaceRejects(tx, records.map((derived) => derived.key), rejects);
+    // A failed batch ends the sync session, so the index never outlives a rolled-back decision.
+    for (const derived of records) this.#losers[table].set(keyText(derived.key.entity, derived.key.sourceId), derived.key, undefined);
+    for (const loss of losers) {
+      const loser = candidates[loss.record]!;
+      this.#losers[table].set(keyText(loser.key.entity, loser.key.sourceId), loser.key, loser.rows.map((row) => row.id));
+    }
     return { written, toDelete: table === 'kpi_links' ? toDelete : [], touchedLinks: [...touchedLinks] };
   }
 
   /** Deletes tool-written rows (old images kept), counted per entity; returns the links the deleted rows belonged to. */
   private async deleteRows(tx: SqlSession, table: TargetTableName, rowIds: readonly string[]): Promise<string[]> {
-    const deleted = await deleteToolRows(tx, this.request.targetSchema, table, this.syncRunId, rowIds);
+    const deleted = await deleteToolRows(tx, this.target, table, this.syncRunId, rowIds);
     for (const row of deleted) this.counts(row.sourceEntity as LegacyEntity).deleted += 1;
     return deleted.map((row) => row.linkId);
   }

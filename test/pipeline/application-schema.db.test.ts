@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlSession } from '../../src/db/sql-client.js';
 import { deriveChangedState } from '../../src/seed/changes.js';
-import { planLegacyData, type AttributeMap } from '../../src/seed/index.js';
+import { planLegacyData, SEED_EXPORT_TIME, writeIncrementalExports, type AttributeMap } from '../../src/seed/index.js';
 import { LEGACY_ENTITIES, MIGRATED_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS } from '../../src/model/rows.js';
 import { cloneDatabase, createTestDatabase, testServerUrl, type TestDatabase } from '../support/database.js';
 import { describeOutcome, runCli, startCli } from '../support/child-cli.js';
 import { accountingOf, committedReads, exportRunArgs, pollUntil, runIds, runStatus, temporaryDirectory, type Accounting } from '../faults/harness.js';
-import { runArgs, writeTables } from './converge-support.js';
+import { runArgs, TABLE_NAMES, writeTables } from './converge-support.js';
 import { cachedProgress, canonical, expectedProgress } from '../load/progress-oracle.js';
 import { missing } from '../support/prerequisites.js';
 import { rejectKeys } from '../support/target-rows.js';
@@ -141,7 +141,7 @@ describe.skipIf(skipReason !== undefined)('tables the application created (contr
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  const dirs = {} as Record<'a' | 'b', string>;
+  const dirs = {} as Record<'a' | 'b' | 'incremental', string>;
   let reference: { rows: MigratedRows; accounting: Accounting; rejects: string[] };
   let referenceReads: number;
 
@@ -155,6 +155,11 @@ describe.skipIf(skipReason !== undefined)('tables the application created (contr
       dirs[key] = dir.dir;
       await writeTables(dir.dir, tables);
     }
+    // State A's full export and the consecutive incremental windows that take it to B (`seed --changes --windows consecutive`).
+    const incremental = await temporaryDirectory('app-schema-incremental');
+    cleanups.push(incremental.remove);
+    dirs.incremental = incremental.dir;
+    await writeIncrementalExports(incremental.dir, tablesA, changed.tables, { tableNames: TABLE_NAMES, exportTime: SEED_EXPORT_TIME, windows: 'consecutive', itemsPerFile: 40 });
     const db = track(await createTestDatabase());
     await cli(runArgs(dirs.a, db.url));
     const [runId] = await runIds(db.sql);
@@ -263,6 +268,37 @@ describe.skipIf(skipReason !== undefined)('tables the application created (contr
     const appLink = (progress: typeof after) => progress.links.find((row) => row.kpi_link_id === APP.link);
     expect(appLink(after)).toBeDefined();
     expect(appLink(after)).toEqual(appLink(before));
+  }, 240_000);
+
+  it('sync --source export of incremental exports: the rows and rejects the same sync gives on the tool’s own schema, validate --full passes, the application’s rows untouched', async () => {
+    const tool = track(await createTestDatabase());
+    const app = track(await applicationDatabase());
+    await writeApplicationRows(app.sql);
+    const appRows = await applicationRows(app.sql);
+    const runs: string[] = [];
+    for (const db of [tool, app]) {
+      await cli(runArgs(dirs.incremental, db.url, '--no-validate'));
+      const [runId] = await runIds(db.sql);
+      runs.push(runId!);
+    }
+    const beforeSync = await migratedRows(tool.sql, 'tool');
+    for (const [at, db] of [tool, app].entries()) {
+      await cli(['sync', '--source', 'export', '--export-dir', dirs.incremental, '--database-url', db.url, '--run', runs[at]!, '--batch-changes', '50']);
+    }
+    const synced = await migratedRows(tool.sql, 'tool');
+    expect(synced, 'the sync changed the rows').not.toEqual(beforeSync);
+    expect(await migratedRows(app.sql, 'application')).toEqual(synced);
+    expect(await rejectKeys(app.sql, runs[1]!)).toEqual(await rejectKeys(tool.sql, runs[0]!));
+    expect(await applicationRows(app.sql)).toEqual(appRows);
+    const { rows: orphans } = await app.sql.query<{ n: string }>(
+      `select count(*)::text as n from kpi_migrate.row_provenance p
+       where not exists (select 1 from public.kpi_links t where p.table_name = 'kpi_links' and t.id = p.row_id)
+         and not exists (select 1 from public.kpi_data t where p.table_name = 'kpi_data' and t.id = p.row_id)`,
+    );
+    expect(orphans[0]!.n, 'no provenance outlives its row').toBe('0');
+    for (const [at, db] of [tool, app].entries()) {
+      await cli(['validate', '--full', '--run', runs[at]!, '--source', 'export', '--export-dir', dirs.b, '--database-url', db.url]);
+    }
   }, 240_000);
 
   it('only one of the two tables there: refused with exit 2 naming both, nothing written', async () => {
