@@ -209,3 +209,13 @@ export async function recordedChangeStreams(sql: SqlSession, runId: string): Pro
   );
   return rows.map((row) => ({ entity: row.entity, streamArn: row.stream_arn, viewType: row.view_type, shards: JSON.parse(row.shards) as RecordedStream['shards'] }));
 }
+
+/** When the run recorded its streams (the earliest table's): the age of a shard never read is counted from here. */
+export async function changeStreamsRecordedAt(sql: SqlSession, runId: string): Promise<Date | undefined> {
+  const { rows } = await sql.query<{ ms: number | string | null }>(
+    'select (extract(epoch from min(recorded_at)) * 1000)::float8 as ms from kpi_migrate.change_streams where run_id = $1::bigint',
+    [runId],
+  );
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : new Date(Number(ms));
+}

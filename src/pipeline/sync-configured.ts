@@ -5,7 +5,7 @@ import { MigrateError } from '../errors.js';
 import { createStreamChangeSource, followableStreams } from '../extract/dynamodb-stream.js';
 import { findRun, resolveRunId } from '../load/ledger.js';
 import { applyMigrations } from '../load/migrate.js';
-import { recordedChangeStreams } from '../load/source-image.js';
+import { changeStreamsRecordedAt, recordedChangeStreams } from '../load/source-image.js';
 import type { ChangeSource } from '../model/change.js';
 import { configuredStreamOptions, openConfiguredSource } from '../reading/open-source.js';
 import { codeVersion } from './migrate.js';
@@ -63,11 +63,10 @@ export async function syncConfigured(config: ResolvedConfig, options: SyncOption
       );
     }
     followableStreams(recorded, streamOptions.tableNames);
-    const { rows } = await sql.query<{ ms: number | string | null }>('select (extract(epoch from min(recorded_at)) * 1000)::float8 as ms from kpi_migrate.change_streams where run_id = $1::bigint', [baseRunId]);
     const source = createStreamChangeSource({
       ...streamOptions,
       recorded,
-      recordedAt: new Date(rows[0]?.ms == null ? Date.now() : Number(rows[0].ms)),
+      recordedAt: (await changeStreamsRecordedAt(sql, baseRunId)) ?? new Date(),
       follow: options.follow,
       pollMs: options.pollMs,
       streamsClient: options.streamsClient,
