@@ -82,10 +82,6 @@ export function prepareRecord(
   }
 }
 
-/** The kpi_data columns a fanned-out record's rows share: all but the first two, `id` and `kpi_link_id`. */
-const SHARED_DATA_COLUMNS = KPI_DATA_TABLE.columns.slice(2);
-if (KPI_DATA_TABLE.columns[0] !== 'id' || KPI_DATA_TABLE.columns[1] !== 'kpi_link_id') throw new Error('kpi_data must begin with id, kpi_link_id');
-
 /** What each of a fanned-out record's rows has of its own. */
 export interface FannedRow {
   id: string;
@@ -94,32 +90,36 @@ export interface FannedRow {
 
 /**
  * A kpi_data record whose rows differ only in their id and link (a fact fanned out over its KPI's
- * links), as prepareRecord encodes the same rows: the shared columns are encoded once, each row
- * adds its id and link. Undefined when a value has no exact COPY form: prepareRecord, given the
- * rows, then makes the `db_error` reject with the item.
+ * links), as prepareRecord encodes the same rows: `sharedFields` are the COPY fields of the
+ * columns after `id` and `kpi_link_id` (the transform's fast path writes them once), and each row
+ * adds its id and link. Row ids are canonical already (the record's Id as coerced, or a UUIDv5).
+ * Undefined when a link id has no exact COPY form.
  */
 export function prepareFannedRecord(
-  shared: Omit<KpiDataRow, 'id' | 'kpi_link_id'>,
+  sourceId: string,
+  sharedFields: string,
   rows: readonly FannedRow[],
   runId: string,
   item: () => Promise<LegacyItem>,
 ): PreparedRecord | undefined {
-  const fields: string[] = new Array<string>(SHARED_DATA_COLUMNS.length);
-  const lines: string[] = [];
+  const rest = `\t${sharedFields}\t${runId}\t${runId}\n`;
   try {
-    for (let at = 0; at < SHARED_DATA_COLUMNS.length; at++) {
-      const column = SHARED_DATA_COLUMNS[at]!;
-      const value = (shared as unknown as Record<string, CopyValue | undefined>)[column];
-      if (value === undefined) throw new TypeError(`row has no value for column ${column}`);
-      fields[at] = encodeCopyValue(value, column);
+    if (rows.length === 1) {
+      const row = rows[0]!;
+      return { sourceId, rowIds: [row.id], copyText: `${row.id}\t${encodeCopyValue(row.linkId, 'kpi_link_id')}${rest}`, item };
     }
-    const rest = `\t${fields.join('\t')}\t${runId}\t${runId}\n`;
-    for (const row of rows) lines.push(encodeCopyValue(row.id, 'id'), '\t', encodeCopyValue(row.linkId, 'kpi_link_id'), rest);
+    const lines: string[] = [];
+    const rowIds: string[] = [];
+    for (const row of rows) {
+      lines.push(row.id, '\t', encodeCopyValue(row.linkId, 'kpi_link_id'), rest);
+      rowIds.push(row.id);
+    }
+    return { sourceId, rowIds, copyText: lines.join(''), item };
   } catch (error) {
+    // A link id with no UTF-8 form: prepareRecord, given the rows, makes the `db_error` reject.
     if (error instanceof CopyEncodingError) return undefined;
     throw error;
   }
-  return { sourceId: shared.source_id, rowIds: rows.map((row) => canonicalRowId(row.id)), copyText: lines.join(''), item };
 }
 
 /**

@@ -142,7 +142,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       const record = TYPED_DATA_MAPPERS[entity](typed);
       const rows = record === undefined ? [] : fannedRowIds(entity, record.key, links);
       if (record === undefined || rows.length === 0) return undefined;
-      const prepared = prepareFannedRecord(record.content, rows, runId, item);
+      const prepared = prepareFannedRecord(record.sourceId, record.sharedFields, rows, runId, item);
       return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
     };
     const takeTyped = (page: TypedSourcePage, index: number): void => {

@@ -1,9 +1,11 @@
 import type { DataEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { LinkIndex } from './link-index.js';
-import { rejectOf, type ParsedRecord, type TypedItem, type TypedParse } from './legacy-record.js';
+import { rejectOf, type ParsedRecord, type TypedItem } from './legacy-record.js';
+import { columnValue, compileFields, type ColumnSource, type CompiledSchema } from './compiled-fields.js';
+import type { CopyValue } from '../model/copy-field.js';
 import type { MappingResult } from '../model/reject.js';
-import type { KpiDataRow } from '../model/rows.js';
+import { KPI_DATA_COLUMNS, type KpiDataRow } from '../model/rows.js';
 import { KPI_DATA_ID_NAMESPACE, uuidV5 } from './uuid-v5.js';
 
 /** The id of a record's row for one of its KPI's links: the first link keeps the legacy Id (contract §3). */
@@ -21,11 +23,21 @@ export interface DataRecordKey {
 /** Columns the same for every link: all but the row id and the link it belongs to. */
 export type DataRowContent = Omit<KpiDataRow, 'id' | 'kpi_link_id'>;
 
-/** A data record the fast path vouched for: what to fan it out by, and the columns its rows share. */
+/** A data record the fast path vouched for: what to fan it out by, and the COPY fields its rows share. */
 export interface TypedDataRecord {
   key: DataRecordKey;
-  content: DataRowContent;
+  /** The COPY fields of SHARED_DATA_COLUMNS, joined by tabs: every row of the record ends with them. */
+  sharedFields: string;
+  /** The record's Id as written (its rows' source_id). */
+  sourceId: string;
 }
+
+/** kpi_data's columns after `id` and `kpi_link_id`: the same for every row a record fans out to. */
+export const SHARED_DATA_COLUMNS = KPI_DATA_COLUMNS.slice(2) as Exclude<(typeof KPI_DATA_COLUMNS)[number], 'id' | 'kpi_link_id'>[];
+if (KPI_DATA_COLUMNS[0] !== 'id' || KPI_DATA_COLUMNS[1] !== 'kpi_link_id') throw new Error('kpi_data must begin with id, kpi_link_id');
+
+/** Where each shared column of a data entity's rows comes from (contract §3). */
+export type DataColumnPlan<Attribute extends string> = Record<(typeof SHARED_DATA_COLUMNS)[number], ColumnSource<Attribute>>;
 
 /** The row id and link of each of a record's rows, in fan-out order (empty: no link, a `no_kpi_link` reject). */
 export function fannedRowIds(entity: DataEntity, record: DataRecordKey, links: LinkIndex): { id: string; linkId: string }[] {
@@ -72,14 +84,22 @@ interface DataRecordFields {
 
 /**
  * A data entity's full mapping (item → rows, or the reject) and its fast path (typed attributes →
- * what to fan out, undefined where it cannot vouch), both from one schema and one content function.
+ * what to fan out and the COPY fields its rows share, undefined where it cannot vouch), both from
+ * one schema and one column plan.
  */
 export function dataEntityMapping<Parsed extends DataRecordFields>(
   entity: DataEntity,
-  schema: { parse(item: LegacyItem): ParsedRecord<Parsed>; parseTyped(typed: TypedItem): TypedParse<Parsed> },
-  contentOf: (record: Parsed, sourceId: string, legacyExtra: string) => DataRowContent,
+  schema: { parse(item: LegacyItem): ParsedRecord<Parsed> } & CompiledSchema,
+  plan: DataColumnPlan<Extract<keyof Parsed, string>>,
 ): { map(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow>; typed(typed: TypedItem): TypedDataRecord | undefined } {
   const keyOf = (record: Parsed): DataRecordKey => ({ id: record.Id, tenantId: record.TenantId, kpiId: record.KpiId });
+  const sources = SHARED_DATA_COLUMNS.map((column) => plan[column]);
+  const contentOf = (record: Parsed, sourceId: string, legacyExtra: string): DataRowContent => {
+    const content: Record<string, CopyValue> = {};
+    SHARED_DATA_COLUMNS.forEach((column, at) => (content[column] = columnValue(sources[at]!, record as unknown as Record<string, unknown>, sourceId, legacyExtra)));
+    return content as unknown as DataRowContent;
+  };
+  const fields = compileFields(schema, sources, ['Id', 'TenantId', 'KpiId'] as Extract<keyof Parsed, string>[]);
   return {
     map(item, links) {
       const parsed = schema.parse(item);
@@ -87,9 +107,10 @@ export function dataEntityMapping<Parsed extends DataRecordFields>(
       return fanOut(entity, item, keyOf(parsed.record), contentOf(parsed.record, item.Id as string, parsed.legacyExtra), links);
     },
     typed(typed) {
-      const parsed = schema.parseTyped(typed);
-      if (parsed === undefined) return undefined;
-      return { key: keyOf(parsed.record), content: contentOf(parsed.record, (typed.Id as { S: string }).S, parsed.legacyExtra) };
+      const compiled = fields(typed);
+      if (compiled === undefined) return undefined;
+      const [id, tenantId, kpiId] = compiled.keys as [string, string, string];
+      return { key: { id, tenantId, kpiId }, sharedFields: compiled.fields, sourceId: (typed.Id as { S: string }).S };
     },
   };
 }

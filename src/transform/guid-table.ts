@@ -4,7 +4,6 @@
  * (about 56 bytes) plus a Map entry. Pure data structures, no I/O.
  */
 
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 const DASH_AT = [8, 13, 18, 23];
 
 function hexValue(code: number): number {
@@ -43,14 +42,36 @@ function hexWord(text: string, from: number, to: number): number {
   return word;
 }
 
+const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1');
+/** Where each of the 32 hex digits of a GUID goes in its 36 characters. */
+const DIGIT_AT = Array.from({ length: 32 }, (_, digit) => digit + (digit >= 20 ? 4 : digit >= 16 ? 3 : digit >= 12 ? 2 : digit >= 8 ? 1 : 0));
+const GUID_TEXT = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
+
+/**
+ * The canonical text of the 16 bytes at `bytes[at..at+15]` as a GUID. Written into one scratch
+ * buffer and read out as one flat string: concatenated pieces would leave a rope per GUID.
+ */
+export function bytesToGuid(bytes: Uint8Array, at: number): string {
+  for (let byte = 0; byte < 16; byte++) {
+    const value = bytes[at + byte]!;
+    GUID_TEXT[DIGIT_AT[2 * byte]!] = HEX_DIGIT[value >>> 4]!;
+    GUID_TEXT[DIGIT_AT[2 * byte + 1]!] = HEX_DIGIT[value & 0x0f]!;
+  }
+  return GUID_TEXT.toString('latin1');
+}
+
+const WORD_BYTES = new Uint8Array(16);
+
 /** The canonical text of the GUID at `words[at..at+3]`. */
 export function wordsToGuid(words: Uint32Array, at: number): string {
-  let hex = '';
   for (let w = 0; w < 4; w++) {
     const word = words[at + w]!;
-    hex += HEX[word >>> 24]! + HEX[(word >>> 16) & 0xff]! + HEX[(word >>> 8) & 0xff]! + HEX[word & 0xff]!;
+    WORD_BYTES[4 * w] = word >>> 24;
+    WORD_BYTES[4 * w + 1] = (word >>> 16) & 0xff;
+    WORD_BYTES[4 * w + 2] = (word >>> 8) & 0xff;
+    WORD_BYTES[4 * w + 3] = word & 0xff;
   }
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return bytesToGuid(WORD_BYTES, 0);
 }
 
 /** Orders two GUIDs as their canonical texts order (fixed-width lowercase hex: numerically). */

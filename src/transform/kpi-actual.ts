@@ -8,7 +8,7 @@ import {
   coerceText,
   coerceTimestamp,
 } from './coerce.js';
-import { dataEntityMapping, type DataRowContent } from './data-rows.js';
+import { dataEntityMapping, type DataColumnPlan } from './data-rows.js';
 import type { z } from 'zod';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
@@ -31,41 +31,40 @@ export const kpiActualSchema = legacyRecord('KpiActual', {
   RecordedAt: attribute(coerceTimestamp),
 });
 
-const actualMapping = dataEntityMapping('KpiActual', kpiActualSchema, actualContent);
+/** Where each shared column of an actual's rows comes from (contract §3). */
+const ACTUAL_COLUMNS: DataColumnPlan<keyof z.output<typeof kpiActualSchema.schema> & string> = {
+  data_category: { constant: 'actual' },
+  target_subtype: { constant: null },
+  actual_subtype: { constant: 'measured' },
+  post_value: { attribute: 'ActualValue' },
+  post_date: { attribute: 'MeasurementDate' },
+  measured_period_start_date: { constant: null },
+  label: { constant: null },
+  confidence_level: { constant: null },
+  rationale: { constant: null },
+  original_value: { attribute: 'OriginalValue' },
+  is_manual_override: { attribute: 'IsManualOverride' },
+  override_comment: { attribute: 'OverrideComment' },
+  data_source: { attribute: 'DataSource' },
+  source_reference_id: { attribute: 'SourceReferenceId' },
+  triggers_replan: { attribute: 'TriggersReplan' },
+  replan_threshold_exceeded: { attribute: 'ReplanThresholdExceeded' },
+  auto_adjustment_applied: { attribute: 'AutoAdjustmentApplied' },
+  recorded_by: { attribute: 'RecordedBy' },
+  recorded_at: { attribute: 'RecordedAt' },
+  created_by: { attribute: 'RecordedBy' },
+  created_at: { attribute: 'RecordedAt' },
+  updated_by: { constant: null },
+  updated_at: { constant: null },
+  source_entity: { constant: 'KpiActual' },
+  source_id: 'source id',
+  legacy_extra: 'legacy extra',
+};
+
+const actualMapping = dataEntityMapping('KpiActual', kpiActualSchema, ACTUAL_COLUMNS);
 
 /** An actual → one 'actual'/'measured' kpi_data row per link of its KPI; its recorder is its creator. */
 export const mapKpiActual = actualMapping.map;
 
 /** The fast path of mapKpiActual (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiActual. */
 export const typedKpiActual = actualMapping.typed;
-
-function actualContent(actual: z.output<typeof kpiActualSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
-  return {
-    data_category: 'actual',
-    target_subtype: null,
-    actual_subtype: 'measured',
-    post_value: actual.ActualValue,
-    post_date: actual.MeasurementDate.text,
-    measured_period_start_date: null,
-    label: null,
-    confidence_level: null,
-    rationale: null,
-    original_value: actual.OriginalValue,
-    is_manual_override: actual.IsManualOverride,
-    override_comment: actual.OverrideComment,
-    data_source: actual.DataSource,
-    source_reference_id: actual.SourceReferenceId,
-    triggers_replan: actual.TriggersReplan,
-    replan_threshold_exceeded: actual.ReplanThresholdExceeded,
-    auto_adjustment_applied: actual.AutoAdjustmentApplied,
-    recorded_by: actual.RecordedBy,
-    recorded_at: actual.RecordedAt.text,
-    created_by: actual.RecordedBy,
-    created_at: actual.RecordedAt.text,
-    updated_by: null,
-    updated_at: null,
-    source_entity: 'KpiActual',
-    source_id: sourceId,
-    legacy_extra: legacyExtra,
-  };
-}

@@ -1,5 +1,5 @@
 import { coerceActor, coerceConfidenceLevel, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { dataEntityMapping, type DataRowContent } from './data-rows.js';
+import { dataEntityMapping, type DataColumnPlan } from './data-rows.js';
 import type { z } from 'zod';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
@@ -19,41 +19,40 @@ export const kpiMilestoneSchema = legacyRecord('KpiMilestone', {
   UpdatedAt: optionalAttribute(coerceTimestamp),
 });
 
-const milestoneMapping = dataEntityMapping('KpiMilestone', kpiMilestoneSchema, milestoneContent);
+/** Where each shared column of a milestone's rows comes from (contract §3). */
+const MILESTONE_COLUMNS: DataColumnPlan<keyof z.output<typeof kpiMilestoneSchema.schema> & string> = {
+  data_category: { constant: 'target' },
+  target_subtype: { constant: 'expected' },
+  actual_subtype: { constant: null },
+  post_value: { attribute: 'TargetValue' },
+  post_date: { attribute: 'MilestoneDate' },
+  measured_period_start_date: { constant: null },
+  label: { attribute: 'Label' },
+  confidence_level: { attribute: 'ConfidenceLevel' },
+  rationale: { attribute: 'Rationale' },
+  original_value: { constant: null },
+  is_manual_override: { constant: null },
+  override_comment: { constant: null },
+  data_source: { constant: null },
+  source_reference_id: { constant: null },
+  triggers_replan: { constant: null },
+  replan_threshold_exceeded: { constant: null },
+  auto_adjustment_applied: { constant: null },
+  recorded_by: { constant: null },
+  recorded_at: { constant: null },
+  created_by: { attribute: 'CreatedBy' },
+  created_at: { attribute: 'CreatedAt' },
+  updated_by: { attribute: 'UpdatedBy' },
+  updated_at: { attribute: 'UpdatedAt' },
+  source_entity: { constant: 'KpiMilestone' },
+  source_id: 'source id',
+  legacy_extra: 'legacy extra',
+};
+
+const milestoneMapping = dataEntityMapping('KpiMilestone', kpiMilestoneSchema, MILESTONE_COLUMNS);
 
 /** A milestone → one 'target'/'expected' kpi_data row per link of its KPI. */
 export const mapKpiMilestone = milestoneMapping.map;
 
 /** The fast path of mapKpiMilestone (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiMilestone. */
 export const typedKpiMilestone = milestoneMapping.typed;
-
-function milestoneContent(milestone: z.output<typeof kpiMilestoneSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
-  return {
-    data_category: 'target',
-    target_subtype: 'expected',
-    actual_subtype: null,
-    post_value: milestone.TargetValue,
-    post_date: milestone.MilestoneDate.text,
-    measured_period_start_date: null,
-    label: milestone.Label,
-    confidence_level: milestone.ConfidenceLevel,
-    rationale: milestone.Rationale,
-    original_value: null,
-    is_manual_override: null,
-    override_comment: null,
-    data_source: null,
-    source_reference_id: null,
-    triggers_replan: null,
-    replan_threshold_exceeded: null,
-    auto_adjustment_applied: null,
-    recorded_by: null,
-    recorded_at: null,
-    created_by: milestone.CreatedBy,
-    created_at: milestone.CreatedAt.text,
-    updated_by: milestone.UpdatedBy,
-    updated_at: milestone.UpdatedAt?.text ?? null,
-    source_entity: 'KpiMilestone',
-    source_id: sourceId,
-    legacy_extra: legacyExtra,
-  };
-}

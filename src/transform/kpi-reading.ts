@@ -1,5 +1,5 @@
 import { coerceActor, coerceDataSource, coerceDecimal, coerceGuid, coerceText, coerceTimestamp } from './coerce.js';
-import { dataEntityMapping, type DataRowContent } from './data-rows.js';
+import { dataEntityMapping, type DataColumnPlan } from './data-rows.js';
 import type { z } from 'zod';
 import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
 
@@ -18,7 +18,37 @@ export const kpiReadingSchema = legacyRecord('KpiReading', {
   ReadAt: attribute(coerceTimestamp),
 });
 
-const readingMapping = dataEntityMapping('KpiReading', kpiReadingSchema, readingContent);
+/** Where each shared column of a reading's rows comes from (contract §3). */
+const READING_COLUMNS: DataColumnPlan<keyof z.output<typeof kpiReadingSchema.schema> & string> = {
+  data_category: { constant: 'actual' },
+  target_subtype: { constant: null },
+  actual_subtype: { constant: 'measured' },
+  post_value: { attribute: 'Value' },
+  post_date: { attribute: 'ReadingDate' },
+  measured_period_start_date: { attribute: 'PeriodStart' },
+  label: { constant: null },
+  confidence_level: { constant: null },
+  rationale: { constant: null },
+  original_value: { constant: null },
+  is_manual_override: { constant: null },
+  override_comment: { attribute: 'Notes' },
+  data_source: { attribute: 'Source' },
+  source_reference_id: { attribute: 'ExternalRef' },
+  triggers_replan: { constant: null },
+  replan_threshold_exceeded: { constant: null },
+  auto_adjustment_applied: { constant: null },
+  recorded_by: { attribute: 'ReadBy' },
+  recorded_at: { attribute: 'ReadAt' },
+  created_by: { attribute: 'ReadBy' },
+  created_at: { attribute: 'ReadAt' },
+  updated_by: { constant: null },
+  updated_at: { constant: null },
+  source_entity: { constant: 'KpiReading' },
+  source_id: 'source id',
+  legacy_extra: 'legacy extra',
+};
+
+const readingMapping = dataEntityMapping('KpiReading', kpiReadingSchema, READING_COLUMNS);
 
 /**
  * A reading → one 'actual'/'measured' kpi_data row per link of its KPI, mapped as contract §3
@@ -28,34 +58,3 @@ export const mapKpiReading = readingMapping.map;
 
 /** The fast path of mapKpiReading (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiReading. */
 export const typedKpiReading = readingMapping.typed;
-
-function readingContent(reading: z.output<typeof kpiReadingSchema.schema>, sourceId: string, legacyExtra: string): DataRowContent {
-  return {
-    data_category: 'actual',
-    target_subtype: null,
-    actual_subtype: 'measured',
-    post_value: reading.Value,
-    post_date: reading.ReadingDate.text,
-    measured_period_start_date: reading.PeriodStart?.text ?? null,
-    label: null,
-    confidence_level: null,
-    rationale: null,
-    original_value: null,
-    is_manual_override: null,
-    override_comment: reading.Notes,
-    data_source: reading.Source,
-    source_reference_id: reading.ExternalRef,
-    triggers_replan: null,
-    replan_threshold_exceeded: null,
-    auto_adjustment_applied: null,
-    recorded_by: reading.ReadBy,
-    recorded_at: reading.ReadAt.text,
-    created_by: reading.ReadBy,
-    created_at: reading.ReadAt.text,
-    updated_by: null,
-    updated_at: null,
-    source_entity: 'KpiReading',
-    source_id: sourceId,
-    legacy_extra: legacyExtra,
-  };
-}

@@ -10,6 +10,11 @@ export function legacyExtraText(attributes: Iterable<readonly [string, LegacyVal
   return `{${members.map(([name, value]) => `${JSON.stringify(name)}:${sortedJsonText(value)}`).join(',')}}`;
 }
 
+/** One value as legacyExtraText writes it (maps with sorted keys, numbers canonical). */
+export function legacyExtraJson(value: LegacyValue): string {
+  return sortedJsonText(value);
+}
+
 function sortedJsonText(value: LegacyValue): string {
   if (Array.isArray(value)) return `[${value.map(sortedJsonText).join(',')}]`;
   if (isLegacyMap(value)) return legacyExtraText(Object.entries(value));

@@ -20,11 +20,28 @@ export interface AttributeProblem {
 
 type AttributeCoercion = (value: AttributeInput) => Coercion<unknown>;
 
-/** Each attribute schema's coercion, for the compiled fast path (see `compileTyped`). */
-const COERCIONS = new WeakMap<z.core.$ZodType, AttributeCoercion>();
+/** How an attribute is coerced: the coercion the schema runs, and the one it wraps when the attribute is optional. */
+export interface AttributeCoercionOf {
+  coerce: AttributeCoercion;
+  /** The coercion of a present value (for an optional attribute, the one `coerce` wraps). */
+  base: AttributeCoercion;
+  optional: boolean;
+}
+
+/** Each attribute schema's coercion, for the fast paths (`parseTyped`, compiled-fields.ts). */
+const COERCIONS = new WeakMap<z.core.$ZodType, AttributeCoercionOf>();
 
 /** An attribute checked by a coercion, which also decides what absent means (missing, or a default). */
 export function attribute<T>(coerce: (value: AttributeInput) => Coercion<T>) {
+  return attributeSchema(coerce, coerce, false);
+}
+
+/** An attribute that may be absent, NULL or empty: all three give null. */
+export function optionalAttribute<T>(coerce: (value: AttributeInput) => Coercion<T>) {
+  return attributeSchema((value): Coercion<T | null> => (isAbsent(value) ? accepted(null) : coerce(value)), coerce, true);
+}
+
+function attributeSchema<T>(coerce: (value: AttributeInput) => Coercion<T>, base: AttributeCoercion, optional: boolean) {
   // A bare transform, not custom().transform(): a pipe per attribute costs five times as much.
   const schema = z.transform((value: AttributeInput, context) => {
     const result = coerce(value);
@@ -32,13 +49,8 @@ export function attribute<T>(coerce: (value: AttributeInput) => Coercion<T>) {
     context.issues.push({ code: 'custom', message: result.message, params: { reason: result.reason }, input: value });
     return z.NEVER;
   });
-  COERCIONS.set(schema, coerce);
+  COERCIONS.set(schema, { coerce, base, optional });
   return schema;
-}
-
-/** An attribute that may be absent, NULL or empty: all three give null. */
-export function optionalAttribute<T>(coerce: (value: AttributeInput) => Coercion<T>) {
-  return attribute((value): Coercion<T | null> => (isAbsent(value) ? accepted(null) : coerce(value)));
 }
 
 export type ParsedRecord<Parsed> =
@@ -67,12 +79,14 @@ export interface LegacyRecordSchema<Shape extends z.core.$ZodShape> {
    * and the item goes through `parse`, which decides the reject.
    */
   parseTyped(typed: TypedItem): TypedParse<z.output<z.ZodObject<Shape>>>;
+  /** How each attribute is coerced, in contract order. */
+  readonly coercions: readonly (readonly [string, AttributeCoercionOf])[];
 }
 
 /** What fromAttributeValue gives for the tags a schema reads (S, N, BOOL, NULL); NOT_PLAIN for any other. */
-const NOT_PLAIN = Symbol('not a plain attribute');
+export const NOT_PLAIN = Symbol('not a plain attribute');
 
-function plainValue(typed: unknown): LegacyValue | typeof NOT_PLAIN {
+export function plainValue(typed: unknown): LegacyValue | typeof NOT_PLAIN {
   if (typeof typed !== 'object' || typed === null || Array.isArray(typed)) return NOT_PLAIN;
   // fromAttributeValue's first branch, tag for tag: it returns these before looking further.
   const { S, N } = typed as { S?: unknown; N?: unknown };
@@ -94,15 +108,17 @@ export function legacyRecord<Shape extends z.core.$ZodShape>(entity: LegacyEntit
   const schema = z.object(shape);
   const attributes = Object.keys(shape);
   const known = new Set(attributes);
-  const coercions = attributes.map((name): [string, AttributeCoercion] => {
-    const coerce = COERCIONS.get(shape[name] as z.core.$ZodType);
-    if (coerce === undefined) throw new TypeError(`${entity}.${name}: not an attribute() of a legacy record`);
-    return [name, coerce];
+  const coercionsOf = attributes.map((name): [string, AttributeCoercionOf] => {
+    const coercion = COERCIONS.get(shape[name] as z.core.$ZodType);
+    if (coercion === undefined) throw new TypeError(`${entity}.${name}: not an attribute() of a legacy record`);
+    return [name, coercion];
   });
+  const coercions = coercionsOf.map(([name, { coerce }]): [string, AttributeCoercion] => [name, coerce]);
   return {
     entity,
     schema,
     attributes,
+    coercions: coercionsOf,
     parse(item) {
       const unreadable = unreadableProblemOf(item);
       if (unreadable !== undefined) {

@@ -81,7 +81,7 @@ function digitsAt(text: string, from: number, to: number): number {
  * instant is needed. Undefined for anything else (or an impossible date), which the full parse
  * takes: this gives exactly what it would.
  */
-function canonicalUtcText(text: string): string | undefined {
+export function canonicalUtcText(text: string): string | undefined {
   const length = text.length;
   if (length < 20 || length > 27 || length === 21 || text.charCodeAt(length - 1) !== 0x5a /* Z */) return undefined;
   if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;

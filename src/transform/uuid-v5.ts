@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { bytesToGuid } from './guid-table.js';
 
 /** RFC 4122 namespace for URLs (appendix C). */
 export const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
@@ -33,6 +34,5 @@ export function uuidV5(namespace: string, name: string): string {
   const digest = sha1Of(namespace, name);
   digest[6] = (digest[6]! & 0x0f) | 0x50;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
-  const hex = digest.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return bytesToGuid(digest, 0);
 }

@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
 import { prepareFannedRecord, prepareRecord, prepareRows } from '../../src/load/prepare-record.js';
-import { fromAttributeMap, type TypedItem } from '../../src/model/dynamodb-json.js';
+import { fromAttributeMap, fromAttributeValue, type TypedItem } from '../../src/model/dynamodb-json.js';
+import { typedExtraJson } from '../../src/transform/compiled-fields.js';
+import { legacyExtraJson } from '../../src/transform/legacy-extra.js';
 import { DATA_ENTITIES, defaultTableNames, type DataEntity } from '../../src/model/entities.js';
 import { seed } from '../../src/seed/index.js';
 import {
@@ -84,7 +86,7 @@ function fastOutcome(entity: DataEntity, typed: TypedItem, links: LinkIndex): Ou
   if (record === undefined) return undefined;
   const rows = fannedRowIds(entity, record.key, links);
   if (rows.length === 0) return undefined;
-  const prepared = prepareFannedRecord(record.content, rows, RUN_ID, async () => ({}));
+  const prepared = prepareFannedRecord(record.sourceId, record.sharedFields, rows, RUN_ID, async () => ({}));
   if (prepared === undefined) return undefined;
   return { ok: true, sourceId: prepared.sourceId, rowIds: prepared.rowIds, copyText: prepared.copyText };
 }
@@ -290,6 +292,37 @@ describe('the fast path of each migrated entity', () => {
       { numRuns: 1500 },
     );
     expect(vouched).toBeGreaterThan(50);
+  });
+
+  test('legacy_extra straight from typed JSON is what legacyExtraText writes of the legacy value (or no value at all)', () => {
+    const nested = fc.letrec<{ value: unknown }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        anyTyped,
+        fc.dictionary(fc.constantFrom('b', 'a', 'B', '__proto__', 'é', 'z'), tie('value'), { maxKeys: 4 }).map((members) => {
+          const map: Record<string, unknown> = {};
+          for (const [name, value] of Object.entries(members)) Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
+          return { M: map };
+        }),
+        fc.array(tie('value'), { maxLength: 4 }).map((members) => ({ L: members })),
+        fc.tuple(tie('value'), anyTyped).map(([m, other]) => ({ ...(other as object), M: m })),
+      ),
+    }));
+    let values = 0;
+    fc.assert(
+      fc.property(nested.value, (typed) => {
+        let expected: string | undefined;
+        try {
+          expected = legacyExtraJson(fromAttributeValue(typed as object));
+          values += 1;
+        } catch {
+          expected = undefined;
+        }
+        expect(typedExtraJson(typed)).toBe(expected);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(values).toBeGreaterThan(500);
   });
 
   for (const entity of DATA_ENTITIES) {
