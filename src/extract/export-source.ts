@@ -1,3 +1,4 @@
+import { scanExportLine } from './export-line-scan.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -264,6 +265,7 @@ async function* readTypedLineFile(file: ExportDataFile, entity: LegacyEntity, sk
       typed: (index) => typedItemOfLine(lines[index]!),
       item: (index) => itemOfLine(lines[index]!, lineNumbers[index]!, file.partition),
       line: (index) => lines[index]!,
+      flat: (index, into) => scanExportLine(lines[index]!, into),
       position: { line: consumed },
       done,
     };

@@ -71,3 +71,76 @@ function toBytes(raw: unknown): Uint8Array {
 
 /** An item's attributes in DynamoDB JSON as a source holds them (`{"S": "…"}`, `{"N": "…"}`, …), unchecked. */
 export type TypedItem = { readonly [attribute: string]: unknown };
+
+/** The tag of a flat attribute: a scalar written plainly, or OTHER (any other value, `raw` gives it). */
+export const FLAT_S = 1;
+export const FLAT_N = 2;
+export const FLAT_BOOL = 3;
+export const FLAT_NULL = 4;
+export const FLAT_OTHER = 5;
+
+/**
+ * An item's attributes side by side, for the transform's compiled fast path: each one's name, its
+ * tag and, for a scalar, its text (`S`, `N`, `true`/`false` of BOOL). A value of any other form
+ * is OTHER, kept as its typed JSON or as JSON text parsed when asked for. One object is reused
+ * from item to item: what a caller keeps, it copies.
+ */
+export class FlatItem {
+  count = 0;
+  readonly names: string[] = [];
+  readonly tags: number[] = [];
+  readonly texts: string[] = [];
+  readonly #raws: unknown[] = [];
+  /** Whether attribute `at` came as text (an export line): its typed value is made when asked for. */
+  readonly #fromText: boolean[] = [];
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** Appends an attribute read from text: for OTHER, `text` is the value's JSON. */
+  pushText(name: string, tag: number, text: string): void {
+    const at = this.count++;
+    this.names[at] = name;
+    this.tags[at] = tag;
+    this.texts[at] = text;
+    this.#raws[at] = undefined;
+    this.#fromText[at] = true;
+  }
+
+  /** Attribute `at`'s typed value (`{"S": …}`, `{"M": …}`, …); one read from text is parsed here, once. */
+  raw(at: number): unknown {
+    if (!this.#fromText[at]) return this.#raws[at];
+    const raw = this.#raws[at];
+    if (raw !== undefined) return raw;
+    const tag = this.tags[at]!;
+    const text = this.texts[at]!;
+    const parsed = tag === FLAT_OTHER ? JSON.parse(text) : tag === FLAT_S ? { S: text } : tag === FLAT_N ? { N: text } : tag === FLAT_BOOL ? { BOOL: text === 'true' } : { NULL: true };
+    this.#raws[at] = parsed;
+    return parsed;
+  }
+
+  /** Fills this with a typed item's attributes (as JSON.parse or the SDK gives them), classified as plainValue reads them. */
+  fill(typed: TypedItem): this {
+    this.count = 0;
+    for (const name in typed) {
+      const raw = typed[name];
+      let tag = FLAT_OTHER;
+      let text = '';
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+        const { S, N, BOOL, NULL } = raw as { S?: unknown; N?: unknown; BOOL?: unknown; NULL?: unknown };
+        if (typeof S === 'string') [tag, text] = [FLAT_S, S];
+        else if (S === undefined && typeof N === 'string') [tag, text] = [FLAT_N, N];
+        else if (S === undefined && N === undefined && typeof BOOL === 'boolean') [tag, text] = [FLAT_BOOL, BOOL ? 'true' : 'false'];
+        else if (S === undefined && N === undefined && BOOL === undefined && NULL === true) tag = FLAT_NULL;
+      }
+      const at = this.count++;
+      this.names[at] = name;
+      this.tags[at] = tag;
+      this.texts[at] = text;
+      this.#raws[at] = raw;
+      this.#fromText[at] = false;
+    }
+    return this;
+  }
+}

@@ -1,6 +1,6 @@
 import type { LegacyEntity } from './entities.js';
 import type { LegacyItem } from './legacy-value.js';
-import type { TypedItem } from './dynamodb-json.js';
+import type { FlatItem, TypedItem } from './dynamodb-json.js';
 
 export type SourceKind = 'dynamodb' | 'export' | 'kv';
 
@@ -38,6 +38,11 @@ export interface TypedSourcePage extends Omit<SourcePage, 'items'> {
   item(index: number): LegacyItem;
   /** The export line item `index` was read from, for a source of line files. */
   line?(index: number): string;
+  /**
+   * Item `index`'s attributes read flat into `into`, without a tree (an export line as it
+   * stands); false when it is in a form only `typed` reads.
+   */
+  flat?(index: number, into: FlatItem): boolean;
 }
 
 /** A legacy store read-only: the tool never writes to its source. */

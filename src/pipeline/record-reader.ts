@@ -16,6 +16,9 @@ import {
   typedKpiActual,
   typedKpiMilestone,
   typedKpiReading,
+  flatKpiActual,
+  flatKpiMilestone,
+  flatKpiReading,
   type DataEntity,
   type TypedDataRecord,
   type TypedItem,
@@ -25,6 +28,7 @@ import {
   type RejectReason,
 } from '../transform/index.js';
 import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
+import { FlatItem } from '../model/dynamodb-json.js';
 import { readLinkIndex, readLinkLookups, type LookupOutcome } from '../reading/lookups.js';
 import { newProgress, type EntityProgress } from './progress.js';
 
@@ -83,7 +87,20 @@ const DATA_MAPPERS: Record<DataEntity, (item: LegacyItem, links: LinkIndex) => M
   KpiReading: mapKpiReading,
 };
 
-/** The fast path of each data entity's mapping (see LegacyRecordSchema.parseTyped). */
+interface FastRecord {
+  prepared: PreparedRecord;
+  rows: number;
+  personFallback: boolean;
+}
+
+/** The fast path of each data entity's mapping from attributes read flat (see compiled-fields.ts). */
+const FLAT_DATA_MAPPERS: Record<DataEntity, (item: FlatItem) => TypedDataRecord | undefined> = {
+  KpiMilestone: flatKpiMilestone,
+  KpiActual: flatKpiActual,
+  KpiReading: flatKpiReading,
+};
+
+/** The fast path of each data entity's mapping from typed JSON. */
 const TYPED_DATA_MAPPERS: Record<DataEntity, (typed: TypedItem) => TypedDataRecord | undefined> = {
   KpiMilestone: typedKpiMilestone,
   KpiActual: typedKpiActual,
@@ -130,25 +147,32 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
     };
     // A record the fast path vouches for goes from its typed attributes to COPY text; any other
     // goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
-    const fastRecord = (typed: TypedItem, item: () => Promise<LegacyItem>): { prepared: PreparedRecord; rows: number; personFallback: boolean } | undefined => {
-      if (entity === 'GoalKpiLink') {
-        const mapped = typedGoalKpiLink(typed, lookups);
-        if (mapped === undefined || !mapped.ok) return undefined;
-        const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, item);
-        if (prepared === undefined) return undefined;
-        if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
-        return { prepared, rows: mapped.rows.length, personFallback: mapped.personFallback };
-      }
-      const record = TYPED_DATA_MAPPERS[entity](typed);
-      const rows = record === undefined ? [] : fannedRowIds(entity, record.key, links);
+    const fastLink = (typed: TypedItem, item: () => Promise<LegacyItem>): FastRecord | undefined => {
+      const mapped = typedGoalKpiLink(typed, lookups);
+      if (mapped === undefined || !mapped.ok) return undefined;
+      const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, item);
+      if (prepared === undefined) return undefined;
+      if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
+      return { prepared, rows: mapped.rows.length, personFallback: mapped.personFallback };
+    };
+    const fastData = (record: TypedDataRecord | undefined, item: () => Promise<LegacyItem>): FastRecord | undefined => {
+      const rows = record === undefined ? [] : fannedRowIds(entity as DataEntity, record.key, links);
       if (record === undefined || rows.length === 0) return undefined;
       const prepared = prepareFannedRecord(record.sourceId, record.sharedFields, rows, runId, item);
       return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
     };
+    const flat = new FlatItem();
     const takeTyped = (page: TypedSourcePage, index: number): void => {
-      const typed = page.typed(index);
       const line = page.line?.(index);
-      const fast = typed === undefined ? undefined : fastRecord(typed, line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line));
+      const item = line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line);
+      let fast: FastRecord | undefined;
+      if (entity !== 'GoalKpiLink' && page.flat?.(index, flat)) {
+        // An export line read as it stands: no tree at all (see scanExportLine).
+        fast = fastData(FLAT_DATA_MAPPERS[entity](flat), item);
+      } else {
+        const typed = page.typed(index);
+        if (typed !== undefined) fast = entity === 'GoalKpiLink' ? fastLink(typed, item) : fastData(TYPED_DATA_MAPPERS[entity](typed), item);
+      }
       if (fast === undefined) return takeItem(page.item(index));
       batch.read += 1;
       if (fast.personFallback) batch.personFallbacks += 1;

@@ -1,11 +1,11 @@
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from '../model/copy-field.js';
 import { canonicalDecimal } from '../model/decimal.js';
-import { fromAttributeValue, type TypedItem } from '../model/dynamodb-json.js';
-import type { LegacyValue } from '../model/legacy-value.js';
+import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_S, fromAttributeValue, type FlatItem } from '../model/dynamodb-json.js';
+import { LegacyNumber, type LegacyValue } from '../model/legacy-value.js';
 import { canonicalGuid, coerceActor, coerceDecimal, coerceGuid, coerceText, coerceTimestamp, UtcTimestamp } from './coerce.js';
 import type { AttributeInput, Coercion } from './coercion.js';
 import { legacyExtraJson } from './legacy-extra.js';
-import { NOT_PLAIN, plainValue, type AttributeCoercionOf } from './legacy-record.js';
+import { NOT_PLAIN, type AttributeCoercionOf } from './legacy-record.js';
 import { canonicalUtcText } from './timestamp.js';
 
 /**
@@ -35,6 +35,8 @@ export interface CompiledFields {
   fields: string;
   /** The coerced values of the `keys` attributes, in their order (canonical GUIDs, say). */
   keys: string[];
+  /** The record's Id as written (its rows' source_id). */
+  sourceId: string;
 }
 
 /** The items a schema can vouch for by reading typed attributes: what compileFields needs of it. */
@@ -43,8 +45,11 @@ export interface CompiledSchema {
   readonly coercions: readonly (readonly [string, AttributeCoercionOf])[];
 }
 
-/** One attribute's COPY field, or undefined when the fast path cannot vouch for it (the full path decides). */
-type FieldReader = (raw: unknown, name: string, extra: ExtraAttributes) => string | undefined;
+/**
+ * One attribute's COPY field from attribute `at` of the item (-1: the item lacks it), or
+ * undefined when the fast path cannot vouch for it (the full path decides).
+ */
+type FieldReader = (item: FlatItem, at: number, extra: ExtraAttributes) => string | undefined;
 
 /** Attributes bound for legacy_extra, as [name, JSON text]: the unknown ones, and timestamps rounded past the microsecond. */
 interface ExtraAttributes {
@@ -53,26 +58,42 @@ interface ExtraAttributes {
 
 const NULL_FIELD = '\\N';
 
-/** The text of an S or N attribute as the coercions read it (plainValue's first branches); undefined for anything else. */
-function scalarText(raw: unknown): string | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const { S, N } = raw as { S?: unknown; N?: unknown };
-  if (typeof S === 'string') return S;
-  if (S !== undefined) return undefined;
-  return typeof N === 'string' ? N : undefined;
+/** Attribute `at` as plainValue reads its typed value (FlatItem classifies it the same way). */
+function plainOf(item: FlatItem, at: number): LegacyValue | undefined | typeof NOT_PLAIN {
+  if (at < 0) return undefined;
+  const text = item.texts[at]!;
+  switch (item.tags[at]) {
+    case FLAT_S:
+      return text;
+    case FLAT_N:
+      return new LegacyNumber(text);
+    case FLAT_BOOL:
+      return text === 'true';
+    case FLAT_NULL:
+      return null;
+    default:
+      return NOT_PLAIN;
+  }
 }
 
-/** Whether the attribute reads as absent (missing, NULL, or ''), as isAbsent decides after plainValue. */
-function absent(raw: unknown): boolean {
-  if (raw === undefined) return true;
-  const value = plainValue(raw);
-  return value === null || value === '';
+/** The text of an S or N attribute (what the coercions read of either); undefined for anything else. */
+function scalarText(item: FlatItem, at: number): string | undefined {
+  if (at < 0) return undefined;
+  const tag = item.tags[at];
+  return tag === FLAT_S || tag === FLAT_N ? item.texts[at] : undefined;
+}
+
+/** Whether attribute `at` reads as absent (missing, NULL, or an empty S), as isAbsent decides. */
+function absent(item: FlatItem, at: number): boolean {
+  if (at < 0) return true;
+  const tag = item.tags[at];
+  return tag === FLAT_NULL || (tag === FLAT_S && item.texts[at] === '');
 }
 
 /** The general reader: the attribute's own coercion on its plain value, its result encoded. */
-function coercedField(coerce: (value: AttributeInput) => Coercion<unknown>): FieldReader {
-  return (raw, name, extra) => {
-    const value = raw === undefined ? undefined : plainValue(raw);
+function coercedField(coerce: (value: AttributeInput) => Coercion<unknown>, name: string): FieldReader {
+  return (item, at, extra) => {
+    const value = plainOf(item, at);
     if (value === NOT_PLAIN) return undefined;
     const coerced = coerce(value);
     if (!coerced.ok) return undefined;
@@ -85,54 +106,77 @@ function coercedField(coerce: (value: AttributeInput) => Coercion<unknown>): Fie
   };
 }
 
-const timestampField = coercedField(coerceTimestamp);
-
 /**
  * Readers for the coercions nearly every attribute uses, without the coercion's result objects:
  * each gives exactly what coercedField gives for the same coercion, or undefined and the item
  * goes the full way (test/transform/fast-path.test.ts holds them to it).
  */
-const SPECIALISED = new Map<(value: AttributeInput) => Coercion<unknown>, FieldReader>([
-  [coerceGuid, (raw) => {
-    const text = scalarText(raw);
-    // A GUID written as a number is refused by the coercion; canonical GUIDs need no escaping.
-    return text !== undefined && typeof (raw as { S?: unknown }).S === 'string' ? canonicalGuid(text) : undefined;
-  }],
-  [coerceDecimal, (raw) => {
-    const text = scalarText(raw);
+const SPECIALISED = new Map<(value: AttributeInput) => Coercion<unknown>, (name: string) => FieldReader>([
+  // A GUID written as a number is refused by the coercion; canonical GUIDs need no escaping.
+  [coerceGuid, () => (item, at) => (at >= 0 && item.tags[at] === FLAT_S ? canonicalGuid(item.texts[at]!) : undefined)],
+  [coerceDecimal, () => (item, at) => {
+    const text = scalarText(item, at);
     return text === undefined || text === '' ? undefined : canonicalDecimal(text.trim());
   }],
-  [coerceText, (raw, name) => {
-    const text = scalarText(raw);
+  [coerceText, (name) => (item, at) => {
+    const text = scalarText(item, at);
     return text === undefined || text === '' ? undefined : encodeCopyValue(text, name);
   }],
-  [coerceActor, (raw, name) => {
-    const text = scalarText(raw);
+  [coerceActor, (name) => (item, at) => {
+    const text = scalarText(item, at);
     return text === undefined || text === '' ? undefined : encodeCopyValue(canonicalGuid(text) ?? text, name);
   }],
-  [coerceTimestamp, (raw, name, extra) => {
-    const text = (raw as { S?: unknown } | undefined)?.S;
-    // The usual `…Z` text is canonical as it stands (padded); any other form takes the full coercion.
-    if (typeof text === 'string') {
-      const utc = canonicalUtcText(text);
-      if (utc !== undefined) return utc;
-    }
-    return timestampField(raw, name, extra);
+  [coerceTimestamp, (name) => {
+    const full = coercedField(coerceTimestamp, name);
+    return (item, at, extra) => {
+      // The usual `…Z` text is canonical as it stands (padded); any other form takes the full coercion.
+      if (at >= 0 && item.tags[at] === FLAT_S) {
+        const utc = canonicalUtcText(item.texts[at]!);
+        if (utc !== undefined) return utc;
+      }
+      return full(item, at, extra);
+    };
   }],
 ]);
 
 function readerOf(name: string, { coerce, base, optional }: AttributeCoercionOf): FieldReader {
-  const specialised = SPECIALISED.get(base);
-  if (specialised === undefined) return coercedField(coerce);
-  if (!optional) return (raw, _name, extra) => (raw === undefined ? undefined : specialised(raw, name, extra));
-  return (raw, _name, extra) => (absent(raw) ? NULL_FIELD : specialised(raw, name, extra));
+  const specialised = SPECIALISED.get(base)?.(name);
+  if (specialised === undefined) return coercedField(coerce, name);
+  if (!optional) return specialised;
+  return (item, at, extra) => (absent(item, at) ? NULL_FIELD : specialised(item, at, extra));
+}
+
+/** legacy_extra's JSON text of attribute `at`; undefined: it is no legacy value. */
+function extraJsonOf(item: FlatItem, at: number): string | undefined {
+  const text = item.texts[at]!;
+  switch (item.tags[at]) {
+    case FLAT_S:
+      return JSON.stringify(text);
+    case FLAT_N:
+      return canonicalDecimal(text.trim()) ?? JSON.stringify(text);
+    case FLAT_BOOL:
+      return text;
+    case FLAT_NULL:
+      return 'null';
+    default: {
+      let raw: unknown;
+      try {
+        raw = item.raw(at);
+      } catch {
+        // JSON text that does not parse: the line does not either, and the full path says so.
+        return undefined;
+      }
+      return typedExtraJson(raw);
+    }
+  }
 }
 
 /**
- * The fast path of a schema and a column list, compiled once: typed attributes (as JSON.parse or
- * the SDK gives them) → the columns' COPY fields, with no tree of legacy values, no zod, no row
- * object. Undefined wherever it cannot vouch (an attribute its coercion refuses, a tag it does
- * not read, an unknown attribute that is not a legacy value, text with no UTF-8 form): the item
+ * The fast path of a schema and a column list, compiled once: an item's attributes as they come
+ * (a FlatItem filled from an export line, or from typed JSON as JSON.parse or the SDK gives it) →
+ * the columns' COPY fields, with no tree of legacy values, no zod, no row object. Undefined
+ * wherever it cannot vouch (an attribute its coercion refuses, a tag it does not read, an unknown
+ * attribute that is not a legacy value, a name given twice, text with no UTF-8 form): the item
  * then goes the full way, which decides its reject. For any item it vouches for, the fields are
  * what the full path's row gives through encodeCopyValue.
  */
@@ -140,19 +184,16 @@ export function compileFields<Attribute extends string>(
   schema: CompiledSchema,
   columns: readonly ColumnSource<Attribute>[],
   keyAttributes: readonly Attribute[],
-): (typed: TypedItem) => CompiledFields | undefined {
+): (item: FlatItem) => CompiledFields | undefined {
   const names = schema.coercions.map(([name]) => name);
-  for (const name of names) {
-    // Attributes are read as plain properties: a name on Object.prototype would read the prototype's.
-    if (name in Object.prototype) throw new TypeError(`${schema.entity}.${name}: an attribute name no plain property can hold`);
-  }
-  const known = new Set(names);
+  const indexOf = new Map(names.map((name, index) => [name, index]));
   const readers = schema.coercions.map(([name, coercion]) => readerOf(name, coercion));
   const at = (attribute: Attribute): number => {
-    const index = names.indexOf(attribute);
-    if (index === -1) throw new TypeError(`${schema.entity} has no attribute ${attribute}`);
+    const index = indexOf.get(attribute);
+    if (index === undefined) throw new TypeError(`${schema.entity} has no attribute ${attribute}`);
     return index;
   };
+  if (indexOf.get('Id') !== 0) throw new TypeError(`${schema.entity}: Id must be the schema's first attribute`);
   // Each column's field: an attribute's (by index), or text fixed once.
   type Piece = { attribute: number } | { text: string } | 'source id' | 'legacy extra';
   const pieces: Piece[] = columns.map((source) => {
@@ -161,40 +202,53 @@ export function compileFields<Attribute extends string>(
     return { attribute: at(source.attribute) };
   });
   const keyIndexes = keyAttributes.map(at);
+  // Per call: where each schema attribute is in the item (valid when seen[index] === generation).
+  const slots = new Int32Array(names.length);
+  const seen = new Uint32Array(names.length);
+  let generation = 0;
   const values: string[] = new Array<string>(names.length);
   const fields: string[] = new Array<string>(pieces.length);
-  return (typed) => {
+  return (item) => {
     try {
-      return compiled(typed);
+      return compiled(item);
     } catch (error) {
       // encodeCopyValue refuses text with no UTF-8 form: the full path makes that record's reject.
       if (error instanceof CopyEncodingError) return undefined;
       throw error;
     }
   };
-  function compiled(typed: TypedItem): CompiledFields | undefined {
+  function compiled(item: FlatItem): CompiledFields | undefined {
+    generation = (generation + 1) >>> 0 || 1;
     const extra: ExtraAttributes = { list: undefined };
+    for (let position = 0; position < item.count; position++) {
+      const name = item.names[position]!;
+      const index = indexOf.get(name);
+      if (index === undefined) {
+        const json = extraJsonOf(item, position);
+        if (json === undefined) return undefined;
+        (extra.list ??= []).push([name, json]);
+      } else {
+        // A name given twice (JSON.parse keeps the last): the full path reads it.
+        if (seen[index] === generation) return undefined;
+        seen[index] = generation;
+        slots[index] = position;
+      }
+    }
     for (let index = 0; index < readers.length; index++) {
-      const name = names[index]!;
-      const field = readers[index]!(typed[name], name, extra);
+      const field = readers[index]!(item, seen[index] === generation ? slots[index]! : -1, extra);
       if (field === undefined) return undefined;
       values[index] = field;
     }
-    // for…in, not Object.keys: no array per record (a parsed item has no inherited enumerable keys).
-    for (const name in typed) {
-      if (known.has(name)) continue;
-      const json = typedExtraJson(typed[name]);
-      if (json === undefined) return undefined;
-      (extra.list ??= []).push([name, json]);
-    }
-    const extraField = extra.list === undefined ? '{}' : encodeCopyValue(extraObjectJson(extra.list), 'legacy_extra');
+    const extraField = extra.list === undefined ? '{}' : extraObjectJson(extra.list);
+    if (extraField === undefined) return undefined;
+    const sourceId = item.texts[slots[0]!]!;
     for (let index = 0; index < pieces.length; index++) {
       const piece = pieces[index]!;
-      if (piece === 'source id') fields[index] = encodeCopyValue((typed.Id as { S: string }).S, 'source_id');
-      else if (piece === 'legacy extra') fields[index] = extraField;
+      if (piece === 'source id') fields[index] = encodeCopyValue(sourceId, 'source_id');
+      else if (piece === 'legacy extra') fields[index] = encodeCopyValue(extraField, 'legacy_extra');
       else fields[index] = 'text' in piece ? piece.text : values[piece.attribute]!;
     }
-    return { fields: fields.join('\t'), keys: keyIndexes.map((index) => values[index]!) };
+    return { fields: fields.join('\t'), keys: keyIndexes.map((index) => values[index]!), sourceId };
   }
 }
 
@@ -242,10 +296,13 @@ export function typedExtraJson(typed: unknown): string | undefined {
   return legacyExtraJson(value);
 }
 
-/** A JSON object of [name, JSON text] members, names sorted as legacyExtraText sorts them. */
-function extraObjectJson(members: [string, string][]): string {
+/** A JSON object of [name, JSON text] members, names sorted as legacyExtraText sorts them; undefined when a name repeats. */
+function extraObjectJson(members: [string, string][]): string | undefined {
   members.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   let text = '{';
-  for (let at = 0; at < members.length; at++) text += `${at === 0 ? '' : ','}${JSON.stringify(members[at]![0])}:${members[at]![1]}`;
+  for (let at = 0; at < members.length; at++) {
+    if (at > 0 && members[at]![0] === members[at - 1]![0]) return undefined;
+    text += `${at === 0 ? '' : ','}${JSON.stringify(members[at]![0])}:${members[at]![1]}`;
+  }
   return `${text}}`;
 }

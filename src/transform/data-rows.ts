@@ -1,5 +1,6 @@
 import type { DataEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
+import { FlatItem } from '../model/dynamodb-json.js';
 import type { LinkIndex } from './link-index.js';
 import { rejectOf, type ParsedRecord, type TypedItem } from './legacy-record.js';
 import { columnValue, compileFields, type ColumnSource, type CompiledSchema } from './compiled-fields.js';
@@ -91,7 +92,11 @@ export function dataEntityMapping<Parsed extends DataRecordFields>(
   entity: DataEntity,
   schema: { parse(item: LegacyItem): ParsedRecord<Parsed> } & CompiledSchema,
   plan: DataColumnPlan<Extract<keyof Parsed, string>>,
-): { map(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow>; typed(typed: TypedItem): TypedDataRecord | undefined } {
+): {
+  map(item: LegacyItem, links: LinkIndex): MappingResult<KpiDataRow>;
+  flat(item: FlatItem): TypedDataRecord | undefined;
+  typed(typed: TypedItem): TypedDataRecord | undefined;
+} {
   const keyOf = (record: Parsed): DataRecordKey => ({ id: record.Id, tenantId: record.TenantId, kpiId: record.KpiId });
   const sources = SHARED_DATA_COLUMNS.map((column) => plan[column]);
   const contentOf = (record: Parsed, sourceId: string, legacyExtra: string): DataRowContent => {
@@ -99,6 +104,7 @@ export function dataEntityMapping<Parsed extends DataRecordFields>(
     SHARED_DATA_COLUMNS.forEach((column, at) => (content[column] = columnValue(sources[at]!, record as unknown as Record<string, unknown>, sourceId, legacyExtra)));
     return content as unknown as DataRowContent;
   };
+  const scratch = new FlatItem();
   const fields = compileFields(schema, sources, ['Id', 'TenantId', 'KpiId'] as Extract<keyof Parsed, string>[]);
   return {
     map(item, links) {
@@ -106,11 +112,13 @@ export function dataEntityMapping<Parsed extends DataRecordFields>(
       if (!parsed.ok) return { ok: false, reject: parsed.reject };
       return fanOut(entity, item, keyOf(parsed.record), contentOf(parsed.record, item.Id as string, parsed.legacyExtra), links);
     },
-    typed(typed) {
-      const compiled = fields(typed);
-      if (compiled === undefined) return undefined;
-      const [id, tenantId, kpiId] = compiled.keys as [string, string, string];
-      return { key: { id, tenantId, kpiId }, sharedFields: compiled.fields, sourceId: (typed.Id as { S: string }).S };
-    },
+    flat,
+    typed: (typed) => flat(scratch.fill(typed)),
   };
+  function flat(item: FlatItem): TypedDataRecord | undefined {
+    const compiled = fields(item);
+    if (compiled === undefined) return undefined;
+    const [id, tenantId, kpiId] = compiled.keys as [string, string, string];
+    return { key: { id, tenantId, kpiId }, sharedFields: compiled.fields, sourceId: compiled.sourceId };
+  }
 }

@@ -68,3 +68,6 @@ export const mapKpiActual = actualMapping.map;
 
 /** The fast path of mapKpiActual (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiActual. */
 export const typedKpiActual = actualMapping.typed;
+
+/** The same fast path from attributes read flat (an export line as it stands). */
+export const flatKpiActual = actualMapping.flat;

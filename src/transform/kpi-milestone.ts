@@ -56,3 +56,6 @@ export const mapKpiMilestone = milestoneMapping.map;
 
 /** The fast path of mapKpiMilestone (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiMilestone. */
 export const typedKpiMilestone = milestoneMapping.typed;
+
+/** The same fast path from attributes read flat (an export line as it stands). */
+export const flatKpiMilestone = milestoneMapping.flat;

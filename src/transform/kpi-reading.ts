@@ -58,3 +58,6 @@ export const mapKpiReading = readingMapping.map;
 
 /** The fast path of mapKpiReading (see LegacyRecordSchema.parseTyped): undefined sends the item through mapKpiReading. */
 export const typedKpiReading = readingMapping.typed;
+
+/** The same fast path from attributes read flat (an export line as it stands). */
+export const flatKpiReading = readingMapping.flat;
