@@ -3,6 +3,8 @@ import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_OTHER, FLAT_S, type FlatItem } from 
 const PREFIX = '{"Item":{';
 // JSON forbids raw control characters in strings; JSON.parse says so for such a line.
 const CONTROL = /[\u0000-\u001f]/;
+// A name a typed item gave (FlatItem.fill) may hold what a raw name cannot.
+const NOT_RAW = /["\\]/;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
@@ -27,10 +29,21 @@ export function scanExportLine(line: string, into: FlatItem): boolean {
   if (line.charCodeAt(at) === CLOSE_BRACE) return at + 2 === end && line.charCodeAt(at + 1) === CLOSE_BRACE;
   for (;;) {
     if (line.charCodeAt(at) !== QUOTE) return false;
-    const nameEnd = line.indexOf('"', at + 1);
-    if (nameEnd < 0 || line.charCodeAt(nameEnd + 1) !== COLON) return false;
-    const name = line.slice(at + 1, nameEnd);
-    if (name.includes('\\')) return false;
+    // Lines of a table mostly list the same attributes in the same order: the name the previous
+    // line had here is taken when it is the same, rather than a new string per attribute.
+    const previous = into.count < into.names.length ? into.names[into.count]! : undefined;
+    let name: string;
+    let nameEnd: number;
+    if (previous !== undefined && line.startsWith(previous, at + 1) && line.charCodeAt(at + 1 + previous.length) === QUOTE && !NOT_RAW.test(previous)) {
+      name = previous;
+      nameEnd = at + 1 + previous.length;
+    } else {
+      nameEnd = line.indexOf('"', at + 1);
+      if (nameEnd < 0) return false;
+      name = line.slice(at + 1, nameEnd);
+      if (name.includes('\\')) return false;
+    }
+    if (line.charCodeAt(nameEnd + 1) !== COLON) return false;
     const valueStart = nameEnd + 2;
     let next = scalar(line, valueStart, name, into);
     if (next === BAD_STRING) return false;
