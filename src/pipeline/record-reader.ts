@@ -7,18 +7,13 @@ import {
   LinkLookups,
   canonicalTenantOf,
   fannedRowIds,
+  fastDataRecord,
   mapGoalKpiLink,
   mapKpiActual,
   mapKpiMilestone,
   mapKpiReading,
   migratedLinkOf,
   typedGoalKpiLink,
-  typedKpiActual,
-  typedKpiMilestone,
-  typedKpiReading,
-  flatKpiActual,
-  flatKpiMilestone,
-  flatKpiReading,
   type DataEntity,
   type TypedDataRecord,
   type TypedItem,
@@ -93,20 +88,6 @@ interface FastRecord {
   personFallback: boolean;
 }
 
-/** The fast path of each data entity's mapping from attributes read flat (see compiled-fields.ts). */
-const FLAT_DATA_MAPPERS: Record<DataEntity, (item: FlatItem) => TypedDataRecord | undefined> = {
-  KpiMilestone: flatKpiMilestone,
-  KpiActual: flatKpiActual,
-  KpiReading: flatKpiReading,
-};
-
-/** The fast path of each data entity's mapping from typed JSON. */
-const TYPED_DATA_MAPPERS: Record<DataEntity, (typed: TypedItem) => TypedDataRecord | undefined> = {
-  KpiMilestone: typedKpiMilestone,
-  KpiActual: typedKpiActual,
-  KpiReading: typedKpiReading,
-};
-
 /** Reads and maps in this thread. */
 export function createRecordReader(options: RecordReaderOptions): RecordReader {
   const { source, wholeTables, tenant } = options;
@@ -166,12 +147,10 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       const line = page.line?.(index);
       const item = line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line);
       let fast: FastRecord | undefined;
-      if (entity !== 'GoalKpiLink' && page.flat?.(index, flat)) {
-        // An export line read as it stands: no tree at all (see scanExportLine).
-        fast = fastData(FLAT_DATA_MAPPERS[entity](flat), item);
-      } else {
+      if (entity !== 'GoalKpiLink') fast = fastData(fastDataRecord(entity, page, index, flat), item);
+      else {
         const typed = page.typed(index);
-        if (typed !== undefined) fast = entity === 'GoalKpiLink' ? fastLink(typed, item) : fastData(TYPED_DATA_MAPPERS[entity](typed), item);
+        if (typed !== undefined) fast = fastLink(typed, item);
       }
       if (fast === undefined) return takeItem(page.item(index));
       batch.read += 1;
