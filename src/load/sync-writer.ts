@@ -70,13 +70,28 @@ export async function toolWrittenLinks(
   return rows;
 }
 
-/** The records whose kpi_data rows reference these links now (the application's rows left out). */
-export async function recordsOnLinks(session: SqlSession, target: SyncTarget, linkIds: readonly string[]): Promise<RecordKey[]> {
-  if (linkIds.length === 0) return [];
+/**
+ * The records whose kpi_data rows are, in the target now, on a link of one of these (tenant, KPI)
+ * pairs or on one of these links (the application's rows left out): the facts as the target holds
+ * them, whatever the source image says of them today.
+ */
+export async function recordsOnKpiLinks(
+  session: SqlSession,
+  target: SyncTarget,
+  kpis: readonly { tenantId: string; kpiId: string }[],
+  linkIds: readonly string[],
+): Promise<RecordKey[]> {
+  if (kpis.length === 0 && linkIds.length === 0) return [];
   const { rows } = await session.query<{ source_entity: LegacyEntity; source_id: string }>(
     `select distinct t.source_entity, t.source_id from ${rowsOf(target, 'kpi_data')} t
-     where t.kpi_link_id = any($1::uuid[]) and t.source_entity is not null`,
-    [linkIds],
+     where t.source_entity is not null and (
+       t.kpi_link_id = any($3::uuid[])
+       or t.kpi_link_id = any(array(
+         select l.id from ${rowsOf(target, 'kpi_links')} l
+         where (l.tenant_id, l.kpi_id) in (select k.tenant_id::uuid, k.kpi_id::uuid from unnest($1::text[], $2::text[]) as k(tenant_id, kpi_id))
+       ))
+     )`,
+    [kpis.map((kpi) => kpi.tenantId), kpis.map((kpi) => kpi.kpiId), linkIds],
   );
   return rows.map((row) => ({ entity: row.source_entity, sourceId: row.source_id }));
 }

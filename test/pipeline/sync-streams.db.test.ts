@@ -13,6 +13,10 @@ import { DynamoDBStreamsClient, TrimmedDataAccessException } from '@aws-sdk/clie
 import { resolveConfig } from '../../src/config/resolve.js';
 import { MigrateError } from '../../src/errors.js';
 import { syncConfigured } from '../../src/pipeline/sync-configured.js';
+import { syncChanges } from '../../src/pipeline/sync.js';
+import { createStreamChangeSource } from '../../src/extract/dynamodb-stream.js';
+import { changeStreamsRecordedAt, recordedChangeStreams } from '../../src/load/source-image.js';
+import { configuredStreamOptions, openConfiguredSource } from '../../src/reading/open-source.js';
 import { rollbackRun } from '../../src/load/rollback.js';
 import { expectSameTarget, rejectKeysOf, targetOf } from './converge-support.js';
 
@@ -203,6 +207,79 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
 
     const fresh = await freshRun(prefix);
     expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), `synced with ${kills} kill(s) vs fresh`, changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
+
+  it('facts deleted or moved before the first sync reads its image, their KPI\'s first link deleted too: no row and no link is left behind', async () => {
+    // The interleaving of the --follow anomaly, made deterministic: the writes land after the
+    // sync's first stream page and before its image Scan, so the image is newer than the changes
+    // applied so far. The stream is read table by table (links before milestones), so the link's
+    // delete is applied while the milestones' changes are still ahead: the image no longer places
+    // them on the link's KPI, the target still holds their rows on the link.
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const { rows: picked } = await db.sql.query<{ link: string; deleted_fact: string; moved_fact: string; other_kpi: string }>(
+      `select l.source_id as link,
+              (array_agg(distinct d.source_id order by d.source_id))[1] as deleted_fact,
+              (array_agg(distinct d.source_id order by d.source_id))[2] as moved_fact,
+              (select o.kpi_id::text from public.kpi_links o where o.tenant_id = l.tenant_id and o.kpi_id <> l.kpi_id order by o.id limit 1) as other_kpi
+       from public.kpi_links l join public.kpi_data d on d.kpi_link_id = l.id
+       where d.source_entity = 'KpiMilestone' and d.id::text = lower(regexp_replace(d.source_id, '[{}]', '', 'g'))
+         and (select count(*) from public.kpi_links s where s.tenant_id = l.tenant_id and s.kpi_id = l.kpi_id) >= 2
+       group by l.id, l.source_id, l.tenant_id, l.kpi_id
+       having count(distinct d.source_id) >= 2
+       order by l.id limit 1`,
+    );
+    const chosen = picked[0]!;
+    expect(chosen.other_kpi).not.toBeNull();
+    const { deleted_fact: deletedFact, moved_fact: movedFact } = chosen;
+    const movedItem = stateA.KpiMilestone.find((item) => idOf(item) === movedFact)!;
+    const interleaved: Operation[] = [
+      { entity: 'KpiMilestone', remove: deletedFact },
+      { entity: 'KpiMilestone', put: { ...movedItem, KpiId: { S: chosen.other_kpi } } },
+      { entity: 'GoalKpiLink', remove: chosen.link },
+    ];
+
+    const config = resolveConfig({ env: {}, overrides: { source: 'dynamodb', dynamodbEndpoint: endpoint, tablePrefix: prefix, databaseUrl: db.url } });
+    const source = createStreamChangeSource({
+      ...configuredStreamOptions(config)!,
+      recorded: await recordedChangeStreams(db.sql, baseRun),
+      recordedAt: (await changeStreamsRecordedAt(db.sql, baseRun))!,
+      follow: false,
+    });
+    let imageReads = 0;
+    try {
+      const result = await syncChanges({
+        sql: db.sql,
+        targetSchema: 'public',
+        baseRunId: baseRun,
+        changes: (from, signal) => source.changes(from, signal),
+        imageSource: async () => {
+          imageReads += 1;
+          await write(client, names, interleaved);
+          return openConfiguredSource(config);
+        },
+        environment: 'test',
+        ledgerOptions: {},
+        codeVersion: 'test',
+        configHash: 'test',
+      });
+      expect(result.ended).toBe('drained');
+    } finally {
+      await source.close();
+    }
+    expect(imageReads).toBe(1);
+    const { rows: image } = await db.sql.query<{ entity: string; source_id: string }>(
+      `select entity, source_id from kpi_migrate.source_image where run_id = $1::bigint and source_id = any($2::text[]) and item is null order by 1, 2`,
+      [baseRun, [deletedFact, chosen.link]],
+    );
+    // Both deletes reached the image through the stream (the Scan had not seen the records at all).
+    expect(image.map((row) => `${row.entity} ${row.source_id}`)).toEqual([`GoalKpiLink ${chosen.link}`, `KpiMilestone ${deletedFact}`]);
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced vs fresh');
     expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
   });
 
