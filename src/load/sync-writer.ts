@@ -4,7 +4,7 @@ import { databaseRefusalOf, refusesRecord } from '../db/database-error.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { LegacyEntity, MigratedEntity } from '../model/entities.js';
 import type { Reject } from '../model/reject.js';
-import { insertRejects } from './rejects.js';
+import { insertRejectsReturningIds } from './rejects.js';
 import type { LoadReject, PreparedRecord } from './prepare-record.js';
 import { deletingRows, provenancedRows, tableStatements, TARGET_TABLES } from './target-table.js';
 import type { TargetLayout } from './target-ownership.js';
@@ -197,21 +197,40 @@ export async function deleteToolRows(
 
 /**
  * The rejects of these records become `rejects` (the run's reject set follows the source): the
- * old ones of the records go, the new ones are recorded under the same run. Returns the entities
- * of the rejects removed, one per reject.
+ * old ones of the records go, the new ones are recorded under the same run. Both are kept in
+ * reject_history under `syncRunId` (the removed ones whole), so that rolling the sync back
+ * restores the run's reject set exactly. Returns the entities of the rejects removed, one per reject.
  */
-export async function replaceRejects(session: SqlSession, runId: string, keys: readonly RecordKey[], rejects: readonly (Reject & { sqlstate?: string })[]): Promise<LegacyEntity[]> {
+export async function replaceRejects(
+  session: SqlSession,
+  runId: string,
+  syncRunId: string,
+  keys: readonly RecordKey[],
+  rejects: readonly (Reject & { sqlstate?: string })[],
+): Promise<LegacyEntity[]> {
   let removed: LegacyEntity[] = [];
   if (keys.length > 0) {
     const { rows } = await session.query<{ source_entity: LegacyEntity }>(
-      `delete from kpi_migrate.rejects r where r.run_id = $1::bigint
-         and (r.source_entity, r.source_id) in (select * from unnest($2::text[], $3::text[]))
-       returning r.source_entity`,
-      [runId, keys.map((key) => key.entity), keys.map((key) => key.sourceId)],
+      `with removed as (
+         delete from kpi_migrate.rejects r where r.run_id = $1::bigint
+           and (r.source_entity, r.source_id) in (select * from unnest($2::text[], $3::text[]))
+         returning r.*
+       ), kept as (
+         insert into kpi_migrate.reject_history (run_id, reject_id, operation, old_reject)
+         select $4::bigint, removed.id, 'delete', to_jsonb(removed) from removed
+       )
+       select source_entity from removed`,
+      [runId, keys.map((key) => key.entity), keys.map((key) => key.sourceId), syncRunId],
     );
     removed = rows.map((row) => row.source_entity);
   }
-  await insertRejects(session, runId, rejects);
+  const inserted = await insertRejectsReturningIds(session, runId, rejects);
+  if (inserted.length > 0) {
+    await session.query(
+      `insert into kpi_migrate.reject_history (run_id, reject_id, operation) select $1::bigint, i, 'insert' from unnest($2::bigint[]) as i`,
+      [syncRunId, inserted],
+    );
+  }
   return removed;
 }
 

@@ -595,7 +595,7 @@ class SyncEngine {
   }
 
   private async replaceRejects(tx: SqlSession, keys: readonly RecordKey[], rejects: readonly LoadReject[]): Promise<void> {
-    for (const entity of await replaceRejects(tx, this.baseRunId, keys, rejects)) this.counts(entity).rejectsRemoved += 1;
+    for (const entity of await replaceRejects(tx, this.baseRunId, this.syncRunId, keys, rejects)) this.counts(entity).rejectsRemoved += 1;
     for (const reject of rejects) this.counts(reject.sourceEntity).rejectsRecorded += 1;
   }
 

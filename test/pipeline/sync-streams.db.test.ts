@@ -333,18 +333,80 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     expect(refused.stderr).toContain('--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES');
   });
 
-  it('rollback of a sync restores the target as the run left it', async () => {
+  it('rollback of a sync restores the target, the reject set and the sync state: a later sync must be named, and the next sync ends where a fresh run is', async () => {
     const { prefix, names } = await seededTables();
     const db = await database();
     expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate', '--no-finalize']), 0, 'full run');
     const baseRun = await baseRunOf(db.sql);
-    const afterRun = await targetOf(db.sql, true);
-    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(4)));
-    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync');
-    expect(await targetOf(db.sql, true)).not.toEqual(afterRun);
-    const { rows } = await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint', [baseRun]);
-    await rollbackRun(db.sql, { runId: rows[0]!.id, schema: 'public', confirm: true });
-    expect(await targetOf(db.sql, true)).toEqual(afterRun);
+    // Every column of the run's reject set, ids included: a rollback puts back exactly what was there.
+    const rejectSet = async (): Promise<string[]> =>
+      (
+        await db.sql.query<{ r: string }>(
+          `select concat_ws(' ', id, source_entity, source_id, reason, attribute, message, sqlstate, item::text, created_at) as r from kpi_migrate.rejects where run_id = $1::bigint order by id`,
+          [baseRun],
+        )
+      ).rows.map((row) => row.r);
+    const syncState = async (): Promise<string> =>
+      (
+        await db.sql.query<{ s: string }>(
+          `select (select count(*) from kpi_migrate.source_image where run_id = $1::bigint) || ' image records, ' ||
+                  (select count(*) from kpi_migrate.change_positions where run_id = $1::bigint) || ' positions, built ' ||
+                  (select coalesce(image_built_at::text, 'never') from kpi_migrate.runs where id = $1::bigint) as s`,
+          [baseRun],
+        )
+      ).rows[0]!.s;
+    const syncRuns = async (): Promise<string[]> =>
+      (await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint order by id', [baseRun])).rows.map((row) => row.id);
+    const afterRun = { target: await targetOf(db.sql, true), rejects: await rejectSet() };
+
+    const operations = operationsFromAToB(stateA, changed.tables, mulberry32(4));
+    const half = Math.ceil(operations.length / 2);
+    await write(client, names, operations.slice(0, half));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'first sync');
+    const [firstSync] = await syncRuns();
+    const afterFirst = { target: await targetOf(db.sql, true), rejects: await rejectSet() };
+    expect(afterFirst.target).not.toEqual(afterRun.target);
+    expect(afterFirst.rejects).not.toEqual(afterRun.rejects);
+    await write(client, names, operations.slice(half));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'second sync');
+    const secondSync = (await syncRuns())[1]!;
+
+    // The earlier sync alone is refused, naming the later one (the plan says so too, exit 2).
+    const plan = await runCli(['rollback', '--database-url', db.url, '--run', firstSync!]);
+    expectExit(plan, 2, 'rollback plan of the first sync');
+    expect(plan.stdout).toContain(`run ${secondSync} (completed) on run ${firstSync}: a later sync of run ${baseRun}`);
+    expect(plan.stdout).toContain(`--also ${secondSync}`);
+    const refused = await rollbackRun(db.sql, { runId: firstSync!, schema: 'public', confirm: true }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((refused as MigrateError).code).toBe('RUN_STATE');
+    expect(await syncState()).not.toMatch(/^0 image records/);
+
+    // The later sync alone: the target and the reject set as the first sync left them, and no sync state.
+    const undone = await rollbackRun(db.sql, { runId: secondSync, schema: 'public', confirm: true });
+    expect(undone.runs[0]!.sync).toMatchObject({ baseRunId: baseRun });
+    expect(await targetOf(db.sql, true)).toEqual(afterFirst.target);
+    expect(await rejectSet()).toEqual(afterFirst.rejects);
+    expect(await syncState()).toBe('0 image records, 0 positions, built never');
+
+    // The next sync reads the image again and replays from the run's recorded point: a fresh run's target and rejects.
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync after the rollback');
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced after a rollback vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+
+    // The first sync with the one after the rollback named: the run's own target and reject set back.
+    const thirdSync = (await syncRuns())[2]!;
+    const both = await runCli(['rollback', '--database-url', db.url, '--run', firstSync!, '--also', thirdSync, '--confirm', '--yes']);
+    expectExit(both, 0, 'rollback of the first and the third sync');
+    expect(both.stdout).toContain(`its source image and change positions dropped`);
+    expect(await targetOf(db.sql, true)).toEqual(afterRun.target);
+    expect(await rejectSet()).toEqual(afterRun.rejects);
+    expect(await syncState()).toBe('0 image records, 0 positions, built never');
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync after the second rollback');
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced after two rollbacks vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
   });
 
   it('sync --follow applies changes as they come, shows the lag, and stops cleanly on SIGTERM between batches', async () => {
