@@ -140,6 +140,22 @@ export async function insertRejects(
   rejects: readonly (Reject & { sqlstate?: string })[],
 ): Promise<void> {
   if (rejects.length === 0) return;
+  await session.query(INSERT_REJECTS, [runId, rejectsJson(rejects)]);
+}
+
+/** insertRejects, returning the ids the rejects got (a sync keeps them, so that its rollback can take them out). */
+export async function insertRejectsReturningIds(session: SqlSession, runId: string, rejects: readonly (Reject & { sqlstate?: string })[]): Promise<string[]> {
+  if (rejects.length === 0) return [];
+  const { rows } = await session.query<{ id: string }>(`${INSERT_REJECTS} returning id::text as id`, [runId, rejectsJson(rejects)]);
+  return rows.map((row) => row.id);
+}
+
+const INSERT_REJECTS = `insert into kpi_migrate.rejects (run_id, source_entity, source_id, reason, attribute, message, sqlstate, item)
+     select $1::bigint, r.source_entity, r.source_id, r.reason, r.attribute, r.message, r.sqlstate, r.item
+     from jsonb_to_recordset($2::jsonb) as r(source_entity text, source_id text, reason text,
+       attribute text, message text, sqlstate text, item jsonb)`;
+
+function rejectsJson(rejects: readonly (Reject & { sqlstate?: string })[]): string {
   const entries = rejects.map((reject) => {
     const item = storableItemJson(reject.item);
     const notes = [...item.adjustments];
@@ -157,11 +173,5 @@ export async function insertRejects(
       `"message":${storableJson(message)},"sqlstate":${storableJson(reject.sqlstate ?? null)},"item":${item.json}}`
     );
   });
-  await session.query(
-    `insert into kpi_migrate.rejects (run_id, source_entity, source_id, reason, attribute, message, sqlstate, item)
-     select $1::bigint, r.source_entity, r.source_id, r.reason, r.attribute, r.message, r.sqlstate, r.item
-     from jsonb_to_recordset($2::jsonb) as r(source_entity text, source_id text, reason text,
-       attribute text, message text, sqlstate text, item jsonb)`,
-    [runId, `[${entries.join(',')}]`],
-  );
+  return `[${entries.join(',')}]`;
 }

@@ -6,6 +6,7 @@ import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { deletingRows, KPI_DATA_TABLE, KPI_LINKS_TABLE, provenancedRows, tableStatements, writingRows, type TargetTable } from './target-table.js';
 import { contractColumnType, readRecordedLayout, type TargetLayout } from './target-ownership.js';
+import { clearImage, unmarkImageBuilt } from './source-image.js';
 
 export interface RollbackRequest {
   runId: RunId;
@@ -27,6 +28,23 @@ export interface RunRollback {
   statusBefore: RunStatus;
   kpiData: TableRollback;
   kpiLinks: TableRollback;
+  /** A sync (`runs.sync_of`): what undoing it does to the sync state of the run it continues. */
+  sync?: SyncRollback;
+}
+
+/**
+ * A sync's rollback puts the run it continues back where a next sync loses nothing: the rejects
+ * the sync replaced in the run's reject set come back (reject_history), and the run's source image
+ * and change positions are dropped, so that the next sync reads the image again and replays the
+ * changes from the point the full run recorded (applying a change twice changes nothing).
+ */
+export interface SyncRollback {
+  /** The full run the sync continued. */
+  baseRunId: RunId;
+  /** Rejects the sync recorded in the run's reject set: removed. */
+  rejectsRemoved: number;
+  /** Rejects of the run's reject set the sync had replaced: put back. */
+  rejectsRestored: number;
 }
 
 /** A run, not being rolled back, that changed what a run being rolled back wrote. */
@@ -71,8 +89,10 @@ export async function planRollback(sql: SqlClient, request: RollbackRequest): Pr
  * Undoes exactly what the run (and the runs in alsoRuns, newest first) did to the target, in one
  * transaction: rows it inserted are deleted (kpi_data before kpi_links), rows it updated or
  * removed get back the image row_history kept from before it, and it is marked `rolled_back`.
- * Its rejects, counts and checkpoints stay. Refuses (RUN_STATE) while a later run that is not
- * named has built on it: undoing this run would then undo part of that one too.
+ * Its rejects, counts and checkpoints stay; a sync's changes to the reject set of the run it
+ * continues are undone, and that run's sync state is dropped (SyncRollback). Refuses (RUN_STATE)
+ * while a later run that is not named has built on it (for a sync: any later sync of the same
+ * run): undoing this run would then undo part of that one too.
  */
 export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { confirm: true }): Promise<RollbackResult> {
   if (request.confirm !== true) throw new MigrateError('USAGE', 'a rollback changes the target: it needs confirm');
@@ -82,7 +102,9 @@ export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { c
   // claim on the run, and the undo commits only while these claims are the runs' latest.
   const claims: RunClaim[] = [];
   try {
-    for (const runId of runIdsOf(request)) claims.push(await claimRun(sql, { runId }));
+    // A sync claims the full run it continues (one sync of a run at a time): so does undoing one,
+    // so that no sync of that run applies changes on top of what is being undone.
+    for (const runId of [...runIdsOf(request), ...(await syncedRunsOf(sql, request))]) claims.push(await claimRun(sql, { runId }));
     return await sql.transaction(async (session) => {
       const plan = await undoRuns(session, request);
       if (plan.blockingRuns.length > 0) throw refusal(plan);
@@ -94,6 +116,16 @@ export async function rollbackRun(sql: SqlClient, request: RollbackRequest & { c
   } finally {
     for (const claim of claims) await claim.release();
   }
+}
+
+/** The full runs that the syncs a request names continue, those the request does not name itself. */
+async function syncedRunsOf(sql: SqlSession, request: RollbackRequest): Promise<string[]> {
+  const ids = runIdsOf(request);
+  const { rows } = await sql.query<{ id: string }>(
+    `select distinct sync_of::text as id from kpi_migrate.runs where id = any($1::bigint[]) and sync_of is not null order by 1`,
+    [`{${ids.join(',')}}`],
+  );
+  return rows.map((row) => row.id).filter((id) => !ids.includes(id));
 }
 
 /** The runs a request names, each once, checked to be run ids. */
@@ -145,6 +177,7 @@ interface LedgerRun {
   id: string;
   status: RunStatus;
   target_schema: string;
+  sync_of: string | null;
 }
 
 async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<RollbackPlan> {
@@ -154,7 +187,7 @@ async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<
 
   // Run rows first, then the table locks: the order batch-writer takes them in, so no deadlock.
   const { rows: found } = await session.query<LedgerRun>(
-    `select id::text as id, status, target_schema from kpi_migrate.runs where id = any($1::bigint[]) order by runs.id for update`,
+    `select id::text as id, status, target_schema, sync_of::text as sync_of from kpi_migrate.runs where id = any($1::bigint[]) order by runs.id for update`,
     [`{${ids.join(',')}}`],
   );
   const problems: string[] = [];
@@ -178,19 +211,117 @@ async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<
   const runs: RunRollback[] = [];
   const blockingRuns: BlockingRun[] = [];
   const newestFirst = [...found].sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : -1));
+  const resetRuns = new Set<string>();
   for (const run of newestFirst) {
     await collectTouchedRows(session, target, run.id);
-    const blockers = (await findBlockingRuns(session, target, run.id)).filter((b) => !ids.includes(b.runId));
+    const blockers = mergeBlockers([...(await findBlockingRuns(session, target, run.id)), ...(await laterSyncs(session, run))]).filter((b) => !ids.includes(b.runId));
     blockingRuns.push(...blockers);
     if (blockingRuns.length > 0) {
       // Undoing it would undo part of a later run too; what it would touch is still worth showing.
-      runs.push({ runId: run.id, statusBefore: run.status, ...(await countTouchedRows(session, target)) });
+      runs.push({ runId: run.id, statusBefore: run.status, ...(await countTouchedRows(session, target)), ...(await countSyncRejects(session, run)) });
       continue;
     }
-    runs.push({ runId: run.id, statusBefore: run.status, ...(await undoTouchedRows(session, target)) });
+    const undone: RunRollback = { runId: run.id, statusBefore: run.status, ...(await undoTouchedRows(session, target)) };
+    if (run.sync_of !== null) {
+      undone.sync = { baseRunId: run.sync_of, ...(await restoreReplacedRejects(session, run.id)) };
+      resetRuns.add(run.sync_of);
+    }
+    runs.push(undone);
     await finishRun(session, run.id, 'rolled_back');
   }
+  if (blockingRuns.length === 0) for (const runId of resetRuns) await dropSyncState(session, runId);
   return { runId: request.runId, schema, runs, blockingRuns };
+}
+
+/**
+ * Syncs of the same full run later than `run` (for a full run: its syncs), not rolled back. Each
+ * applied changes from the stream positions and image the syncs before it left: undoing an
+ * earlier sync alone would leave them standing on changes whose effect is gone, and the sync state
+ * is reset to the full run's (dropSyncState), which only a rollback of every later sync keeps true.
+ * They are refused and named, not undone silently: a rollback undoes only the runs it is given.
+ */
+async function laterSyncs(session: SqlSession, run: LedgerRun): Promise<BlockingRun[]> {
+  const base = run.sync_of ?? run.id;
+  const { rows } = await session.query<{ id: string; status: RunStatus }>(
+    `select id::text as id, status from kpi_migrate.runs where sync_of = $1::bigint and id > $2::bigint and status <> 'rolled_back' order by id`,
+    [base, run.id],
+  );
+  return rows.map((row) => ({
+    runId: row.id,
+    status: row.status,
+    builtOn: run.id,
+    reasons: [run.sync_of === null ? `a sync of it` : `a later sync of run ${base}: it went on from the change positions and source image this one left`],
+  }));
+}
+
+/** One entry per blocking run, its reasons together. */
+function mergeBlockers(blockers: readonly BlockingRun[]): BlockingRun[] {
+  const byRun = new Map<string, BlockingRun>();
+  for (const blocker of blockers) {
+    const known = byRun.get(blocker.runId);
+    if (known === undefined) byRun.set(blocker.runId, { ...blocker, reasons: [...blocker.reasons] });
+    else known.reasons.push(...blocker.reasons);
+  }
+  return [...byRun.values()];
+}
+
+/** What undoing a sync would do to the reject set of the run it continues (a plan that is refused). */
+async function countSyncRejects(session: SqlSession, run: LedgerRun): Promise<Pick<RunRollback, 'sync'>> {
+  if (run.sync_of === null) return {};
+  // Net of the rejects the sync recorded and replaced again itself, as restoreReplacedRejects does it.
+  const { rows } = await session.query<{ inserted: number; deleted: number }>(
+    `select (count(*) filter (where h.operation = 'insert' and r.id is not null))::int as inserted,
+            (count(*) filter (where h.operation = 'delete' and i.id is null))::int as deleted
+     from kpi_migrate.reject_history h
+     left join kpi_migrate.rejects r on h.operation = 'insert' and r.id = h.reject_id
+     left join kpi_migrate.reject_history i on h.operation = 'delete' and i.run_id = h.run_id and i.operation = 'insert' and i.reject_id = h.reject_id
+     where h.run_id = $1::bigint`,
+    [run.id],
+  );
+  return { sync: { baseRunId: run.sync_of, rejectsRemoved: rows[0]!.inserted, rejectsRestored: rows[0]!.deleted } };
+}
+
+/**
+ * The rejects a sync recorded in its full run's reject set are deleted, and those it replaced come
+ * back as they were (their ids included). Syncs are undone newest first, so each finds the set as
+ * it left it.
+ */
+async function restoreReplacedRejects(session: SqlSession, syncRunId: RunId): Promise<Pick<SyncRollback, 'rejectsRemoved' | 'rejectsRestored'>> {
+  const { rows: removed } = await session.query<{ n: number }>(
+    `with gone as (
+       delete from kpi_migrate.rejects r
+       where r.id = any(array(select h.reject_id from kpi_migrate.reject_history h where h.run_id = $1::bigint and h.operation = 'insert'))
+       returning 1
+     ) select count(*)::int as n from gone`,
+    [syncRunId],
+  );
+  const { rows: restored } = await session.query<{ n: number }>(
+    `with back as (
+       insert into kpi_migrate.rejects (id, run_id, source_entity, source_id, reason, attribute, message, sqlstate, item, created_at)
+       overriding system value
+       select r.id, r.run_id, r.source_entity, r.source_id, r.reason, r.attribute, r.message, r.sqlstate, r.item, r.created_at
+       from kpi_migrate.reject_history h
+       cross join lateral jsonb_populate_record(null::kpi_migrate.rejects, h.old_reject) as r
+       where h.run_id = $1::bigint and h.operation = 'delete'
+         -- A reject the sync itself recorded and then replaced (a later batch of it) was not there before it.
+         and not exists (select 1 from kpi_migrate.reject_history i where i.run_id = h.run_id and i.operation = 'insert' and i.reject_id = h.reject_id)
+       order by h.id
+       returning 1
+     ) select count(*)::int as n from back`,
+    [syncRunId],
+  );
+  return { rejectsRemoved: removed[0]!.n, rejectsRestored: restored[0]!.n };
+}
+
+/**
+ * The run's sync state back to what its full run left: no source image, no change positions. The
+ * next sync reads the image again and applies the changes from the point the run recorded (the
+ * stream shards it listed, the export it read), which re-derives whatever the undone syncs had
+ * applied; a stream point older than the stream keeps is refused then (SYNC_REFUSED), never skipped.
+ */
+async function dropSyncState(session: SqlSession, runId: RunId): Promise<void> {
+  await clearImage(session, runId);
+  await unmarkImageBuilt(session, runId);
 }
 
 /** The target schema and where its tables keep provenance. */

@@ -53,6 +53,11 @@ export async function markImageBuilt(session: SqlSession, runId: string): Promis
   await session.query('update kpi_migrate.runs set image_built_at = now() where id = $1::bigint', [runId]);
 }
 
+/** The run has no image any more (a rollback of its syncs dropped it): its next sync reads one again. */
+export async function unmarkImageBuilt(session: SqlSession, runId: string): Promise<void> {
+  await session.query('update kpi_migrate.runs set image_built_at = null where id = $1::bigint', [runId]);
+}
+
 interface ImageRow {
   entity: LegacyEntity;
   source_id: string;

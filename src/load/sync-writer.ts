@@ -4,7 +4,7 @@ import { databaseRefusalOf, refusesRecord } from '../db/database-error.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { LegacyEntity, MigratedEntity } from '../model/entities.js';
 import type { Reject } from '../model/reject.js';
-import { insertRejects } from './rejects.js';
+import { insertRejectsReturningIds } from './rejects.js';
 import type { LoadReject, PreparedRecord } from './prepare-record.js';
 import { deletingRows, provenancedRows, tableStatements, TARGET_TABLES } from './target-table.js';
 import type { TargetLayout } from './target-ownership.js';
@@ -70,13 +70,28 @@ export async function toolWrittenLinks(
   return rows;
 }
 
-/** The records whose kpi_data rows reference these links now (the application's rows left out). */
-export async function recordsOnLinks(session: SqlSession, target: SyncTarget, linkIds: readonly string[]): Promise<RecordKey[]> {
-  if (linkIds.length === 0) return [];
+/**
+ * The records whose kpi_data rows are, in the target now, on a link of one of these (tenant, KPI)
+ * pairs or on one of these links (the application's rows left out): the facts as the target holds
+ * them, whatever the source image says of them today.
+ */
+export async function recordsOnKpiLinks(
+  session: SqlSession,
+  target: SyncTarget,
+  kpis: readonly { tenantId: string; kpiId: string }[],
+  linkIds: readonly string[],
+): Promise<RecordKey[]> {
+  if (kpis.length === 0 && linkIds.length === 0) return [];
   const { rows } = await session.query<{ source_entity: LegacyEntity; source_id: string }>(
     `select distinct t.source_entity, t.source_id from ${rowsOf(target, 'kpi_data')} t
-     where t.kpi_link_id = any($1::uuid[]) and t.source_entity is not null`,
-    [linkIds],
+     where t.source_entity is not null and (
+       t.kpi_link_id = any($3::uuid[])
+       or t.kpi_link_id = any(array(
+         select l.id from ${rowsOf(target, 'kpi_links')} l
+         where (l.tenant_id, l.kpi_id) in (select k.tenant_id::uuid, k.kpi_id::uuid from unnest($1::text[], $2::text[]) as k(tenant_id, kpi_id))
+       ))
+     )`,
+    [kpis.map((kpi) => kpi.tenantId), kpis.map((kpi) => kpi.kpiId), linkIds],
   );
   return rows.map((row) => ({ entity: row.source_entity, sourceId: row.source_id }));
 }
@@ -182,21 +197,40 @@ export async function deleteToolRows(
 
 /**
  * The rejects of these records become `rejects` (the run's reject set follows the source): the
- * old ones of the records go, the new ones are recorded under the same run. Returns the entities
- * of the rejects removed, one per reject.
+ * old ones of the records go, the new ones are recorded under the same run. Both are kept in
+ * reject_history under `syncRunId` (the removed ones whole), so that rolling the sync back
+ * restores the run's reject set exactly. Returns the entities of the rejects removed, one per reject.
  */
-export async function replaceRejects(session: SqlSession, runId: string, keys: readonly RecordKey[], rejects: readonly (Reject & { sqlstate?: string })[]): Promise<LegacyEntity[]> {
+export async function replaceRejects(
+  session: SqlSession,
+  runId: string,
+  syncRunId: string,
+  keys: readonly RecordKey[],
+  rejects: readonly (Reject & { sqlstate?: string })[],
+): Promise<LegacyEntity[]> {
   let removed: LegacyEntity[] = [];
   if (keys.length > 0) {
     const { rows } = await session.query<{ source_entity: LegacyEntity }>(
-      `delete from kpi_migrate.rejects r where r.run_id = $1::bigint
-         and (r.source_entity, r.source_id) in (select * from unnest($2::text[], $3::text[]))
-       returning r.source_entity`,
-      [runId, keys.map((key) => key.entity), keys.map((key) => key.sourceId)],
+      `with removed as (
+         delete from kpi_migrate.rejects r where r.run_id = $1::bigint
+           and (r.source_entity, r.source_id) in (select * from unnest($2::text[], $3::text[]))
+         returning r.*
+       ), kept as (
+         insert into kpi_migrate.reject_history (run_id, reject_id, operation, old_reject)
+         select $4::bigint, removed.id, 'delete', to_jsonb(removed) from removed
+       )
+       select source_entity from removed`,
+      [runId, keys.map((key) => key.entity), keys.map((key) => key.sourceId), syncRunId],
     );
     removed = rows.map((row) => row.source_entity);
   }
-  await insertRejects(session, runId, rejects);
+  const inserted = await insertRejectsReturningIds(session, runId, rejects);
+  if (inserted.length > 0) {
+    await session.query(
+      `insert into kpi_migrate.reject_history (run_id, reject_id, operation) select $1::bigint, i, 'insert' from unnest($2::bigint[]) as i`,
+      [syncRunId, inserted],
+    );
+  }
   return removed;
 }
 

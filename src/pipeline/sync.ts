@@ -34,7 +34,7 @@ import {
   toolWrittenLinks,
   rejectedRecords,
   replaceRejects,
-  recordsOnLinks,
+  recordsOnKpiLinks,
   rowsOfRecords,
   upsertRecordRows,
   type SyncTarget,
@@ -435,11 +435,17 @@ class SyncEngine {
       const row = linkOutcome.written.has(derived.key.sourceId) && derived.mapping?.ok ? (derived.mapping.rows[0] as KpiLinkRow) : undefined;
       factKpis.push(...this.links.set(derived.key.sourceId, row));
     }
+    const changedKpis = uniqueKpis(factKpis);
     const factScope = new Map<string, Derived>();
     const factKeys = changedKeys(DATA_ENTITIES);
-    factKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, DATA_ENTITIES, uniqueKpis(factKpis))));
-    // Facts still on a link about to go: their rows must move off it (or go) before it can.
-    factKeys.push(...(await recordsOnLinks(tx, this.target, linkOutcome.toDelete)));
+    // The facts of those KPIs from both states: as the image places them (what their rows must
+    // become) and as the target holds them (what their rows were derived from). The image alone
+    // is not enough: it can be newer than the changes applied so far (the first sync reads it
+    // after the run, while the source is written), so a fact whose change is still ahead in the
+    // stream is missing from it (deleted since) or elsewhere in it (moved since) while its rows
+    // are still on these links: left out, they would keep a deleted link in the target.
+    factKeys.push(...(await imageRecordsOfKpis(tx, this.baseRunId, DATA_ENTITIES, changedKpis)));
+    factKeys.push(...(await recordsOnKpiLinks(tx, this.target, changedKpis, linkOutcome.toDelete)));
     if (factKeys.length > 0) factKeys.push(...(await rejectedRecords(tx, this.baseRunId, DATA_ENTITIES, ['db_error'])));
     await this.deriveScope(tx, 'kpi_data', factScope, factKeys, changedItems);
     const factOutcome = await this.writeScope(tx, 'kpi_data', factScope);
@@ -589,7 +595,7 @@ class SyncEngine {
   }
 
   private async replaceRejects(tx: SqlSession, keys: readonly RecordKey[], rejects: readonly LoadReject[]): Promise<void> {
-    for (const entity of await replaceRejects(tx, this.baseRunId, keys, rejects)) this.counts(entity).rejectsRemoved += 1;
+    for (const entity of await replaceRejects(tx, this.baseRunId, this.syncRunId, keys, rejects)) this.counts(entity).rejectsRemoved += 1;
     for (const reject of rejects) this.counts(reject.sourceEntity).rejectsRecorded += 1;
   }
 

@@ -8,6 +8,7 @@ import type { ChangePage } from '../../src/model/change.js';
 import { LEGACY_ENTITIES, type LegacyEntity } from '../../src/model/entities.js';
 import { syncFromExports } from '../../src/pipeline/export-sync.js';
 import { exportOriginsOf } from '../../src/load/export-origins.js';
+import { rollbackRun } from '../../src/load/rollback.js';
 import { deriveChangedState, EXPECTED_CHANGES, planLegacyData, SEED_EXPORT_TIME, writeIncrementalExports, type AttributeMap, type ChangedState, type WindowSet } from '../../src/seed/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { pollUntil, temporaryDirectory } from '../faults/harness.js';
@@ -219,6 +220,42 @@ describe.skipIf(skipReason !== undefined)('sync --source export: incremental exp
     const synced = await snapshotOf(db, runId);
     expectSameTarget(synced.target, freshB.target, 'broken and resumed vs fresh B', changed.changes);
     expect(synced.rejects).toEqual(freshB.rejects);
+  }, 180_000);
+
+  it('a rolled-back sync gives the run back its target and reject set, and the next sync replays the windows from the run\'s export: a fresh run of B', async () => {
+    const { db, runId } = await runOfA(dirs.consecutive);
+    const rejectSet = async (): Promise<string> =>
+      (
+        await db.sql.query<{ r: string }>(
+          `select coalesce(string_agg(concat_ws(' ', id, source_entity, source_id, reason, message, item::text, created_at), E'\\n' order by id), '') as r from kpi_migrate.rejects where run_id = $1::bigint`,
+          [runId],
+        )
+      ).rows[0]!.r;
+    const state = async (): Promise<string> =>
+      (
+        await db.sql.query<{ s: string }>(
+          `select (select count(*) from kpi_migrate.source_image where run_id = $1::bigint) || '/' ||
+                  (select count(*) from kpi_migrate.change_positions where run_id = $1::bigint) || '/' ||
+                  (select count(*) from kpi_migrate.export_origins where run_id = $1::bigint) as s`,
+          [runId],
+        )
+      ).rows[0]!.s;
+    const before = { target: await targetOf(db.sql, true), rejects: await rejectSet() };
+    const synced = await syncFromExports(configOf(dirs.consecutive, db.url), { run: runId, batchChanges: 97 });
+    expect(await rejectSet()).not.toEqual(before.rejects);
+
+    const undone = await rollbackRun(db.sql, { runId: synced.syncRunId, schema: 'public', confirm: true });
+    expect(undone.runs[0]!.sync).toMatchObject({ baseRunId: runId });
+    expect(await targetOf(db.sql, true)).toEqual(before.target);
+    expect(await rejectSet()).toEqual(before.rejects);
+    // No image, no positions; the run's export origins stay (where the windows start again).
+    expect(await state()).toBe(`0/0/${LEGACY_ENTITIES.length}`);
+
+    const again = await syncFromExports(configOf(dirs.consecutive, db.url), { run: runId });
+    expect(again.ended).toBe('drained');
+    const after = await snapshotOf(db, runId);
+    expectSameTarget(after.target, freshB.target, 'synced after a rollback vs fresh B', changed.changes);
+    expect(after.rejects).toEqual(freshB.rejects);
   }, 180_000);
 
   describe('through the CLI', () => {

@@ -13,6 +13,10 @@ import { DynamoDBStreamsClient, TrimmedDataAccessException } from '@aws-sdk/clie
 import { resolveConfig } from '../../src/config/resolve.js';
 import { MigrateError } from '../../src/errors.js';
 import { syncConfigured } from '../../src/pipeline/sync-configured.js';
+import { syncChanges } from '../../src/pipeline/sync.js';
+import { createStreamChangeSource } from '../../src/extract/dynamodb-stream.js';
+import { changeStreamsRecordedAt, recordedChangeStreams } from '../../src/load/source-image.js';
+import { configuredStreamOptions, openConfiguredSource } from '../../src/reading/open-source.js';
 import { rollbackRun } from '../../src/load/rollback.js';
 import { expectSameTarget, rejectKeysOf, targetOf } from './converge-support.js';
 
@@ -206,6 +210,79 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
   });
 
+  it('facts deleted or moved before the first sync reads its image, their KPI\'s first link deleted too: no row and no link is left behind', async () => {
+    // The interleaving of the --follow anomaly, made deterministic: the writes land after the
+    // sync's first stream page and before its image Scan, so the image is newer than the changes
+    // applied so far. The stream is read table by table (links before milestones), so the link's
+    // delete is applied while the milestones' changes are still ahead: the image no longer places
+    // them on the link's KPI, the target still holds their rows on the link.
+    const { prefix, names } = await seededTables();
+    const db = await database();
+    expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate']), 0, 'full run');
+    const baseRun = await baseRunOf(db.sql);
+    const { rows: picked } = await db.sql.query<{ link: string; deleted_fact: string; moved_fact: string; other_kpi: string }>(
+      `select l.source_id as link,
+              (array_agg(distinct d.source_id order by d.source_id))[1] as deleted_fact,
+              (array_agg(distinct d.source_id order by d.source_id))[2] as moved_fact,
+              (select o.kpi_id::text from public.kpi_links o where o.tenant_id = l.tenant_id and o.kpi_id <> l.kpi_id order by o.id limit 1) as other_kpi
+       from public.kpi_links l join public.kpi_data d on d.kpi_link_id = l.id
+       where d.source_entity = 'KpiMilestone' and d.id::text = lower(regexp_replace(d.source_id, '[{}]', '', 'g'))
+         and (select count(*) from public.kpi_links s where s.tenant_id = l.tenant_id and s.kpi_id = l.kpi_id) >= 2
+       group by l.id, l.source_id, l.tenant_id, l.kpi_id
+       having count(distinct d.source_id) >= 2
+       order by l.id limit 1`,
+    );
+    const chosen = picked[0]!;
+    expect(chosen.other_kpi).not.toBeNull();
+    const { deleted_fact: deletedFact, moved_fact: movedFact } = chosen;
+    const movedItem = stateA.KpiMilestone.find((item) => idOf(item) === movedFact)!;
+    const interleaved: Operation[] = [
+      { entity: 'KpiMilestone', remove: deletedFact },
+      { entity: 'KpiMilestone', put: { ...movedItem, KpiId: { S: chosen.other_kpi } } },
+      { entity: 'GoalKpiLink', remove: chosen.link },
+    ];
+
+    const config = resolveConfig({ env: {}, overrides: { source: 'dynamodb', dynamodbEndpoint: endpoint, tablePrefix: prefix, databaseUrl: db.url } });
+    const source = createStreamChangeSource({
+      ...configuredStreamOptions(config)!,
+      recorded: await recordedChangeStreams(db.sql, baseRun),
+      recordedAt: (await changeStreamsRecordedAt(db.sql, baseRun))!,
+      follow: false,
+    });
+    let imageReads = 0;
+    try {
+      const result = await syncChanges({
+        sql: db.sql,
+        targetSchema: 'public',
+        baseRunId: baseRun,
+        changes: (from, signal) => source.changes(from, signal),
+        imageSource: async () => {
+          imageReads += 1;
+          await write(client, names, interleaved);
+          return openConfiguredSource(config);
+        },
+        environment: 'test',
+        ledgerOptions: {},
+        codeVersion: 'test',
+        configHash: 'test',
+      });
+      expect(result.ended).toBe('drained');
+    } finally {
+      await source.close();
+    }
+    expect(imageReads).toBe(1);
+    const { rows: image } = await db.sql.query<{ entity: string; source_id: string }>(
+      `select entity, source_id from kpi_migrate.source_image where run_id = $1::bigint and source_id = any($2::text[]) and item is null order by 1, 2`,
+      [baseRun, [deletedFact, chosen.link]],
+    );
+    // Both deletes reached the image through the stream (the Scan had not seen the records at all).
+    expect(image.map((row) => `${row.entity} ${row.source_id}`)).toEqual([`GoalKpiLink ${chosen.link}`, `KpiMilestone ${deletedFact}`]);
+
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced vs fresh');
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+  });
+
   it('a trimmed stream position (the SDK answers TrimmedDataAccessException) is refused with exit 2 and the gap, and nothing is written', async () => {
     const { prefix, names } = await seededTables();
     const db = await database();
@@ -256,18 +333,80 @@ describe('sync from DynamoDB Streams converges to a fresh run of the final state
     expect(refused.stderr).toContain('--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES');
   });
 
-  it('rollback of a sync restores the target as the run left it', async () => {
+  it('rollback of a sync restores the target, the reject set and the sync state: a later sync must be named, and the next sync ends where a fresh run is', async () => {
     const { prefix, names } = await seededTables();
     const db = await database();
     expectExit(await runCli(['run', ...sourceArgs(prefix, db.url), '--no-validate', '--no-finalize']), 0, 'full run');
     const baseRun = await baseRunOf(db.sql);
-    const afterRun = await targetOf(db.sql, true);
-    await write(client, names, operationsFromAToB(stateA, changed.tables, mulberry32(4)));
-    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync');
-    expect(await targetOf(db.sql, true)).not.toEqual(afterRun);
-    const { rows } = await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint', [baseRun]);
-    await rollbackRun(db.sql, { runId: rows[0]!.id, schema: 'public', confirm: true });
-    expect(await targetOf(db.sql, true)).toEqual(afterRun);
+    // Every column of the run's reject set, ids included: a rollback puts back exactly what was there.
+    const rejectSet = async (): Promise<string[]> =>
+      (
+        await db.sql.query<{ r: string }>(
+          `select concat_ws(' ', id, source_entity, source_id, reason, attribute, message, sqlstate, item::text, created_at) as r from kpi_migrate.rejects where run_id = $1::bigint order by id`,
+          [baseRun],
+        )
+      ).rows.map((row) => row.r);
+    const syncState = async (): Promise<string> =>
+      (
+        await db.sql.query<{ s: string }>(
+          `select (select count(*) from kpi_migrate.source_image where run_id = $1::bigint) || ' image records, ' ||
+                  (select count(*) from kpi_migrate.change_positions where run_id = $1::bigint) || ' positions, built ' ||
+                  (select coalesce(image_built_at::text, 'never') from kpi_migrate.runs where id = $1::bigint) as s`,
+          [baseRun],
+        )
+      ).rows[0]!.s;
+    const syncRuns = async (): Promise<string[]> =>
+      (await db.sql.query<{ id: string }>('select id::text as id from kpi_migrate.runs where sync_of = $1::bigint order by id', [baseRun])).rows.map((row) => row.id);
+    const afterRun = { target: await targetOf(db.sql, true), rejects: await rejectSet() };
+
+    const operations = operationsFromAToB(stateA, changed.tables, mulberry32(4));
+    const half = Math.ceil(operations.length / 2);
+    await write(client, names, operations.slice(0, half));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'first sync');
+    const [firstSync] = await syncRuns();
+    const afterFirst = { target: await targetOf(db.sql, true), rejects: await rejectSet() };
+    expect(afterFirst.target).not.toEqual(afterRun.target);
+    expect(afterFirst.rejects).not.toEqual(afterRun.rejects);
+    await write(client, names, operations.slice(half));
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'second sync');
+    const secondSync = (await syncRuns())[1]!;
+
+    // The earlier sync alone is refused, naming the later one (the plan says so too, exit 2).
+    const plan = await runCli(['rollback', '--database-url', db.url, '--run', firstSync!]);
+    expectExit(plan, 2, 'rollback plan of the first sync');
+    expect(plan.stdout).toContain(`run ${secondSync} (completed) on run ${firstSync}: a later sync of run ${baseRun}`);
+    expect(plan.stdout).toContain(`--also ${secondSync}`);
+    const refused = await rollbackRun(db.sql, { runId: firstSync!, schema: 'public', confirm: true }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((refused as MigrateError).code).toBe('RUN_STATE');
+    expect(await syncState()).not.toMatch(/^0 image records/);
+
+    // The later sync alone: the target and the reject set as the first sync left them, and no sync state.
+    const undone = await rollbackRun(db.sql, { runId: secondSync, schema: 'public', confirm: true });
+    expect(undone.runs[0]!.sync).toMatchObject({ baseRunId: baseRun });
+    expect(await targetOf(db.sql, true)).toEqual(afterFirst.target);
+    expect(await rejectSet()).toEqual(afterFirst.rejects);
+    expect(await syncState()).toBe('0 image records, 0 positions, built never');
+
+    // The next sync reads the image again and replays from the run's recorded point: a fresh run's target and rejects.
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync after the rollback');
+    const fresh = await freshRun(prefix);
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced after a rollback vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
+
+    // The first sync with the one after the rollback named: the run's own target and reject set back.
+    const thirdSync = (await syncRuns())[2]!;
+    const both = await runCli(['rollback', '--database-url', db.url, '--run', firstSync!, '--also', thirdSync, '--confirm', '--yes']);
+    expectExit(both, 0, 'rollback of the first and the third sync');
+    expect(both.stdout).toContain(`its source image and change positions dropped`);
+    expect(await targetOf(db.sql, true)).toEqual(afterRun.target);
+    expect(await rejectSet()).toEqual(afterRun.rejects);
+    expect(await syncState()).toBe('0 image records, 0 positions, built never');
+    expectExit(await runCli(['sync', ...sourceArgs(prefix, db.url), '--run', baseRun]), 0, 'sync after the second rollback');
+    expectSameTarget(await targetOf(db.sql, false), await targetOf(fresh.db.sql, false), 'synced after two rollbacks vs fresh', changed.changes);
+    expect(await rejectKeysOf(db.sql, baseRun)).toEqual(await rejectKeysOf(fresh.db.sql, fresh.runId));
   });
 
   it('sync --follow applies changes as they come, shows the lag, and stops cleanly on SIGTERM between batches', async () => {

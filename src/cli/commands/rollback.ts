@@ -19,7 +19,11 @@ function runLines(runs: readonly RunRollback[], done: boolean): string[] {
   return runs.map(
     (r) =>
       `  run ${r.runId} (was ${r.statusBefore}): kpi_data ${r.kpiData.delete} ${verb[0]}, ${r.kpiData.restore} ${verb[1]}; ` +
-      `kpi_links ${r.kpiLinks.delete} ${verb[0]}, ${r.kpiLinks.restore} ${verb[1]}`,
+      `kpi_links ${r.kpiLinks.delete} ${verb[0]}, ${r.kpiLinks.restore} ${verb[1]}` +
+      (r.sync === undefined
+        ? ''
+        : `; rejects of run ${r.sync.baseRunId} ${r.sync.rejectsRemoved} ${done ? 'removed' : 'to remove'}, ${r.sync.rejectsRestored} ${done ? 'put back' : 'to put back'}; ` +
+          `its source image and change positions ${done ? 'dropped' : 'to drop'} (the next sync of run ${r.sync.baseRunId} reads the image again and replays the changes from the run's recorded point)`),
   );
 }
 
