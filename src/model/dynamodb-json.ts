@@ -100,12 +100,16 @@ export class FlatItem {
 
   /** Appends an attribute read from text: for OTHER, `text` is the value's JSON. */
   pushText(name: string, tag: number, text: string): void {
+    this.#push(name, tag, text, undefined, true);
+  }
+
+  #push(name: string, tag: number, text: string, raw: unknown, fromText: boolean): void {
     const at = this.count++;
     this.names[at] = name;
     this.tags[at] = tag;
     this.texts[at] = text;
-    this.#raws[at] = undefined;
-    this.#fromText[at] = true;
+    this.#raws[at] = raw;
+    this.#fromText[at] = fromText;
   }
 
   /** Attribute `at`'s typed value (`{"S": …}`, `{"M": …}`, …); one read from text is parsed here, once. */
@@ -134,12 +138,7 @@ export class FlatItem {
         else if (S === undefined && N === undefined && typeof BOOL === 'boolean') [tag, text] = [FLAT_BOOL, BOOL ? 'true' : 'false'];
         else if (S === undefined && N === undefined && BOOL === undefined && NULL === true) tag = FLAT_NULL;
       }
-      const at = this.count++;
-      this.names[at] = name;
-      this.tags[at] = tag;
-      this.texts[at] = text;
-      this.#raws[at] = raw;
-      this.#fromText[at] = false;
+      this.#push(name, tag, text, raw, false);
     }
     return this;
   }
