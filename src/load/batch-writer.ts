@@ -217,12 +217,11 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
 
   let loaded = NOTHING_LOADED;
   if (winners.length > 0) {
-    const records = winners;
     // Nothing of these records is in the target yet (a first run): their rows can go straight into
     // it, as the database's own fastest path; any refusal falls back to staging and isolation.
-    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
-    loaded = await loadSuspectsApart({ session, plan, staged: false }, records, fresh);
-    if (input.converge) await recordRunRows(session, plan, records, loaded.rejects);
+    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, winners)));
+    loaded = await loadSuspectsApart({ session, plan, staged: false }, winners, fresh);
+    if (input.converge) await recordRunRows(session, plan, winners, loaded.rejects);
   }
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];

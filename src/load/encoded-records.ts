@@ -243,7 +243,7 @@ export function claimsOf(records: EncodedRecordFields): { rowIds: string; source
   const rows = records.rowIdEnds.length;
   const anyNul = records.sourceIds.includes('\u0000');
   if (!anyNul && allRowIdsCanonical(records) && sourceIdsQuotable(records)) {
-    if (rows === count) return { rowIds: `{${records.rowIds}}`, sourceIds: `{"${records.sourceIds.replaceAll(SEPARATOR, '","')}"}` };
+    if (oneRowEach(records)) return { rowIds: `{${records.rowIds}}`, sourceIds: `{"${records.sourceIds.replaceAll(SEPARATOR, '","')}"}` };
     const perRow: string[] = new Array<string>(rows);
     let row = 0;
     for (let index = 0; index < count; index++) {
@@ -270,6 +270,11 @@ export function claimsOf(records: EncodedRecordFields): { rowIds: string; source
     }
   }
   return rowIds.length === 0 ? undefined : { rowIds: `{${rowIds.join(SEPARATOR)}}`, sourceIds: arrayLiteral(sourceIds) };
+}
+
+function oneRowEach({ recordRowEnds }: EncodedRecordFields): boolean {
+  for (let index = 0; index < recordRowEnds.length; index++) if (recordRowEnds[index] !== index + 1) return false;
+  return true;
 }
 
 /** The canonical row ids of these records (a uuid[] literal), or undefined when they have none. */

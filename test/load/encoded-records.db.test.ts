@@ -45,6 +45,8 @@ describe.each([
       [record(uuid(1), [uuid(1)]), record(uuid(2), [uuid(2)])],
       [record('{AB, "cd"}', [uuid(3), uuid(4)]), record('NULL', [uuid(5)]), record(' spaced \\ ', [uuid(6)]), record('', [uuid(7)])],
       [record(`{${uuid(8)}}`, [uuid(8), uuid(9)]), record('has\u0000nul', [uuid(10)]), record('odd', ['not-a-uuid', uuid(11)]), record('none', [])],
+      // As many rows as records, but not one each.
+      [record('no rows', []), record('two rows', [uuid(12), uuid(13)])],
     ];
     for (const records of batches) {
       const expected = { rowIds: [] as string[], sourceIds: [] as string[] };
