@@ -24,7 +24,8 @@ function sessionOf(client: pg.PoolClient | pg.Pool): SqlSession {
       if (!('release' in client)) throw new Error('copyFrom needs a transaction session');
       const sql = `copy ${table} (${columns.map(quoteIdent).join(', ')}) from stdin`;
       const stream = client.query(copyFromStdin(sql));
-      await pipeline(Readable.from([copyText]), stream);
+      // Bytes go to the socket as they are (a string is encoded by the stream).
+      await pipeline(Readable.from(typeof copyText === 'string' ? [copyText] : copyText), stream);
       return Number(stream.rowCount);
     },
   };

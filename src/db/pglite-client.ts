@@ -22,7 +22,7 @@ function sessionOf(db: PgliteRunner): SqlSession {
     async copyFrom(table, columns, copyText) {
       // COPY FROM STDIN over pglite-socket is broken (pglite #911); its /dev/blob device is not.
       const sql = `copy ${table} (${columns.map(quoteIdent).join(', ')}) from '/dev/blob'`;
-      const result = await db.query(sql, [], { blob: new Blob([copyText]) });
+      const result = await db.query(sql, [], { blob: new Blob(typeof copyText === 'string' ? [copyText] : (copyText as Uint8Array<ArrayBuffer>[])) });
       return result.affectedRows ?? 0;
     },
   };

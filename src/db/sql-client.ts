@@ -1,3 +1,6 @@
+/** COPY text, or its UTF-8 bytes in pieces (views of one buffer, say) that together are the text. */
+export type CopyData = string | readonly Uint8Array[];
+
 /** What the load and validate stages need of a PostgreSQL connection, real or embedded. */
 export interface SqlSession {
   query<Row = Record<string, unknown>>(
@@ -7,10 +10,11 @@ export interface SqlSession {
   /** Several statements in one string (a migration file), no parameters. */
   exec(script: string): Promise<void>;
   /**
-   * `COPY <table> (<columns>) FROM STDIN` with rows in COPY text format; resolves to rows copied.
+   * `COPY <table> (<columns>) FROM STDIN` with rows in COPY text format, as text or as UTF-8
+   * pieces sent one after the other as they are; resolves to rows copied.
    * On PGlite the same statement reads from its `/dev/blob` device instead of a socket.
    */
-  copyFrom(table: string, columns: readonly string[], copyText: string): Promise<number>;
+  copyFrom(table: string, columns: readonly string[], copyText: CopyData): Promise<number>;
 }
 
 /** A session-level advisory lock in PostgreSQL's two-int4 form (pg_locks: objsubid 2). */

@@ -12,7 +12,21 @@ import { insertRejects } from './rejects.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements, type TargetTable } from './target-table.js';
 import { readRecordedLayout } from './target-ownership.js';
-import { CANONICAL_UUID, prepareRecord, type LoadReject, type PreparedBatch, type PreparedRecord, type RecordRows, type TargetRow } from './prepare-record.js';
+import { prepareRecord, type LoadReject, type PreparedBatch, type RecordRows, type TargetRow } from './prepare-record.js';
+import {
+  claimsOf,
+  contestedRecords,
+  copyDataOf,
+  encodeRecords,
+  isSuspect,
+  recordCount,
+  rowIdsLiteralOf,
+  rowIdsOf,
+  rowsOf,
+  sourceIdOf,
+  sourceIdsLiteralOf,
+  type EncodedRecords,
+} from './encoded-records.js';
 
 /** Where a partition of the source stands once this batch is committed. */
 export interface CheckpointAdvance {
@@ -70,14 +84,12 @@ export interface BatchOutcome {
   rejects: LoadReject[];
 }
 
-type Candidate = PreparedRecord;
-
 interface BatchPlan {
   input: BatchInput;
   table: TargetTable;
   sql: TableStatements;
-  candidates: Candidate[];
-  joinedText: PreparedBatch['joinedText'];
+  /** The records that reached the writer; the steps below name them by index. */
+  candidates: EncodedRecords;
   /** Records refused before reaching the database (text it could not store exactly). */
   encodingRejects: LoadReject[];
 }
@@ -160,9 +172,9 @@ function planBatch(input: BatchInput): BatchPlan {
       else prepared.encodingRejects.push(outcome.reject);
     }
   }
-  const { records: candidates, encodingRejects } = prepared;
-  const joinedText = prepared.joinedText;
-  const mapped = candidates.length + encodingRejects.length;
+  const { encodingRejects } = prepared;
+  const candidates = prepared.encoded ?? encodedHere(prepared);
+  const mapped = recordCount(candidates) + encodingRejects.length;
   if (input.read !== mapped + input.mappingRejects.length + input.skipped) {
     throw new MigrateError(
       'INTERNAL',
@@ -172,7 +184,12 @@ function planBatch(input: BatchInput): BatchPlan {
   for (const reject of [...input.mappingRejects, ...encodingRejects]) {
     if (reject.sourceEntity !== entity) throw new MigrateError('INTERNAL', `a ${entity} batch carries a ${reject.sourceEntity} reject`);
   }
-  return { input, table, sql: tableStatements(input.targetSchema, table), candidates, encodingRejects, joinedText };
+  return { input, table, sql: tableStatements(input.targetSchema, table), candidates, encodingRejects };
+}
+
+/** Records prepared in this thread, encoded here as another thread would have sent them. */
+function encodedHere({ records }: PreparedBatch): EncodedRecords {
+  return { ...encodeRecords(records), item: (index) => records[index]!.item() };
 }
 
 async function writeInTransaction(session: SqlSession, planned: BatchPlan): Promise<BatchOutcome> {
@@ -191,7 +208,7 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   const { winners, losers, items } = await claimRows(plan, holders);
   const conflictRejects: LoadReject[] = losers.map((loss) => ({
     sourceEntity: input.entity,
-    sourceId: plan.candidates[loss.record]!.sourceId,
+    sourceId: sourceIdOf(plan.candidates, loss.record),
     reason: 'id_conflict',
     attribute: 'Id',
     message: loss.message,
@@ -200,12 +217,11 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
 
   let loaded = NOTHING_LOADED;
   if (winners.length > 0) {
-    const records = winners.map((index) => plan.candidates[index]!);
     // Nothing of these records is in the target yet (a first run): their rows can go straight into
     // it, as the database's own fastest path; any refusal falls back to staging and isolation.
-    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, records)));
-    loaded = await loadSuspectsApart({ session, plan, staged: false }, records, fresh);
-    if (input.converge) await recordRunRows(session, plan, records, loaded.rejects);
+    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, winners)));
+    loaded = await loadSuspectsApart({ session, plan, staged: false }, winners, fresh);
+    if (input.converge) await recordRunRows(session, plan, winners, loaded.rejects);
   }
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];
@@ -244,22 +260,12 @@ async function assertRunAcceptsBatches(session: SqlSession, input: BatchInput): 
  * and how many of the ids their claiming record holds already (none: a first run).
  */
 async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<{ holders: Map<string, RowHolder>; ownRows: number }> {
-  const rowIds: string[] = [];
-  const sourceIds: string[] = [];
-  for (const { sourceId, rowIds: ids } of plan.candidates) {
-    // Text cannot hold U+0000: such a record is refused by COPY later, and holds nothing now.
-    if (sourceId.includes('\u0000')) continue;
-    for (const rowId of ids) {
-      if (!CANONICAL_UUID.test(rowId)) continue;
-      rowIds.push(rowId);
-      sourceIds.push(sourceId);
-    }
-  }
   const holders = new Map<string, RowHolder>();
-  if (rowIds.length === 0) return { holders, ownRows: 0 };
+  const claims = claimsOf(plan.candidates);
+  if (claims === undefined) return { holders, ownRows: 0 };
   const { rows } = await session.query<{ id: string | null; source_entity: string | null; source_id: string | null; last_run_id: string | null; summary: boolean }>(
     plan.sql.selectHolders,
-    [`{${rowIds.join(',')}}`, plan.input.entity, arrayLiteral(sourceIds)],
+    [claims.rowIds, plan.input.entity, claims.sourceIds],
   );
   let ownRows = 0;
   for (const row of rows) {
@@ -288,21 +294,19 @@ async function staleHolders(session: SqlSession, plan: BatchPlan, holders: Reado
 }
 
 /** The rows of the records this batch loaded, for the converge run's sweep (in the batch's transaction, so a resume keeps them). */
-async function recordRunRows(session: SqlSession, plan: BatchPlan, records: readonly Candidate[], rejects: readonly LoadReject[]): Promise<void> {
+async function recordRunRows(session: SqlSession, plan: BatchPlan, records: readonly number[], rejects: readonly LoadReject[]): Promise<void> {
   const refused = new Set(rejects.map((reject) => reject.sourceId));
-  const rowIds = records.filter((record) => !refused.has(record.sourceId)).flatMap((record) => record.rowIds.filter((id) => CANONICAL_UUID.test(id)));
-  if (rowIds.length === 0) return;
-  await session.query(
-    'insert into kpi_migrate.run_rows (run_id, table_name, row_ids) values ($1::bigint, $2, $3::uuid[])',
-    [plan.input.runId, plan.table.name, `{${rowIds.join(',')}}`],
-  );
+  const loaded = refused.size === 0 ? records : records.filter((index) => !refused.has(sourceIdOf(plan.candidates, index)));
+  const rowIds = rowIdsLiteralOf(plan.candidates, loaded);
+  if (rowIds === undefined) return;
+  await session.query('insert into kpi_migrate.run_rows (run_id, table_name, row_ids) values ($1::bigint, $2, $3::uuid[])', [plan.input.runId, plan.table.name, rowIds]);
 }
 
 /** Whether any of these records already has rows in the target (under other ids than the batch's). */
-async function sourcesHaveRows(session: SqlSession, plan: BatchPlan, records: readonly Candidate[]): Promise<boolean> {
-  const sourceIds = records.map((candidate) => candidate.sourceId).filter((id) => !id.includes('\u0000'));
-  if (sourceIds.length === 0) return false;
-  const { rows } = await session.query<{ found: boolean }>(plan.sql.sourcesHaveRows, [plan.input.entity, arrayLiteral(sourceIds)]);
+async function sourcesHaveRows(session: SqlSession, plan: BatchPlan, records: readonly number[]): Promise<boolean> {
+  const sourceIds = sourceIdsLiteralOf(plan.candidates, records);
+  if (sourceIds === undefined) return false;
+  const { rows } = await session.query<{ found: boolean }>(plan.sql.sourcesHaveRows, [plan.input.entity, sourceIds]);
   return rows[0]?.found === true;
 }
 
@@ -317,40 +321,27 @@ async function claimRows(
   holders: ReadonlyMap<string, RowHolder>,
 ): Promise<ReturnType<typeof resolveIdConflicts> & { items: ReadonlyMap<number, LegacyItem> }> {
   const { candidates, input } = plan;
-  const contested = new Set<number>();
-  const claimedBy = new Map<string, number>();
-  const readAt = new Map<string, number>();
-  candidates.forEach(({ sourceId, rowIds }, index) => {
-    const twin = readAt.get(sourceId);
-    if (twin === undefined) readAt.set(sourceId, index);
-    else contested.add(twin).add(index);
-    for (const rowId of rowIds) {
-      if (holders.has(rowId)) contested.add(index);
-      const claimant = claimedBy.get(rowId);
-      if (claimant === undefined) claimedBy.set(rowId, index);
-      else if (claimant !== index) contested.add(claimant).add(index);
-    }
-  });
-  if (contested.size === 0) return { winners: candidates.map((_, index) => index), losers: [], items: new Map() };
+  const count = recordCount(candidates);
+  const contested = contestedRecords(candidates, holders);
+  if (contested.size === 0) return { winners: [...Array(count).keys()], losers: [], items: new Map() };
   const decided = [...contested].sort((a, b) => a - b);
   // Items of contested records only: the losers' go into their rejects, twins compare by content.
-  const fetched = await Promise.all(decided.map((index) => candidates[index]!.item()));
+  const fetched = await Promise.all(decided.map((index) => candidates.item(index)));
   const items = new Map(decided.map((index, at) => [index, fetched[at]!]));
-  const claims: ClaimingRecord[] = decided.map((index) => {
-    const candidate = candidates[index]!;
-    return { sourceEntity: input.entity, sourceId: candidate.sourceId, rowIds: candidate.rowIds, contentKey: () => toJsonText(items.get(index)!) };
-  });
+  const claims: ClaimingRecord[] = decided.map((index) => ({
+    sourceEntity: input.entity,
+    sourceId: sourceIdOf(candidates, index),
+    rowIds: rowIdsOf(candidates, index),
+    contentKey: () => toJsonText(items.get(index)!),
+  }));
   const { winners, losers } = resolveIdConflicts(claims, holders);
+  const uncontested: number[] = [];
+  for (let index = 0; index < count; index++) if (!contested.has(index)) uncontested.push(index);
   return {
-    winners: [...[...candidates.keys()].filter((index) => !contested.has(index)), ...winners.map((at) => decided[at]!)].sort((a, b) => a - b),
+    winners: [...uncontested, ...winners.map((at) => decided[at]!)].sort((a, b) => a - b),
     losers: losers.map((loss) => ({ ...loss, record: decided[loss.record]! })),
     items,
   };
-}
-
-/** A text[] literal: every element quoted, so commas, braces, quotes and "NULL" stay text. */
-function arrayLiteral(values: readonly string[]): string {
-  return `{${values.map((value) => `"${value.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /**
@@ -359,14 +350,15 @@ function arrayLiteral(values: readonly string[]): string {
  * dozen bad records; sent one by one first, each costs one refused COPY, and the database still
  * decides (and words) every refusal. The rejects keep the batch's record order.
  */
-async function loadSuspectsApart(context: LoadContext, records: Candidate[], fresh: boolean): Promise<LoadResult> {
-  const suspects = new Set(records.filter((candidate) => candidate.copyText.includes('\u0000')));
-  const rest = suspects.size === 0 ? records : records.filter((candidate) => !suspects.has(candidate));
-  const results: LoadResult[] = suspects.size === 0 ? [] : await loadEachUnderOneSavepoint(context, [...suspects]);
+async function loadSuspectsApart(context: LoadContext, records: number[], fresh: boolean): Promise<LoadResult> {
+  const { candidates } = context.plan;
+  const suspects = Object.keys(candidates.suspectTexts).length === 0 ? [] : records.filter((index) => isSuspect(candidates, index));
+  const rest = suspects.length === 0 ? records : records.filter((index) => !isSuspect(candidates, index));
+  const results: LoadResult[] = suspects.length === 0 ? [] : await loadEachUnderOneSavepoint(context, suspects);
   if (rest.length > 0) results.push((fresh ? await copyFreshRecords(context, rest) : undefined) ?? (await loadIsolatingRefusals(context, rest)));
   if (results.length === 1) return results[0]!;
   // One record per source id among the winners (resolveIdConflicts), so the id gives the order.
-  const position = new Map(records.map((candidate, index) => [candidate.sourceId, index]));
+  const position = new Map(records.map((index) => [sourceIdOf(candidates, index), index]));
   const rejects = results.flatMap((result) => result.rejects);
   rejects.sort((a, b) => (position.get(a.sourceId ?? '') ?? 0) - (position.get(b.sourceId ?? '') ?? 0));
   return {
@@ -385,7 +377,7 @@ async function loadSuspectsApart(context: LoadContext, records: Candidate[], fre
  * savepoint, which stays for the next one (four round trips each otherwise). A record the database
  * takes is kept by releasing the savepoint and setting it again.
  */
-async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly Candidate[]): Promise<LoadResult[]> {
+async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly number[]): Promise<LoadResult[]> {
   const { session, plan } = context;
   if (!context.staged) {
     await session.query(plan.sql.createStaging);
@@ -401,7 +393,7 @@ async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly
       const refusal = databaseRefusalOf(error);
       if (refusal === undefined || !refusesRecord(refusal)) throw error;
       await session.query('rollback to savepoint kpi_migrate_one');
-      results.push({ ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan.input.entity, record, refusal)] });
+      results.push({ ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, record, refusal)] });
     }
   }
   await session.query('release savepoint kpi_migrate_one');
@@ -413,12 +405,12 @@ async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly
  * exist there: every row is an insert, nothing needs an old image. Undefined when the database
  * refuses a record: the savepoint undoes the COPY and the caller isolates it the usual way.
  */
-async function copyFreshRecords({ session, plan }: LoadContext, records: Candidate[]): Promise<LoadResult | undefined> {
-  const rowCount = records.reduce((total, candidate) => total + candidate.rowIds.length, 0);
+async function copyFreshRecords({ session, plan }: LoadContext, records: number[]): Promise<LoadResult | undefined> {
+  const rowCount = rowsOf(plan.candidates, records);
   if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
   await session.query('savepoint kpi_migrate_fresh');
   try {
-    const copied = await session.copyFrom(plan.sql.target, plan.sql.copyColumns, copyTextOf(plan, records));
+    const copied = await session.copyFrom(plan.sql.target, plan.sql.copyColumns, copyDataOf(plan.candidates, records));
     if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into ${plan.sql.target} took ${copied} rows, ${rowCount} were sent`);
     await session.query('release savepoint kpi_migrate_fresh');
   } catch (error) {
@@ -440,7 +432,7 @@ function sum(results: readonly LoadResult[], field: Exclude<keyof LoadResult, 'r
  * to it and load each half on its own, down to the single record it refuses. The COPY into
  * staging is inside the savepoint too, since it is where a NUL byte or a malformed value fails.
  */
-async function loadIsolatingRefusals(context: LoadContext, records: Candidate[]): Promise<LoadResult> {
+async function loadIsolatingRefusals(context: LoadContext, records: number[]): Promise<LoadResult> {
   const { session, plan } = context;
   if (!context.staged) {
     // Made outside the savepoint: rolling back to it must not drop the table.
@@ -457,7 +449,7 @@ async function loadIsolatingRefusals(context: LoadContext, records: Candidate[])
     if (refusal === undefined || !refusesRecord(refusal)) throw error;
     await session.query('rollback to savepoint kpi_migrate_records');
     await session.query('release savepoint kpi_migrate_records');
-    if (records.length === 1) return { ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan.input.entity, records[0]!, refusal)] };
+    if (records.length === 1) return { ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, records[0]!, refusal)] };
     const middle = Math.ceil(records.length / 2);
     const first = await loadIsolatingRefusals(context, records.slice(0, middle));
     const second = await loadIsolatingRefusals(context, records.slice(middle));
@@ -473,11 +465,11 @@ async function loadIsolatingRefusals(context: LoadContext, records: Candidate[])
   }
 }
 
-async function loadRecords(context: LoadContext, records: Candidate[]): Promise<LoadResult> {
+async function loadRecords(context: LoadContext, records: readonly number[]): Promise<LoadResult> {
   const { session, plan } = context;
-  const rowCount = records.reduce((sum, candidate) => sum + candidate.rowIds.length, 0);
+  const rowCount = rowsOf(plan.candidates, records);
   if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
-  const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyTextOf(plan, records));
+  const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyDataOf(plan.candidates, records));
   if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into staging took ${copied} rows, ${rowCount} were sent`);
   const runParam = [plan.input.runId];
   const deleted = plan.table.fansOut && !plan.input.converge ? (await session.query(plan.sql.deleteDropped, runParam)).rowCount : 0;
@@ -487,30 +479,21 @@ async function loadRecords(context: LoadContext, records: Candidate[]): Promise<
   return { inserted, updated, unchanged: rowCount - inserted - updated, deleted, migrated: records.length, rowsOut: rowCount, rejects: [] };
 }
 
-/** The records' COPY text: the piece the batch came with when these are its records, in order. */
-function copyTextOf(plan: BatchPlan, records: readonly Candidate[]): string {
-  const joined = plan.joinedText;
-  if (joined !== undefined && records.length === joined.records.length && records.every((record, at) => record === joined.records[at])) {
-    return joined.text;
-  }
-  return records.map((candidate) => candidate.copyText).join('');
-}
-
-async function refusedRecordReject(entity: MigratedEntity, record: PreparedRecord, refusal: DatabaseRefusal): Promise<LoadReject> {
+async function refusedRecordReject(plan: BatchPlan, record: number, refusal: DatabaseRefusal): Promise<LoadReject> {
   // COPY's context names the staging table and a line of this batch; only the column means anything here.
   const column = refusal.column ?? /\bcolumn (\w+)/.exec(refusal.where ?? '')?.[1];
   const parts = [
     `PostgreSQL refused this record's rows [${refusal.sqlstate}]: ${refusal.message}`,
     ...(refusal.detail ? [refusal.detail] : []),
     ...(column ? [`column ${column}`] : []),
-    `none of its ${record.rowIds.length} row(s) were loaded`,
+    `none of its ${rowsOf(plan.candidates, [record])} row(s) were loaded`,
   ];
   return {
-    sourceEntity: entity,
-    sourceId: record.sourceId,
+    sourceEntity: plan.input.entity,
+    sourceId: sourceIdOf(plan.candidates, record),
     reason: 'db_error',
     message: parts.join('; '),
-    item: await record.item(),
+    item: await plan.candidates.item(record),
     sqlstate: refusal.sqlstate,
   };
 }

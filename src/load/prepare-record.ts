@@ -6,6 +6,7 @@ import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from './copy-text.js';
 import { canonicalUuid } from './id-conflicts.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE } from './target-table.js';
+import type { EncodedRecords } from './encoded-records.js';
 
 /** One source record that the transform mapped, and the target rows it yields. */
 export interface RecordRows<Row> {
@@ -38,8 +39,8 @@ export interface PreparedBatch {
   runId: string;
   records: PreparedRecord[];
   encodingRejects: LoadReject[];
-  /** The COPY text of some of the records, in their order, when it is at hand in one piece (saves joining them again). */
-  joinedText?: { records: readonly PreparedRecord[]; text: string };
+  /** The same records already encoded for the writer (by the thread that read them, say): the writer then reads only this. */
+  encoded?: EncodedRecords;
 }
 
 /**

@@ -11,7 +11,7 @@ import { batchToWire, errorToWire, itemTextOf, rejectToWire, type FromWorker, ty
 const port = parentPort;
 if (port === null) throw new Error('transform-worker.js runs as a worker thread');
 const setup = workerData as TransformWorkerData;
-const send = (message: FromWorker): void => port.postMessage(message);
+const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
 /** Batches each stream may still send before the writer takes one (see worker-reader.ts). */
 const credits = new Map<number, number>();
@@ -61,7 +61,8 @@ async function serve(message: ToWorker): Promise<void> {
         credits.set(message.id, credits.get(message.id)! - 1);
         seq += 1;
         unwritten.set(seq, batch.prepared.records);
-        send({ type: 'batch', id: message.id, value: await batchToWire(batch, seq) });
+        const { wire, transfer } = await batchToWire(batch, seq);
+        send({ type: 'batch', id: message.id, value: wire }, transfer);
       }
       credits.delete(message.id);
       send({ type: 'done', id: message.id });

@@ -2,7 +2,16 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import type { ResumeState } from '../model/source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import type { LoadReject, PreparedRecord } from '../load/prepare-record.js';
+import type { LoadReject, PreparedBatch, PreparedRecord } from '../load/prepare-record.js';
+import {
+  copyTextOf,
+  encodeRecords,
+  recordCount,
+  rowIdsOf,
+  sourceIdOf,
+  type EncodedRecordFields,
+  type EncodedRecords,
+} from '../load/encoded-records.js';
 import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
@@ -22,30 +31,20 @@ export interface TransformWorkerData {
 export type WireReject = Omit<LoadReject, 'item'> & { item: string };
 
 /**
- * A MappedBatch as it crosses the thread boundary: a few long strings and typed arrays rather
- * than thousands of small objects, which structured clone copies one by one. Items stay with the
- * worker until the batch is written (`seq` names the batch), and the writer asks for the few it
- * needs; those of records PostgreSQL will refuse (text holding U+0000) come along.
+ * A MappedBatch as it crosses the thread boundary: its records as the writer reads them
+ * (EncodedRecordFields: COPY text as UTF-8 in a buffer that is transferred, not copied; ids in two
+ * strings; offsets in typed arrays), rather than thousands of small objects, which structured clone
+ * copies one by one. Items stay with the worker until the batch is written (`seq` names the
+ * batch), and the writer asks for the few it needs; those of records PostgreSQL will refuse (text
+ * holding U+0000) come along.
  */
-export interface WireBatch {
+export interface WireBatch extends EncodedRecordFields {
   seq: number;
   runId: string;
   read: number;
   skipped: number;
   personFallbacks: number;
   checkpoints: CheckpointAdvance[];
-  /** Record i's piece of each text ends at `ends[i]` of it; rows are counted per record. */
-  sourceIds: string;
-  sourceIdEnds: Uint32Array;
-  rowIds: string;
-  /** End of each row id, row by row across records. */
-  rowIdEnds: Uint32Array;
-  rowCounts: Uint32Array;
-  /** Of the records whose text holds no U+0000, which load as one COPY when nothing else is refused. */
-  copyText: string;
-  /** Per record: where its text ends in `copyText` (where the previous one's ended, for one in `suspectTexts`). */
-  copyEnds: Uint32Array;
-  suspectTexts: Record<number, string>;
   /** Items sent along, by record: see ItemText. */
   eagerItems: Record<number, ItemText>;
   encodingRejects: WireReject[];
@@ -84,24 +83,6 @@ export function rejectFromWire(reject: WireReject): LoadReject {
   return { ...reject, item: itemFromWire(reject.item) };
 }
 
-/** Pieces joined into one string, with the end of each. */
-class Joined {
-  readonly #pieces: string[] = [];
-  readonly ends: Uint32Array;
-  #length = 0;
-  constructor(count: number) {
-    this.ends = new Uint32Array(count);
-  }
-  push(piece: string): void {
-    this.#pieces.push(piece);
-    this.#length += piece.length;
-    this.ends[this.#pieces.length - 1] = this.#length;
-  }
-  text(): string {
-    return this.#pieces.join('');
-  }
-}
-
 /** An item as text: its export line, or DynamoDB JSON (itemToWire) for items of other sources. */
 export interface ItemText {
   text: string;
@@ -117,91 +98,70 @@ export function itemOfText({ text, isLine }: ItemText): LegacyItem {
   return isLine ? itemOfExportLine(text) : itemFromWire(text);
 }
 
-export async function batchToWire(batch: MappedBatch, seq: number): Promise<WireBatch> {
+/** The batch as it crosses, and the buffers to transfer with it (they are no longer usable here). */
+export async function batchToWire(batch: MappedBatch, seq: number): Promise<{ wire: WireBatch; transfer: ArrayBuffer[] }> {
   const { records, encodingRejects } = batch.prepared;
-  let rowTotal = 0;
-  for (const record of records) rowTotal += record.rowIds.length;
-  const sourceIds = new Joined(records.length);
-  const rowIds = new Joined(rowTotal);
-  const copyTexts: string[] = [];
-  const copyEnds = new Uint32Array(records.length);
-  let copyEnd = 0;
-  const suspectTexts: Record<number, string> = {};
+  const encoded = encodeRecords(records);
   const eagerItems: Record<number, ItemText> = {};
-  const rowCounts = new Uint32Array(records.length);
-  for (const [index, record] of records.entries()) {
-    sourceIds.push(record.sourceId);
-    for (const rowId of record.rowIds) rowIds.push(rowId);
-    rowCounts[index] = record.rowIds.length;
-    if (record.copyText.includes('\u0000')) {
-      suspectTexts[index] = record.copyText;
-      eagerItems[index] = await itemTextOf(record);
-    } else {
-      copyTexts.push(record.copyText);
-      copyEnd += record.copyText.length;
-    }
-    copyEnds[index] = copyEnd;
-  }
-  return {
+  for (const index of Object.keys(encoded.suspectTexts)) eagerItems[Number(index)] = await itemTextOf(records[Number(index)]!);
+  const wire: WireBatch = {
+    ...encoded,
     seq,
     runId: batch.prepared.runId,
     read: batch.read,
     skipped: batch.skipped,
     personFallbacks: batch.personFallbacks,
     checkpoints: batch.checkpoints,
-    sourceIds: sourceIds.text(),
-    sourceIdEnds: sourceIds.ends,
-    rowIds: rowIds.text(),
-    rowIdEnds: rowIds.ends,
-    rowCounts,
-    copyText: copyTexts.join(''),
-    copyEnds,
-    suspectTexts,
     eagerItems,
     encodingRejects: encodingRejects.map(rejectToWire),
     mappingRejects: batch.mappingRejects.map(rejectToWire),
   };
+  const { copyBytes, sourceIdEnds, rowIdEnds, recordRowEnds, copyEnds } = encoded;
+  const transfer = [copyBytes, sourceIdEnds, rowIdEnds, recordRowEnds, copyEnds].map((array) => array.buffer as ArrayBuffer);
+  return { wire, transfer: [...new Set(transfer)] };
 }
 
-/** The batch back as records; `item(i)` fetches record i's item from the worker. */
+/**
+ * The batch back: the writer reads its encoded records; `records` are made only when asked for
+ * (their texts decoded again). `item(i)` fetches record i's item from the worker.
+ */
 export function batchFromWire(wire: WireBatch, item: (index: number) => Promise<LegacyItem>): MappedBatch {
-  const records: PreparedRecord[] = [];
-  const joinedRecords: PreparedRecord[] = [];
-  let sourceAt = 0;
-  let row = 0;
-  let rowAt = 0;
-  let copyAt = 0;
-  for (let index = 0; index < wire.sourceIdEnds.length; index++) {
-    const rowIds: string[] = [];
-    for (let n = wire.rowCounts[index]!; n > 0; n--) {
-      const rowEnd = wire.rowIdEnds[row++]!;
-      rowIds.push(wire.rowIds.slice(rowAt, rowEnd));
-      rowAt = rowEnd;
-    }
-    const [sourceEnd, copyEnd] = [wire.sourceIdEnds[index]!, wire.copyEnds[index]!];
-    const eager = wire.eagerItems[index];
-    const suspectText = wire.suspectTexts[index];
-    const record: PreparedRecord = {
-      sourceId: wire.sourceIds.slice(sourceAt, sourceEnd),
-      rowIds,
-      copyText: suspectText ?? wire.copyText.slice(copyAt, copyEnd),
-      item: eager === undefined ? () => item(index) : async () => itemOfText(eager),
-    };
-    records.push(record);
-    if (suspectText === undefined) joinedRecords.push(record);
-    [sourceAt, copyAt] = [sourceEnd, copyEnd];
-  }
+  const { eagerItems } = wire;
+  const encoded: EncodedRecords = {
+    sourceIds: wire.sourceIds,
+    sourceIdEnds: wire.sourceIdEnds,
+    rowIds: wire.rowIds,
+    rowIdEnds: wire.rowIdEnds,
+    recordRowEnds: wire.recordRowEnds,
+    copyBytes: wire.copyBytes,
+    copyEnds: wire.copyEnds,
+    suspectTexts: wire.suspectTexts,
+    item: (index) => {
+      const eager = eagerItems[index];
+      return eager === undefined ? item(index) : Promise.resolve().then(() => itemOfText(eager));
+    },
+  };
+  let records: PreparedRecord[] | undefined;
+  const prepared: PreparedBatch = {
+    runId: wire.runId,
+    get records(): PreparedRecord[] {
+      records ??= Array.from({ length: recordCount(encoded) }, (_, index) => ({
+        sourceId: sourceIdOf(encoded, index),
+        rowIds: rowIdsOf(encoded, index),
+        copyText: copyTextOf(encoded, index),
+        item: () => encoded.item(index),
+      }));
+      return records;
+    },
+    encodingRejects: wire.encodingRejects.map(rejectFromWire),
+    encoded,
+  };
   return {
     read: wire.read,
     skipped: wire.skipped,
     personFallbacks: wire.personFallbacks,
     checkpoints: wire.checkpoints,
-    prepared: {
-      runId: wire.runId,
-      records,
-      encodingRejects: wire.encodingRejects.map(rejectFromWire),
-      joinedText: { records: joinedRecords, text: wire.copyText },
-    },
+    prepared,
     mappingRejects: wire.mappingRejects.map(rejectFromWire),
   };
 }
