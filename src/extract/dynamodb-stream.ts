@@ -53,6 +53,8 @@ export const ENABLE_STREAM_HINT = 'aws dynamodb update-table --table-name TABLE 
 /** Stream records are kept 24 hours (DynamoDB Streams): a position older than that is gone. */
 const STREAM_RETENTION_HOURS = 24;
 const GET_RECORDS_LIMIT = 1000;
+/** Empty reads in a row after which an open shard counts as drained to the present. */
+const EMPTY_READS_DRAINED = 3;
 const USABLE_VIEWS = new Set(['NEW_AND_OLD_IMAGES', 'NEW_IMAGE']);
 
 function clientConfig(options: DynamoDbStreamOptions) {
@@ -175,7 +177,15 @@ export function createStreamChangeSource(options: StreamChangeOptions): ChangeSo
     }
   }
 
-  /** One shard from its position: to its end when closed; while open, until a read finds nothing. */
+  /**
+   * Where the last read of each open shard stopped, drained: the next round goes on from there
+   * rather than from its position. AWS may answer empty pages before a shard's later records
+   * (GetRecords: "it might take multiple calls to get to a portion of the shard that contains
+   * stream records"); a fresh iterator from the position would meet the same empty pages again.
+   */
+  const drainedAt = new Map<string, string>();
+
+  /** One shard from its position: to its end when closed; while open, until EMPTY_READS_DRAINED reads in a row find nothing. */
   async function* shardChanges(entity: LegacyEntity, arn: string, shard: StreamShard, position: ShardPosition | null, signal: AbortSignal): AsyncGenerator<ChangePage> {
     let last = position?.sequenceNumber ?? null;
     const iterator = async (): Promise<string | undefined> => {
@@ -202,7 +212,10 @@ export function createStreamChangeSource(options: StreamChangeOptions): ChangeSo
       if (name === 'ResourceNotFoundException') refuseTrimmed(entity, null, `shard ${shard.shardId} does not exist any more`);
       throw new MigrateError('SOURCE_UNAVAILABLE', `reading the stream of ${options.tableNames[entity]} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
     };
-    let shardIterator = await iterator();
+    const key = `${arn}\u0000${shard.shardId}`;
+    let shardIterator = drainedAt.get(key) ?? (await iterator());
+    drainedAt.delete(key);
+    let emptyReads = 0;
     while (shardIterator !== undefined && !signal.aborted) {
       let records: StreamRecord[];
       let nextIterator: string | undefined;
@@ -223,6 +236,12 @@ export function createStreamChangeSource(options: StreamChangeOptions): ChangeSo
       if (changes.length > 0) last = changes[changes.length - 1]!.writeOrder;
       const newest = records[records.length - 1]?.dynamodb?.ApproximateCreationDateTime;
       const closed = nextIterator === undefined;
+      emptyReads = changes.length === 0 ? emptyReads + 1 : 0;
+      // An open shard's empty read is not yet the present (see drainedAt): read on, a few times.
+      if (!closed && changes.length === 0 && emptyReads < EMPTY_READS_DRAINED) {
+        shardIterator = nextIterator;
+        continue;
+      }
       yield {
         entity,
         partition: shard.shardId,
@@ -233,8 +252,11 @@ export function createStreamChangeSource(options: StreamChangeOptions): ChangeSo
         behind: { seconds: newest === undefined ? 0 : Math.max(0, (Date.now() - newest.getTime()) / 1000), records: null },
       };
       if (closed) return;
-      // An open shard with nothing more is drained to the present: the next round polls it again.
-      if (changes.length === 0) return;
+      // Drained to the present: the next round polls it again, from here.
+      if (changes.length === 0) {
+        drainedAt.set(key, nextIterator!);
+        return;
+      }
       shardIterator = nextIterator;
     }
   }
