@@ -19,7 +19,7 @@ import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
 import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
-import { sendPlainScan } from './plain-scan.js';
+import { sendPlainScan, type ScannedItems } from './plain-scan.js';
 import type { TypedItem } from '../model/dynamodb-json.js';
 import type { LegacySource, Position, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 
@@ -237,12 +237,19 @@ function workerSegments(total: number, worker: DynamoDbSourceOptions['worker']):
 }
 
 /** A page of scanned items, as SourcePage or TypedSourcePage. */
-type PageOf<Page> = (raw: TypedItem[], where: string, page: Omit<SourcePage, 'items'>) => Page;
+type PageOf<Page> = (raw: ScannedItems, where: string, page: Omit<SourcePage, 'items'>) => Page;
 
-const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: raw.map((item) => itemOf(item, where)) });
+const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: Array.from({ length: raw.count }, (_, index) => scannedItem(raw, index, where)) });
 
-/** The items as the Scan's answer held them: the fast path reads them, `item` builds the few others. */
-const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.length, typed: (index) => raw[index], item: (index) => itemOf(raw[index]!, where) });
+/** The items as the Scan's answer held them, each parsed when asked for: the fast path reads them, `item` builds the few others. */
+const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.count, typed: (index) => raw.parse(index), item: (index) => scannedItem(raw, index, where) });
+
+/** An item of a Scan's answer as a legacy item; one whose text is not JSON is a reject keeping the text. */
+function scannedItem(raw: ScannedItems, index: number, where: string): LegacyItem {
+  const typed = raw.parse(index);
+  if (typed !== undefined) return itemOf(typed, where);
+  return unreadableRecord({ item: raw.text(index) }, { attribute: 'Item', message: `${where} is not an item this reader knows: its text is not JSON` });
+}
 
 /** Lets pending I/O callbacks and timers run once, so a request just started is on the wire before the caller computes. */
 const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -291,7 +298,7 @@ function scanSegment<Page>(
         await turnOfTheLoop();
       }
       counters.pages += 1;
-      counters.items += raw.length;
+      counters.items += raw.count;
       yield pageOf(raw, where, { entity, partition, position: done ? null : keyToPosition(last), done });
       if (done) return;
     }
