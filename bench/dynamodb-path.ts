@@ -43,10 +43,14 @@ export async function stopDynamoDb(setup: DynamoDbSetup): Promise<void> {
 
 /**
  * What the tables give at best: every table, in the order a run reads them, scanned in
- * `segments` parallel segments of `pageLimit` items a page, items counted and dropped.
+ * `segments` parallel segments of `pageLimit` items a page, items counted and dropped. Its CPU
+ * is this process's over the scan (the SDK's requests and deserialization; the bench does
+ * nothing else meanwhile), beside the run's whole-process CPU: on a shared machine the CPU an
+ * item costs is steadier than the wall time.
  */
-export async function measureRawScan(setup: DynamoDbSetup, segments: number, pageLimit: number): Promise<{ seconds: number; items: number }> {
+export async function measureRawScan(setup: DynamoDbSetup, segments: number, pageLimit: number): Promise<{ seconds: number; items: number; cpuSeconds: number }> {
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   let items = 0;
   for (const entity of LEGACY_ENTITIES) {
     const table = setup.tableNames[entity];
@@ -71,7 +75,8 @@ export async function measureRawScan(setup: DynamoDbSetup, segments: number, pag
     );
     items += counts.reduce((sum, n) => sum + n, 0);
   }
-  return { seconds: (performance.now() - started) / 1000, items };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { seconds: (performance.now() - started) / 1000, items, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** `kpi-migrate run --source dynamodb` with the same segments and page size, into a fresh database. */
@@ -80,7 +85,7 @@ export async function measureDynamoDbRun(
   databases: BenchDatabases,
   segments: number,
   pageLimit: number,
-): Promise<{ seconds: number; items: number; peakRssBytes: number }> {
+): Promise<{ seconds: number; items: number; peakRssBytes: number; cpuSeconds: number }> {
   const databaseUrl = await databases.create('dynamodb');
   try {
     // Against the raw Scan, the run alone: reading, mapping and loading, without its closing validation.
@@ -90,7 +95,7 @@ export async function measureDynamoDbRun(
       const { rows } = await client.query<{ read: string }>('select coalesce(sum(read), 0)::text as read from kpi_migrate.run_counts');
       return Number(rows[0]?.read ?? 0);
     });
-    return { seconds: figures.seconds, items, peakRssBytes: figures.peakRssBytes };
+    return { seconds: figures.seconds, items, peakRssBytes: figures.peakRssBytes, cpuSeconds: figures.cpuSeconds };
   } finally {
     await databases.drop(databaseUrl);
   }

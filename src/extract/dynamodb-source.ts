@@ -19,6 +19,8 @@ import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
 import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
+import { sendPlainScan, type ScannedItems } from './plain-scan.js';
+import type { TypedItem } from '../model/dynamodb-json.js';
 import type { LegacySource, Position, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 
 export interface DynamoDbSourceOptions {
@@ -235,13 +237,29 @@ function workerSegments(total: number, worker: DynamoDbSourceOptions['worker']):
 }
 
 /** A page of scanned items, as SourcePage or TypedSourcePage. */
-type PageOf<Page> = (raw: Record<string, AttributeValue>[], where: string, page: Omit<SourcePage, 'items'>) => Page;
+type PageOf<Page> = (raw: ScannedItems, where: string, page: Omit<SourcePage, 'items'>) => Page;
 
-const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: raw.map((item) => itemOf(item, where)) });
+const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: Array.from({ length: raw.count }, (_, index) => scannedItem(raw, index, where)) });
 
-/** The SDK's attribute maps as they came: the fast path reads them, `item` builds the few others. */
-const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.length, typed: (index) => raw[index], item: (index) => itemOf(raw[index]!, where) });
+/** The items as the Scan's answer held them, each parsed when asked for: the fast path reads them, `item` builds the few others. */
+const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.count, typed: (index) => raw.parse(index), item: (index) => scannedItem(raw, index, where) });
 
+/** An item of a Scan's answer as a legacy item; one whose text is not JSON is a reject keeping the text. */
+function scannedItem(raw: ScannedItems, index: number, where: string): LegacyItem {
+  const typed = raw.parse(index);
+  if (typed !== undefined) return itemOf(typed, where);
+  return unreadableRecord({ item: raw.text(index) }, { attribute: 'Item', message: `${where} is not an item this reader knows: its text is not JSON` });
+}
+
+/** Lets pending I/O callbacks and timers run once, so a request just started is on the wire before the caller computes. */
+const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * One segment's pages in order. The next page is asked for as soon as this one has come, before
+ * it is handed over: DynamoDB reads it while the consumer maps this one, as a bare Scan loop
+ * keeps it busy. So a segment holds at most one page beyond what the merge holds, and its
+ * request is aborted (with the merge's signal) when the consumer stops early.
+ */
 function scanSegment<Page>(
   reader: Reader,
   entity: LegacyEntity,
@@ -253,39 +271,36 @@ function scanSegment<Page>(
 ): Producer<Page> {
   const { client, send, pageLimit, counters } = reader;
   const partition = segmentPartition(segment, total);
+  const where = `an item of ${table} (${partition})`;
   return async function* (signal) {
-    let exclusiveStartKey = startKey;
-    let estimate = 1;
+    const request = (exclusiveStartKey: Record<string, AttributeValue> | undefined, estimate: number) => {
+      const answer = send((s) => sendPlainScan(client, scanRequest(table, pageLimit, segment, total, exclusiveStartKey), s), estimate, signal);
+      // Awaited below, or abandoned when the consumer stops: either way no unhandled rejection.
+      answer.catch(() => {});
+      return answer;
+    };
+    let next = request(startKey, 1);
     for (;;) {
       let page;
       try {
-        page = await send(
-          (s) =>
-            client.send(
-              new ScanCommand(scanRequest(table, pageLimit, segment, total, exclusiveStartKey)),
-              { abortSignal: s },
-            ),
-          estimate,
-          signal,
-        );
+        page = await next;
       } catch (error) {
         if (signal.aborted) throw error;
         const failure = unavailable(error, table, `Scan of ${partition}`);
         failure.details.segment = segment;
         throw failure;
       }
-      estimate = Math.max(1, page.units);
-      const raw = page.output.Items ?? [];
-      const where = `an item of ${table} (${partition})`;
-      counters.pages += 1;
-      counters.items += raw.length;
+      const raw = page.output.Items;
       const last = page.output.LastEvaluatedKey;
-      if (last === undefined || Object.keys(last).length === 0) {
-        yield pageOf(raw, where, { entity, partition, position: null, done: true });
-        return;
+      const done = last === undefined || Object.keys(last).length === 0;
+      if (!done) {
+        next = request(last, Math.max(1, page.units));
+        await turnOfTheLoop();
       }
-      exclusiveStartKey = last;
-      yield pageOf(raw, where, { entity, partition, position: keyToPosition(last), done: false });
+      counters.pages += 1;
+      counters.items += raw.count;
+      yield pageOf(raw, where, { entity, partition, position: done ? null : keyToPosition(last), done });
+      if (done) return;
     }
   };
 }
@@ -409,25 +424,26 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
 }
 
 /**
- * An item with an attribute this reader cannot take (a type DynamoDB added since, which the SDK
- * hands over as it came, or as `$unknown`) is a reject, not the end of the run: an unreadable item keeping the
+ * An item with an attribute this reader cannot take (a type DynamoDB added since, as the Scan's
+ * answer held it, or as the SDK's `$unknown` for BatchGetItem) is a reject, not the end of the run: an unreadable item keeping the
  * item as JSON text (binary as base64), `{"Id": <Id.S, when it has one>, "item": "<JSON>"}`.
  */
-function itemOf(raw: Record<string, AttributeValue>, where: string): LegacyItem {
+function itemOf(raw: TypedItem | Record<string, AttributeValue>, where: string): LegacyItem {
   try {
-    return fromAttributeMap(raw);
+    // Each value is checked for what it is: a value that is not an attribute map is a reject like any other.
+    return fromAttributeMap(raw as Record<string, object>);
   } catch (error) {
     let problem = { attribute: 'Item', why: error instanceof Error ? error.message : String(error) };
     for (const name of Object.keys(raw)) {
       try {
-        fromAttributeValue(raw[name]!);
+        fromAttributeValue(raw[name] as object);
       } catch (attributeError) {
         problem = { attribute: name, why: attributeError instanceof Error ? attributeError.message : String(attributeError) };
         break;
       }
     }
     const text = JSON.stringify(raw, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value));
-    const id = raw.Id?.S;
+    const id = (raw.Id as { S?: unknown } | undefined)?.S;
     return unreadableRecord(typeof id === 'string' ? { Id: id, item: text } : { item: text }, {
       attribute: problem.attribute,
       message: `${where} is not an item this reader knows: ${problem.why}`,

@@ -10,7 +10,6 @@ import type { RunCounts } from '../load/index.js';
 import { packageRoot } from '../package-root.js';
 import { MIGRATED_ENTITIES } from '../model/entities.js';
 import { configuredStreamOptions, openConfiguredSource } from '../reading/open-source.js';
-import { describeTableStreams } from '../extract/dynamodb-stream.js';
 import { recordChangeStreams, recordedChangeStreams } from '../load/source-image.js';
 import type { LegacySource } from '../extract/index.js';
 import { segmentPartition } from '../extract/segments.js';
@@ -221,6 +220,8 @@ async function recordStreams(config: ResolvedConfig, sql: SqlClient, runId: stri
     progress?.message?.(`run ${runId} read tables before its stream positions were recorded: \`kpi-migrate sync\` will not be able to follow it`);
     return;
   }
+  // Loaded here only: the AWS SDK costs a thread that loads it about 20 MB and a third of a second, and this thread reads no other DynamoDB.
+  const { describeTableStreams } = await import('../extract/dynamodb-stream.js');
   const streams = await describeTableStreams(options);
   await recordChangeStreams(sql, runId, streams);
   const without = streams.filter((stream) => stream.streamArn === null).map((stream) => options.tableNames[stream.entity]);

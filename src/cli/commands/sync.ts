@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
-import { syncConfigured } from '../../pipeline/sync-configured.js';
 import type { SyncFigures } from '../../pipeline/sync.js';
 import { confirmWrite } from '../confirm.js';
 import { log, print, printError } from '../output.js';
@@ -52,6 +51,8 @@ export const syncCommand = {
     process.once('SIGTERM', onSignal);
     let lastLine = 0;
     try {
+      // Loaded by the sync command only: it brings the AWS SDK, which no other command's main thread needs.
+      const { syncConfigured } = await import('../../pipeline/sync-configured.js');
       const outcome = await syncConfigured(config, {
         run: args.run,
         follow: args.follow === true,
