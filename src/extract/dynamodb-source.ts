@@ -242,7 +242,13 @@ type PageOf<Page> = (raw: ScannedItems, where: string, page: Omit<SourcePage, 'i
 const itemsPage: PageOf<SourcePage> = (raw, where, page) => ({ ...page, items: Array.from({ length: raw.count }, (_, index) => scannedItem(raw, index, where)) });
 
 /** The items as the Scan's answer held them, each parsed when asked for: the fast path reads them, `item` builds the few others. */
-const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({ ...page, count: raw.count, typed: (index) => raw.parse(index), item: (index) => scannedItem(raw, index, where) });
+const typedPage: PageOf<TypedSourcePage> = (raw, where, page) => ({
+  ...page,
+  count: raw.count,
+  typed: (index) => raw.parse(index),
+  flat: (index, into) => raw.flat(index, into),
+  item: (index) => scannedItem(raw, index, where),
+});
 
 /** An item of a Scan's answer as a legacy item; one whose text is not JSON is a reject keeping the text. */
 function scannedItem(raw: ScannedItems, index: number, where: string): LegacyItem {

@@ -24,11 +24,24 @@ const CLOSE_BRACE = 0x7d;
 export function scanExportLine(line: string, into: FlatItem): boolean {
   into.clear();
   if (!line.startsWith(PREFIX) || CONTROL.test(line)) return false;
-  const end = line.length;
-  let at = PREFIX.length;
-  if (line.charCodeAt(at) === CLOSE_BRACE) return at + 2 === end && line.charCodeAt(at + 1) === CLOSE_BRACE;
+  const end = attributesEnd(line, PREFIX.length - 1, into);
+  return end > 0 && end + 1 === line.length && line.charCodeAt(end) === CLOSE_BRACE;
+}
+
+/** The same for an item's DynamoDB JSON `{…}` at text[start, end) (a Scan answer's item, say). */
+export function scanTypedItem(text: string, start: number, end: number, into: FlatItem): boolean {
+  into.clear();
+  if (CONTROL.test(end - start === text.length ? text : text.slice(start, end))) return false;
+  return attributesEnd(text, start, into) === end;
+}
+
+/** The attributes of the item object whose `{` is at `open`, pushed; the position after its `}`, or -1. */
+function attributesEnd(line: string, open: number, into: FlatItem): number {
+  if (line.charCodeAt(open) !== OPEN_BRACE) return -1;
+  let at = open + 1;
+  if (line.charCodeAt(at) === CLOSE_BRACE) return at + 1;
   for (;;) {
-    if (line.charCodeAt(at) !== QUOTE) return false;
+    if (line.charCodeAt(at) !== QUOTE) return -1;
     // Lines of a table mostly list the same attributes in the same order: the name the previous
     // line had here is taken when it is the same, rather than a new string per attribute.
     const previous = into.count < into.names.length ? into.names[into.count]! : undefined;
@@ -39,17 +52,17 @@ export function scanExportLine(line: string, into: FlatItem): boolean {
       nameEnd = at + 1 + previous.length;
     } else {
       nameEnd = line.indexOf('"', at + 1);
-      if (nameEnd < 0) return false;
+      if (nameEnd < 0) return -1;
       name = line.slice(at + 1, nameEnd);
-      if (name.includes('\\')) return false;
+      if (name.includes('\\')) return -1;
     }
-    if (line.charCodeAt(nameEnd + 1) !== COLON) return false;
+    if (line.charCodeAt(nameEnd + 1) !== COLON) return -1;
     const valueStart = nameEnd + 2;
     let next = scalar(line, valueStart, name, into);
-    if (next === BAD_STRING) return false;
+    if (next === BAD_STRING) return -1;
     if (next === NOT_SCALAR) {
       next = valueEnd(line, valueStart);
-      if (next < 0) return false;
+      if (next < 0) return -1;
       into.pushText(name, FLAT_OTHER, line.slice(valueStart, next));
     }
     const after = line.charCodeAt(next);
@@ -57,7 +70,7 @@ export function scanExportLine(line: string, into: FlatItem): boolean {
       at = next + 1;
       continue;
     }
-    return after === CLOSE_BRACE && next + 2 === end && line.charCodeAt(next + 1) === CLOSE_BRACE;
+    return after === CLOSE_BRACE ? next + 1 : -1;
   }
 }
 

@@ -1,6 +1,7 @@
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { DeserializeMiddleware } from '@smithy/types';
-import type { TypedItem } from '../model/dynamodb-json.js';
+import type { FlatItem, TypedItem } from '../model/dynamodb-json.js';
+import { scanTypedItem } from './export-line-scan.js';
 
 /** A Scan page's items as the answer held them: DynamoDB JSON (`{"S": "…"}`, binary as base64 text). */
 export interface ScannedItems {
@@ -9,6 +10,8 @@ export interface ScannedItems {
   parse(index: number): TypedItem | undefined;
   /** Item `index` as JSON text. */
   text(index: number): string;
+  /** Item `index` read flat into `into` (scanTypedItem); false: only `parse` reads it. */
+  flat(index: number, into: FlatItem): boolean;
 }
 
 export type PlainScanOutput = Omit<ScanCommandOutput, 'Items'> & { Items: ScannedItems };
@@ -72,11 +75,12 @@ function itemsAt(text: string, bounds: readonly number[]): ScannedItems {
       }
     },
     text: textOf,
+    flat: (index, into) => scanTypedItem(text, bounds[2 * index]!, bounds[2 * index + 1]!, into),
   };
 }
 
 function parsedItems(items: readonly TypedItem[]): ScannedItems {
-  return { count: items.length, parse: (index) => items[index], text: (index) => JSON.stringify(items[index]) };
+  return { count: items.length, parse: (index) => items[index], text: (index) => JSON.stringify(items[index]), flat: (index, into) => (into.fill(items[index]!), true) };
 }
 
 const QUOTE = 0x22;
