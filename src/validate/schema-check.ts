@@ -5,7 +5,12 @@ import { check, DifferenceList, type CheckResult } from './report.js';
 import { applicationRowColumns, applicationTableProblems, readTargetLayout, TOOL_OWNED_TARGET, type TargetLayout } from '../load/target-ownership.js';
 import { INFORMATION_SCHEMA_TYPE, TARGET_COLUMNS, type TargetTableName } from './target-columns.js';
 
-const LEDGER_TABLES = ['runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'row_provenance', 'target_tables', 'schema_migrations'] as const;
+const LEDGER_TABLES = [
+  'runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'row_provenance', 'target_tables',
+  // sync (migrations 010–012): the run's source image, its streams and positions, export origins, replaced rejects
+  'source_image', 'change_streams', 'change_positions', 'export_origins', 'reject_history',
+  'schema_migrations',
+] as const;
 /** Without these, nothing else can be checked. */
 const ESSENTIAL = ['kpi_links', 'kpi_data', 'kpi_migrate.runs', 'kpi_migrate.rejects'];
 
