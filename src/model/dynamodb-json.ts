@@ -80,6 +80,27 @@ export const FLAT_NULL = 4;
 export const FLAT_OTHER = 5;
 
 /**
+ * The tag of a typed value as plainValue and fromAttributeValue read it: S, N, BOOL and NULL in
+ * their order of precedence (`{"S":"a","N":"1"}` is S), FLAT_OTHER for anything else.
+ */
+export function scalarTagOf(raw: unknown): number {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return FLAT_OTHER;
+  const { S, N, BOOL, NULL } = raw as { S?: unknown; N?: unknown; BOOL?: unknown; NULL?: unknown };
+  if (typeof S === 'string') return FLAT_S;
+  if (S !== undefined) return FLAT_OTHER;
+  if (typeof N === 'string') return FLAT_N;
+  if (N !== undefined) return FLAT_OTHER;
+  if (typeof BOOL === 'boolean') return FLAT_BOOL;
+  return BOOL === undefined && NULL === true ? FLAT_NULL : FLAT_OTHER;
+}
+
+/** The text a FlatItem keeps of a value of that tag: S's or N's text, `true`/`false`, '' otherwise. */
+export function scalarTextOf(raw: unknown, tag: number): string {
+  const value = raw as { S: string; N: string; BOOL: boolean };
+  return tag === FLAT_S ? value.S : tag === FLAT_N ? value.N : tag === FLAT_BOOL ? (value.BOOL ? 'true' : 'false') : '';
+}
+
+/**
  * An item's attributes side by side, for the transform's compiled fast path: each one's name, its
  * tag and, for a scalar, its text (`S`, `N`, `true`/`false` of BOOL). A value of any other form
  * is OTHER, kept as its typed JSON or as JSON text parsed when asked for. One object is reused
@@ -129,16 +150,8 @@ export class FlatItem {
     this.count = 0;
     for (const name in typed) {
       const raw = typed[name];
-      let tag = FLAT_OTHER;
-      let text = '';
-      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-        const { S, N, BOOL, NULL } = raw as { S?: unknown; N?: unknown; BOOL?: unknown; NULL?: unknown };
-        if (typeof S === 'string') [tag, text] = [FLAT_S, S];
-        else if (S === undefined && typeof N === 'string') [tag, text] = [FLAT_N, N];
-        else if (S === undefined && N === undefined && typeof BOOL === 'boolean') [tag, text] = [FLAT_BOOL, BOOL ? 'true' : 'false'];
-        else if (S === undefined && N === undefined && BOOL === undefined && NULL === true) tag = FLAT_NULL;
-      }
-      this.#push(name, tag, text, raw, false);
+      const tag = scalarTagOf(raw);
+      this.#push(name, tag, scalarTextOf(raw, tag), raw, false);
     }
     return this;
   }

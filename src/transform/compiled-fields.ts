@@ -1,11 +1,11 @@
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from '../model/copy-field.js';
 import { canonicalDecimal } from '../model/decimal.js';
-import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_S, fromAttributeValue, type FlatItem } from '../model/dynamodb-json.js';
-import { LegacyNumber, type LegacyValue } from '../model/legacy-value.js';
+import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_OTHER, FLAT_S, fromAttributeValue, scalarTagOf, scalarTextOf, type FlatItem } from '../model/dynamodb-json.js';
+import type { LegacyValue } from '../model/legacy-value.js';
 import { canonicalGuid, coerceActor, coerceDecimal, coerceGuid, coerceText, coerceTimestamp, UtcTimestamp } from './coerce.js';
 import type { AttributeInput, Coercion } from './coercion.js';
 import { legacyExtraJson } from './legacy-extra.js';
-import { NOT_PLAIN, type AttributeCoercionOf } from './legacy-record.js';
+import { NOT_PLAIN, scalarValueOf, type AttributeCoercionOf } from './legacy-record.js';
 import { canonicalUtcText } from './timestamp.js';
 
 /**
@@ -60,20 +60,7 @@ const NULL_FIELD = '\\N';
 
 /** Attribute `at` as plainValue reads its typed value (FlatItem classifies it the same way). */
 function plainOf(item: FlatItem, at: number): LegacyValue | undefined | typeof NOT_PLAIN {
-  if (at < 0) return undefined;
-  const text = item.texts[at]!;
-  switch (item.tags[at]) {
-    case FLAT_S:
-      return text;
-    case FLAT_N:
-      return new LegacyNumber(text);
-    case FLAT_BOOL:
-      return text === 'true';
-    case FLAT_NULL:
-      return null;
-    default:
-      return NOT_PLAIN;
-  }
+  return at < 0 ? undefined : scalarValueOf(item.tags[at]!, item.texts[at]!);
 }
 
 /** The text of an S or N attribute (what the coercions read of either); undefined for anything else. */
@@ -148,26 +135,29 @@ function readerOf(name: string, { coerce, base, optional }: AttributeCoercionOf)
 
 /** legacy_extra's JSON text of attribute `at`; undefined: it is no legacy value. */
 function extraJsonOf(item: FlatItem, at: number): string | undefined {
-  const text = item.texts[at]!;
-  switch (item.tags[at]) {
+  const tag = item.tags[at]!;
+  if (tag !== FLAT_OTHER) return scalarExtraJson(tag, item.texts[at]!);
+  let raw: unknown;
+  try {
+    raw = item.raw(at);
+  } catch {
+    // JSON text that does not parse: the line does not either, and the full path says so.
+    return undefined;
+  }
+  return typedExtraJson(raw);
+}
+
+/** A scalar as legacyExtraText writes it: strings as JSON, numbers canonical (text that is no number as a string). */
+function scalarExtraJson(tag: number, text: string): string {
+  switch (tag) {
     case FLAT_S:
       return JSON.stringify(text);
     case FLAT_N:
       return canonicalDecimal(text.trim()) ?? JSON.stringify(text);
     case FLAT_BOOL:
       return text;
-    case FLAT_NULL:
+    default:
       return 'null';
-    default: {
-      let raw: unknown;
-      try {
-        raw = item.raw(at);
-      } catch {
-        // JSON text that does not parse: the line does not either, and the full path says so.
-        return undefined;
-      }
-      return typedExtraJson(raw);
-    }
   }
 }
 
@@ -258,13 +248,11 @@ export function compileFields<Attribute extends string>(
  * Undefined: it is no legacy value (the full path refuses the record).
  */
 export function typedExtraJson(typed: unknown): string | undefined {
+  const tag = scalarTagOf(typed);
+  if (tag !== FLAT_OTHER) return scalarExtraJson(tag, scalarTextOf(typed, tag));
   if (typeof typed === 'object' && typed !== null && !Array.isArray(typed)) {
-    // fromAttributeValue's own order: S, N, BOOL, NULL before any other tag.
+    // fromAttributeValue reads M or L only where none of S, N, BOOL, NULL is there at all.
     const { S, N, BOOL, NULL } = typed as { S?: unknown; N?: unknown; BOOL?: unknown; NULL?: unknown };
-    if (typeof S === 'string') return JSON.stringify(S);
-    if (S === undefined && typeof N === 'string') return canonicalDecimal(N.trim()) ?? JSON.stringify(N);
-    if (S === undefined && N === undefined && typeof BOOL === 'boolean') return BOOL ? 'true' : 'false';
-    if (S === undefined && N === undefined && BOOL === undefined && NULL === true) return 'null';
     if (S === undefined && N === undefined && BOOL === undefined && NULL === undefined) {
       const { M, L } = typed as { M?: unknown; L?: unknown };
       if (M !== undefined && typeof M === 'object' && M !== null && !Array.isArray(M) && !(M instanceof Uint8Array)) {

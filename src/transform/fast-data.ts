@@ -17,15 +17,15 @@ export function fastDataRecord(entity: DataEntity, page: TypedSourcePage, index:
 }
 
 const FLAT_MAPPERS: Record<DataEntity, (item: FlatItem) => TypedDataRecord | undefined> = {
-  KpiMilestone: (item) => flatKpiMilestone(item),
-  KpiActual: (item) => flatKpiActual(item),
-  KpiReading: (item) => flatKpiReading(item),
+  KpiMilestone: flatKpiMilestone,
+  KpiActual: flatKpiActual,
+  KpiReading: flatKpiReading,
 };
 
 const TYPED_MAPPERS: Record<DataEntity, (typed: TypedItem) => TypedDataRecord | undefined> = {
-  KpiMilestone: (typed) => typedKpiMilestone(typed),
-  KpiActual: (typed) => typedKpiActual(typed),
-  KpiReading: (typed) => typedKpiReading(typed),
+  KpiMilestone: typedKpiMilestone,
+  KpiActual: typedKpiActual,
+  KpiReading: typedKpiReading,
 };
 
 const COPY_ESCAPE = /\\(.)/g;

@@ -6,7 +6,7 @@ import type { LegacyItem, LegacyValue } from '../model/legacy-value.js';
 import type { Reject, RejectReason } from '../model/reject.js';
 import { UtcTimestamp } from './timestamp.js';
 import { unreadableProblemOf } from '../model/unreadable.js';
-import { fromAttributeValue, type TypedItem } from '../model/dynamodb-json.js';
+import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_S, fromAttributeValue, scalarTagOf, scalarTextOf, type TypedItem } from '../model/dynamodb-json.js';
 
 export type { TypedItem };
 import { LegacyNumber } from '../model/legacy-value.js';
@@ -87,17 +87,25 @@ export interface LegacyRecordSchema<Shape extends z.core.$ZodShape> {
 export const NOT_PLAIN = Symbol('not a plain attribute');
 
 export function plainValue(typed: unknown): LegacyValue | typeof NOT_PLAIN {
-  if (typeof typed !== 'object' || typed === null || Array.isArray(typed)) return NOT_PLAIN;
   // fromAttributeValue's first branch, tag for tag: it returns these before looking further.
-  const { S, N } = typed as { S?: unknown; N?: unknown };
-  if (typeof S === 'string') return S;
-  if (S !== undefined) return NOT_PLAIN;
-  if (typeof N === 'string') return new LegacyNumber(N);
-  if (N !== undefined) return NOT_PLAIN;
-  const { BOOL, NULL } = typed as { BOOL?: unknown; NULL?: unknown };
-  if (typeof BOOL === 'boolean') return BOOL;
-  if (BOOL === undefined && NULL === true) return null;
-  return NOT_PLAIN;
+  const tag = scalarTagOf(typed);
+  return scalarValueOf(tag, scalarTextOf(typed, tag));
+}
+
+/** The legacy value of a scalar of that tag and text (as FlatItem keeps it); NOT_PLAIN for FLAT_OTHER. */
+export function scalarValueOf(tag: number, text: string): LegacyValue | typeof NOT_PLAIN {
+  switch (tag) {
+    case FLAT_S:
+      return text;
+    case FLAT_N:
+      return new LegacyNumber(text);
+    case FLAT_BOOL:
+      return text === 'true';
+    case FLAT_NULL:
+      return null;
+    default:
+      return NOT_PLAIN;
+  }
 }
 
 // Parses like schema.safeParse, but reports problems in a plain $ZodError rather than an Error
