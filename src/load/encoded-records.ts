@@ -1,5 +1,5 @@
 import type { LegacyItem } from '../model/legacy-value.js';
-import { CANONICAL_UUID, type PreparedRecord } from './prepare-record.js';
+import { CANONICAL_UUID, type PreparedBatch, type PreparedRecord } from './prepare-record.js';
 
 /**
  * A batch's records as the writer reads them: their COPY text as UTF-8 bytes in one buffer (the
@@ -32,81 +32,164 @@ export interface EncodedRecords extends EncodedRecordFields {
 /** The separator written between two ids of `sourceIds` and of `rowIds`. */
 const SEPARATOR = ',';
 
-/**
- * Records → their encoded form. UTF-8 is written record by record into one buffer of its own
- * (transferable); U+0000 is looked for once over the bytes, not in every text.
- */
+/** Records → their encoded form. */
 export function encodeRecords(records: readonly PreparedRecord[]): EncodedRecordFields {
-  const count = records.length;
-  const sourceIds: string[] = new Array<string>(count);
-  const sourceIdEnds = new Uint32Array(count);
-  const recordRowEnds = new Uint32Array(count);
-  const copyEnds = new Uint32Array(count);
-  let rowTotal = 0;
   let textLength = 0;
-  for (let index = 0; index < count; index++) {
-    const record = records[index]!;
-    rowTotal += record.rowIds.length;
-    textLength += record.copyText.length;
-  }
-  const rowIds: string[] = new Array<string>(rowTotal);
-  const rowIdEnds = new Uint32Array(rowTotal);
-  // Room for one byte a character and some more; grown (copied) only by a batch of wider text.
-  let bytes = Buffer.allocUnsafeSlow(textLength + (textLength >>> 3) + 64);
-  let at = 0;
-  let sourceAt = 0;
-  let row = 0;
-  let rowAt = 0;
-  for (let index = 0; index < count; index++) {
-    const { sourceId, rowIds: ids, copyText } = records[index]!;
-    sourceIds[index] = sourceId;
-    sourceAt += sourceId.length;
-    sourceIdEnds[index] = sourceAt;
-    sourceAt += 1;
-    for (let n = 0; n < ids.length; n++) {
-      const rowId = ids[n]!;
-      rowIds[row] = rowId;
-      rowAt += rowId.length;
-      rowIdEnds[row++] = rowAt;
-      rowAt += 1;
-    }
-    recordRowEnds[index] = row;
-    const room = bytes.length - at;
-    if (room < copyText.length * 3) {
-      const needed = Buffer.byteLength(copyText);
-      if (needed > room) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(bytes.length * 2, at + needed + 64));
-        bytes.copy(grown, 0, 0, at);
-        bytes = grown;
-      }
-    }
-    at += bytes.write(copyText, at);
-    copyEnds[index] = at;
-  }
-  let copyBytes: Uint8Array = bytes.subarray(0, at);
-  const suspectTexts: Record<number, string> = {};
-  if (copyBytes.indexOf(0) >= 0) copyBytes = setSuspectsApart(records, copyBytes, copyEnds, suspectTexts);
-  return {
-    sourceIds: sourceIds.join(SEPARATOR),
-    sourceIdEnds,
-    rowIds: rowIds.join(SEPARATOR),
-    rowIdEnds,
-    recordRowEnds,
-    copyBytes,
-    copyEnds,
-    suspectTexts,
-  };
+  for (const record of records) textLength += record.copyText.length;
+  const builder = new EncodedRecordsBuilder(textLength + (textLength >>> 3) + 64);
+  for (const { sourceId, rowIds, copyText } of records) builder.add(sourceId, rowIds, copyText);
+  return builder.finish();
 }
 
-/** The bytes without those of records holding U+0000, whose texts go to `suspectTexts`; `copyEnds` rewritten in place. */
-function setSuspectsApart(records: readonly PreparedRecord[], bytes: Uint8Array, copyEnds: Uint32Array, suspectTexts: Record<number, string>): Uint8Array {
+/**
+ * Records encoded as they are made, so that nothing of a record outlives its mapping but bytes:
+ * its COPY text goes into the batch's UTF-8 buffer at once, its ids into UTF-16 buffers (exact
+ * for any string) decoded into the two id strings when the batch is done. A reader thread filling
+ * a batch this way leaves the garbage collector no text per record to carry until the batch ends.
+ */
+export class EncodedRecordsBuilder {
+  #copy: Buffer;
+  #copyAt = 0;
+  #sourceIds: Buffer;
+  #sourceIdsAt = 0;
+  #rowIds: Buffer;
+  #rowIdsAt = 0;
+  #sourceIdEnds: Uint32Array = new Uint32Array(256);
+  #rowIdEnds: Uint32Array = new Uint32Array(256);
+  #recordRowEnds: Uint32Array = new Uint32Array(256);
+  #copyEnds: Uint32Array = new Uint32Array(256);
+  #records = 0;
+  #rows = 0;
+
+  /** `expectedBytes`: about how much COPY text the batch will hold (the previous batch's, say). */
+  constructor(expectedBytes = 1 << 16) {
+    this.#copy = Buffer.allocUnsafeSlow(Math.max(1024, expectedBytes));
+    this.#sourceIds = Buffer.allocUnsafeSlow(4096);
+    this.#rowIds = Buffer.allocUnsafeSlow(4096);
+  }
+
+  get count(): number {
+    return this.#records;
+  }
+
+  /** Bytes of COPY text so far. */
+  get copyLength(): number {
+    return this.#copyAt;
+  }
+
+  /** A record: its source id, its rows' ids, and its COPY text (one line per row). */
+  add(sourceId: string, rowIds: readonly string[], copyText: string): void {
+    this.beginRecord(sourceId);
+    for (let row = 0; row < rowIds.length; row++) this.#addRowId(rowIds[row]!);
+    this.copyText(copyText);
+    this.endRecord();
+  }
+
+  /** Starts a record; its rows (addRowId) and text (copyText, copyTail) follow, then endRecord. */
+  beginRecord(sourceId: string): void {
+    const record = this.#records;
+    if (record === this.#copyEnds.length) this.#growRecords();
+    this.#sourceIds = room(this.#sourceIds, this.#sourceIdsAt, sourceId.length * 2 + 2);
+    if (record > 0) this.#sourceIdsAt += this.#sourceIds.write(SEPARATOR, this.#sourceIdsAt, 'utf16le');
+    this.#sourceIdsAt += this.#sourceIds.write(sourceId, this.#sourceIdsAt, 'utf16le');
+    this.#sourceIdEnds[record] = this.#sourceIdsAt >>> 1;
+  }
+
+  addRowId(rowId: string): void {
+    this.#addRowId(rowId);
+  }
+
+  #addRowId(rowId: string): void {
+    const row = this.#rows;
+    if (row === this.#rowIdEnds.length) this.#rowIdEnds = grown(this.#rowIdEnds);
+    this.#rowIds = room(this.#rowIds, this.#rowIdsAt, rowId.length * 2 + 2);
+    if (row > 0) this.#rowIdsAt += this.#rowIds.write(SEPARATOR, this.#rowIdsAt, 'utf16le');
+    this.#rowIdsAt += this.#rowIds.write(rowId, this.#rowIdsAt, 'utf16le');
+    this.#rowIdEnds[row] = this.#rowIdsAt >>> 1;
+    this.#rows = row + 1;
+  }
+
+  /** Appends text to the record's COPY bytes; returns where it began (for copyTail). */
+  copyText(text: string): number {
+    const start = this.#copyAt;
+    if (this.#copy.length - start < text.length * 3) this.#copy = room(this.#copy, start, Buffer.byteLength(text));
+    this.#copyAt = start + this.#copy.write(text, start);
+    return start;
+  }
+
+  /** Appends again the bytes written from `start` to `end` (a tail the record's rows share). */
+  copyTail(start: number, end: number): void {
+    const length = end - start;
+    this.#copy = room(this.#copy, this.#copyAt, length);
+    this.#copy.copy(this.#copy, this.#copyAt, start, end);
+    this.#copyAt += length;
+  }
+
+  /** Where the record's COPY bytes end so far. */
+  get copyAt(): number {
+    return this.#copyAt;
+  }
+
+  endRecord(): void {
+    const record = this.#records;
+    this.#recordRowEnds[record] = this.#rows;
+    this.#copyEnds[record] = this.#copyAt;
+    this.#records = record + 1;
+  }
+
+  /** The batch's encoded records; the builder is not used after. */
+  finish(): EncodedRecordFields {
+    const count = this.#records;
+    const rows = this.#rows;
+    const copyEnds = this.#copyEnds.slice(0, count);
+    let copyBytes: Uint8Array = this.#copy.subarray(0, this.#copyAt);
+    const suspectTexts: Record<number, string> = {};
+    if (copyBytes.indexOf(0) >= 0) copyBytes = textsApart(copyBytes, copyEnds, suspectTexts);
+    return {
+      sourceIds: this.#sourceIds.toString('utf16le', 0, this.#sourceIdsAt),
+      sourceIdEnds: this.#sourceIdEnds.slice(0, count),
+      rowIds: this.#rowIds.toString('utf16le', 0, this.#rowIdsAt),
+      rowIdEnds: this.#rowIdEnds.slice(0, rows),
+      recordRowEnds: this.#recordRowEnds.slice(0, count),
+      copyBytes,
+      copyEnds,
+      suspectTexts,
+    };
+  }
+
+  #growRecords(): void {
+    this.#sourceIdEnds = grown(this.#sourceIdEnds);
+    this.#recordRowEnds = grown(this.#recordRowEnds);
+    this.#copyEnds = grown(this.#copyEnds);
+  }
+}
+
+/** `buffer`, or a copy twice as large (or more), so that `needed` bytes fit after `at`. */
+function room(buffer: Buffer, at: number, needed: number): Buffer {
+  if (buffer.length - at >= needed) return buffer;
+  const larger = Buffer.allocUnsafeSlow(Math.max(buffer.length * 2, at + needed + 64));
+  buffer.copy(larger, 0, 0, at);
+  return larger;
+}
+
+function grown(array: Uint32Array): Uint32Array {
+  const larger = new Uint32Array(array.length * 2);
+  larger.set(array);
+  return larger;
+}
+
+/**
+ * The bytes without those of records holding U+0000, whose texts (decoded from their bytes: the
+ * text was well-formed, so UTF-8 gives it back exactly) go to `suspectTexts`; `copyEnds` rewritten in place.
+ */
+function textsApart(bytes: Uint8Array, copyEnds: Uint32Array, suspectTexts: Record<number, string>): Uint8Array {
   let kept = 0;
   let start = 0;
-  for (let index = 0; index < records.length; index++) {
+  for (let index = 0; index < copyEnds.length; index++) {
     const end = copyEnds[index]!;
     const zero = bytes.indexOf(0, start);
     if (zero >= 0 && zero < end) {
-      suspectTexts[index] = records[index]!.copyText;
+      suspectTexts[index] = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
     } else {
       if (kept !== start) bytes.copyWithin(kept, start, end);
       kept += end - start;
@@ -152,6 +235,29 @@ export function copyTextOf(records: EncodedRecordFields, index: number): string 
   const { copyBytes, copyEnds } = records;
   const start = index === 0 ? 0 : copyEnds[index - 1]!;
   return Buffer.from(copyBytes.buffer, copyBytes.byteOffset + start, copyEnds[index]! - start).toString('utf8');
+}
+
+/** The records one by one, as prepareRecord gives them (texts decoded again): for a reader of whole records, not the writer. */
+export function preparedRecordsOf(records: EncodedRecords): PreparedRecord[] {
+  return Array.from({ length: recordCount(records) }, (_, index) => ({
+    sourceId: sourceIdOf(records, index),
+    rowIds: rowIdsOf(records, index),
+    copyText: copyTextOf(records, index),
+    item: () => records.item(index),
+  }));
+}
+
+/** A batch of records already encoded: `records` are made only when asked for. */
+export function encodedBatch(runId: string, encoded: EncodedRecords, encodingRejects: PreparedBatch['encodingRejects']): PreparedBatch {
+  let records: PreparedRecord[] | undefined;
+  return {
+    runId,
+    get records(): PreparedRecord[] {
+      return (records ??= preparedRecordsOf(encoded));
+    },
+    encodingRejects,
+    encoded,
+  };
 }
 
 /** Rows of these records. */

@@ -6,7 +6,7 @@ import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from './copy-text.js';
 import { canonicalUuid } from './id-conflicts.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE } from './target-table.js';
-import type { EncodedRecords } from './encoded-records.js';
+import type { EncodedRecords, EncodedRecordsBuilder } from './encoded-records.js';
 
 /** One source record that the transform mapped, and the target rows it yields. */
 export interface RecordRows<Row> {
@@ -91,36 +91,45 @@ export interface FannedRow {
 
 /**
  * A kpi_data record whose rows differ only in their id and link (a fact fanned out over its KPI's
- * links), as prepareRecord encodes the same rows: `sharedFields` are the COPY fields of the
- * columns after `id` and `kpi_link_id` (the transform's fast path writes them once), and each row
- * adds its id and link. Row ids are canonical already (the record's Id as coerced, or a UUIDv5).
- * Undefined when a link id has no exact COPY form.
+ * links), written into a batch as prepareRecord encodes the same rows: `sharedFields` are the COPY
+ * fields of the columns after `id` and `kpi_link_id` (the transform's fast path writes them once),
+ * each row adds its id and link, and the rows after the first copy the first's shared bytes.
+ * Row ids are canonical already (the record's Id as coerced, or a UUIDv5). False, with nothing
+ * written, when a link id has no exact COPY form.
  */
-export function prepareFannedRecord(
-  sourceId: string,
-  sharedFields: string,
-  rows: readonly FannedRow[],
-  runId: string,
-  item: () => Promise<LegacyItem>,
-): PreparedRecord | undefined {
-  const rest = `\t${sharedFields}\t${runId}\t${runId}\n`;
+export function addFannedRecord(into: EncodedRecordsBuilder, sourceId: string, sharedFields: string, rows: readonly FannedRow[], runColumns: RunColumns): boolean {
+  let links: string[];
   try {
-    if (rows.length === 1) {
-      const row = rows[0]!;
-      return { sourceId, rowIds: [row.id], copyText: `${row.id}\t${encodeCopyValue(row.linkId, 'kpi_link_id')}${rest}`, item };
-    }
-    const lines: string[] = [];
-    const rowIds: string[] = [];
-    for (const row of rows) {
-      lines.push(row.id, '\t', encodeCopyValue(row.linkId, 'kpi_link_id'), rest);
-      rowIds.push(row.id);
-    }
-    return { sourceId, rowIds, copyText: lines.join(''), item };
+    links = rows.map((row) => encodeCopyValue(row.linkId, 'kpi_link_id'));
   } catch (error) {
     // A link id with no UTF-8 form: prepareRecord, given the rows, makes the `db_error` reject.
-    if (error instanceof CopyEncodingError) return undefined;
+    if (error instanceof CopyEncodingError) return false;
     throw error;
   }
+  into.beginRecord(sourceId);
+  for (const row of rows) into.addRowId(row.id);
+  let sharedStart = 0;
+  let sharedEnd = 0;
+  for (let at = 0; at < rows.length; at++) {
+    into.copyText(`${rows[at]!.id}\t${links[at]!}\t`);
+    if (at === 0) {
+      sharedStart = into.copyText(sharedFields);
+      into.copyText(runColumns.text);
+      sharedEnd = into.copyAt;
+    } else into.copyTail(sharedStart, sharedEnd);
+  }
+  into.endRecord();
+  return true;
+}
+
+/** A row's last columns, first_run_id and last_run_id, with the line end: the same for every row of a run. */
+export interface RunColumns {
+  runId: string;
+  text: string;
+}
+
+export function runColumnsOf(runId: string): RunColumns {
+  return { runId, text: `\t${runId}\t${runId}\n` };
 }
 
 /**

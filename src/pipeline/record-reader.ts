@@ -1,7 +1,8 @@
 import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import { prepareFannedRecord, prepareRecord, prepareRows, type PreparedBatch, type PreparedRecord } from '../load/prepare-record.js';
+import { addFannedRecord, prepareRecord, prepareRows, runColumnsOf, type PreparedBatch, type PreparedRecord, type RunColumns } from '../load/prepare-record.js';
+import { EncodedRecordsBuilder, encodedBatch } from '../load/encoded-records.js';
 import {
   LinkIndex,
   LinkLookups,
@@ -38,6 +39,35 @@ export interface MappedBatch {
   checkpoints: CheckpointAdvance[];
   /** Called once the batch is written: its records' items are not asked for any more. */
   written?(): void;
+  /** Where the batch's records' items come from, in the thread that read them. */
+  recordItems?: RecordItems;
+}
+
+/**
+ * The items of a batch's records, kept for the few the writer asks for (rejected, contested): an
+ * export record keeps its line, a fifth of its parsed item; another keeps how to get its item.
+ */
+export class RecordItems {
+  readonly #lines: (string | undefined)[] = [];
+  readonly #items: (LegacyItem | (() => LegacyItem) | undefined)[] = [];
+
+  add(item: LegacyItem | (() => LegacyItem), line: string | undefined): void {
+    this.#lines.push(line);
+    this.#items.push(line === undefined ? item : undefined);
+  }
+
+  /** Record i's export line, when it came from one. */
+  line(index: number): string | undefined {
+    return this.#lines[index];
+  }
+
+  item(index: number): LegacyItem {
+    const line = this.#lines[index];
+    if (line !== undefined) return itemOfExportLine(line);
+    const kept = this.#items[index];
+    if (kept === undefined) throw new Error(`no record ${index} in this batch`);
+    return typeof kept === 'function' ? kept() : kept;
+  }
 }
 
 export type { LookupOutcome };
@@ -104,7 +134,8 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
             return mapped;
           }
         : (item) => DATA_MAPPERS[entity](item, links);
-    let batch = emptyBatch(runId);
+    const runColumns = runColumnsOf(runId);
+    let batch = emptyBatch(runColumns, 0);
     const takeItem = (item: LegacyItem): void => {
       batch.read += 1;
       if (outside(item)) {
@@ -117,47 +148,52 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
         return;
       }
       if (mapped.personFallback) batch.personFallbacks += 1;
-      // Encoded at once: the row objects die young, only their COPY text waits for the batch.
       const prepared = prepareRecord(entity, { sourceId: mapped.rows[0]?.source_id ?? '', item, rows: mapped.rows }, runId);
-      if (prepared.ok) batch.prepared.records.push(keepingLine(prepared.record, item));
-      else batch.prepared.encodingRejects.push(prepared.reject);
+      if (prepared.ok) keep(prepared.record, item, exportLineOf(item));
+      else batch.encodingRejects.push(prepared.reject);
       batch.rows += mapped.rows.length;
+    };
+    // Encoded at once: of a record, only bytes wait for the batch.
+    const keep = (record: PreparedRecord, item: LegacyItem | (() => LegacyItem), line: string | undefined): void => {
+      batch.encoded.add(record.sourceId, record.rowIds, record.copyText);
+      batch.items.add(item, line);
     };
     const checkpoint = (page: Omit<SourcePage, 'items'>): void => {
       batch.checkpoints.set(page.partition, { partition: page.partition, position: page.position, done: page.done });
     };
-    // A record the fast path vouches for goes from its typed attributes to COPY text; any other
+    // A record the fast path vouches for goes from its typed attributes to COPY bytes; any other
     // goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
-    const fastLink = (typed: TypedItem, item: () => Promise<LegacyItem>): FastRecord | undefined => {
+    const fastLink = (typed: TypedItem, item: () => LegacyItem, line: string | undefined): boolean => {
       const mapped = typedGoalKpiLink(typed, lookups);
-      if (mapped === undefined || !mapped.ok) return undefined;
-      const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, item);
-      if (prepared === undefined) return undefined;
+      if (mapped === undefined || !mapped.ok) return false;
+      const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, unused);
+      if (prepared === undefined) return false;
       if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
-      return { prepared, rows: mapped.rows.length, personFallback: mapped.personFallback };
+      keep(prepared, item, line);
+      if (mapped.personFallback) batch.personFallbacks += 1;
+      batch.rows += mapped.rows.length;
+      return true;
     };
-    const fastData = (record: TypedDataRecord | undefined, item: () => Promise<LegacyItem>): FastRecord | undefined => {
-      const rows = record === undefined ? [] : fannedRowIds(entity as DataEntity, record.key, links);
-      if (record === undefined || rows.length === 0) return undefined;
-      const prepared = prepareFannedRecord(record.sourceId, record.sharedFields, rows, runId, item);
-      return prepared === undefined ? undefined : { prepared, rows: rows.length, personFallback: false };
+    const fastData = (record: TypedDataRecord | undefined, item: () => LegacyItem, line: string | undefined): boolean => {
+      if (record === undefined) return false;
+      const rows = fannedRowIds(entity as DataEntity, record.key, links);
+      if (rows.length === 0 || !addFannedRecord(batch.encoded, record.sourceId, record.sharedFields, rows, runColumns)) return false;
+      batch.items.add(item, line);
+      batch.rows += rows.length;
+      return true;
     };
     const flat = new FlatItem();
     const takeTyped = (page: TypedSourcePage, index: number): void => {
       const line = page.line?.(index);
-      const item = line === undefined ? async () => page.item(index) : async () => itemOfExportLine(line);
-      let fast: FastRecord | undefined;
-      if (entity !== 'GoalKpiLink') fast = fastData(fastDataRecord(entity, page, index, flat), item);
+      const item = (): LegacyItem => page.item(index);
+      let taken: boolean;
+      if (entity !== 'GoalKpiLink') taken = fastData(fastDataRecord(entity, page, index, flat), item, line);
       else {
         const typed = page.typed(index);
-        if (typed !== undefined) fast = fastLink(typed, item);
+        taken = typed !== undefined && fastLink(typed, item, line);
       }
-      if (fast === undefined) return takeItem(page.item(index));
-      batch.read += 1;
-      if (fast.personFallback) batch.personFallbacks += 1;
-      const kept: PreparedRecord | LineRecord = line === undefined ? fast.prepared : { ...fast.prepared, exportLine: line };
-      batch.prepared.records.push(kept);
-      batch.rows += fast.rows;
+      if (taken) batch.read += 1;
+      else takeItem(page.item(index));
     };
     const pages: AsyncIterable<SourcePage | TypedSourcePage> =
       tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
@@ -166,8 +202,9 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       else for (let index = 0; index < page.count; index++) takeTyped(page, index);
       checkpoint(page);
       if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
-        yield finished(batch);
-        batch = emptyBatch(runId);
+        const done = finished(batch);
+        yield done;
+        batch = emptyBatch(runColumns, done.prepared.encoded!.copyBytes.length);
       }
     }
     if (batch.checkpoints.size > 0) yield finished(batch);
@@ -202,32 +239,49 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
   };
 }
 
-/** A prepared record whose item came from an export line: it keeps the line rather than the item. */
-export interface LineRecord extends PreparedRecord {
-  exportLine: string;
-}
-
-function keepingLine(record: PreparedRecord, item: LegacyItem): PreparedRecord | LineRecord {
-  const exportLine = exportLineOf(item);
-  if (exportLine === undefined) return record;
-  return { sourceId: record.sourceId, rowIds: record.rowIds, copyText: record.copyText, exportLine, item: async () => itemOfExportLine(exportLine) };
-}
+/** The item getter prepareRows keeps; unused here, where RecordItems keeps the item. */
+const unused = async (): Promise<LegacyItem> => {
+  throw new Error('the record reader keeps items in RecordItems');
+};
 
 interface PendingBatch {
+  runId: string;
   read: number;
   skipped: number;
   personFallbacks: number;
   rows: number;
-  prepared: PreparedBatch;
+  encoded: EncodedRecordsBuilder;
+  items: RecordItems;
+  encodingRejects: PreparedBatch['encodingRejects'];
   mappingRejects: Reject[];
   checkpoints: Map<string, CheckpointAdvance>;
 }
 
-function emptyBatch(runId: string): PendingBatch {
-  return { read: 0, skipped: 0, personFallbacks: 0, rows: 0, prepared: { runId, records: [], encodingRejects: [] }, mappingRejects: [], checkpoints: new Map() };
+function emptyBatch({ runId }: RunColumns, previousBytes: number): PendingBatch {
+  return {
+    runId,
+    read: 0,
+    skipped: 0,
+    personFallbacks: 0,
+    rows: 0,
+    encoded: new EncodedRecordsBuilder(previousBytes + (previousBytes >>> 3)),
+    items: new RecordItems(),
+    encodingRejects: [],
+    mappingRejects: [],
+    checkpoints: new Map(),
+  };
 }
 
 function finished(batch: PendingBatch): MappedBatch {
-  const { read, skipped, personFallbacks, prepared, mappingRejects } = batch;
-  return { read, skipped, personFallbacks, prepared, mappingRejects, checkpoints: [...batch.checkpoints.values()] };
+  const { read, skipped, personFallbacks, mappingRejects, items } = batch;
+  const encoded = { ...batch.encoded.finish(), item: async (index: number) => items.item(index) };
+  return {
+    read,
+    skipped,
+    personFallbacks,
+    prepared: encodedBatch(batch.runId, encoded, batch.encodingRejects),
+    mappingRejects,
+    checkpoints: [...batch.checkpoints.values()],
+    recordItems: items,
+  };
 }

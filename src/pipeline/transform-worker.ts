@@ -4,9 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { coerceError } from '../errors.js';
 import type { LegacySource } from '../model/source.js';
 import { openConfiguredSource } from '../reading/open-source.js';
-import { createRecordReader, type RecordReader } from './record-reader.js';
-import type { PreparedRecord } from '../load/prepare-record.js';
-import { batchToWire, errorToWire, itemTextOf, rejectToWire, type FromWorker, type ToWorker, type TransformWorkerData } from './worker-wire.js';
+import { createRecordReader, type MappedBatch, type RecordReader } from './record-reader.js';
+import { batchToWire, errorToWire, itemTextAt, rejectToWire, type FromWorker, type ToWorker, type TransformWorkerData } from './worker-wire.js';
 
 const port = parentPort;
 if (port === null) throw new Error('transform-worker.js runs as a worker thread');
@@ -18,10 +17,10 @@ const credits = new Map<number, number>();
 const creditArrived = new Map<number, () => void>();
 let seq = 0;
 /**
- * Records of the batches sent and not yet written, for the items the writer may ask for. An
- * export record keeps its line, not its parsed item (see LineRecord).
+ * Batches sent and not yet written, for the items the writer may ask for. An export record keeps
+ * its line, not its parsed item (see RecordItems).
  */
-const unwritten = new Map<number, PreparedRecord[]>();
+const unwritten = new Map<number, MappedBatch>();
 
 let stopped = false;
 
@@ -60,7 +59,7 @@ async function serve(message: ToWorker): Promise<void> {
         if (stopped) return;
         credits.set(message.id, credits.get(message.id)! - 1);
         seq += 1;
-        unwritten.set(seq, batch.prepared.records);
+        unwritten.set(seq, batch);
         const { wire, transfer } = await batchToWire(batch, seq);
         send({ type: 'batch', id: message.id, value: wire }, transfer);
       }
@@ -68,9 +67,9 @@ async function serve(message: ToWorker): Promise<void> {
       send({ type: 'done', id: message.id });
       return;
     case 'items': {
-      const records = unwritten.get(message.seq);
-      if (records === undefined) throw new Error(`batch ${message.seq} is written already: its items are gone`);
-      send({ type: 'done', id: message.id, value: await Promise.all(message.indexes.map((index) => itemTextOf(records[index]!))) });
+      const batch = unwritten.get(message.seq);
+      if (batch === undefined) throw new Error(`batch ${message.seq} is written already: its items are gone`);
+      send({ type: 'done', id: message.id, value: await Promise.all(message.indexes.map((index) => itemTextAt(batch, index))) });
       return;
     }
     case 'release':

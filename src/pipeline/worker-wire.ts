@@ -3,21 +3,13 @@ import { MigrateError, type ErrorCode } from '../errors.js';
 import type { ResumeState } from '../model/source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
 import type { LoadReject, PreparedBatch, PreparedRecord } from '../load/prepare-record.js';
-import {
-  copyTextOf,
-  encodeRecords,
-  recordCount,
-  rowIdsOf,
-  sourceIdOf,
-  type EncodedRecordFields,
-  type EncodedRecords,
-} from '../load/encoded-records.js';
+import { encodedBatch, encodeRecords, type EncodedRecordFields, type EncodedRecords } from '../load/encoded-records.js';
 import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 import { itemFromWire, itemToWire } from './item-wire.js';
 import { itemOfExportLine } from '../extract/export-source.js';
-import type { LineRecord, LookupOutcome, MappedBatch, ReaderProgress } from './record-reader.js';
+import type { LookupOutcome, MappedBatch, ReaderProgress } from './record-reader.js';
 
 /** What the transform worker is started with: the source to open and how to read it. */
 export interface TransformWorkerData {
@@ -89,9 +81,13 @@ export interface ItemText {
   isLine: boolean;
 }
 
-export async function itemTextOf(record: PreparedRecord): Promise<ItemText> {
-  const line = (record as Partial<LineRecord>).exportLine;
-  return line === undefined ? { text: itemToWire(await record.item()), isLine: false } : { text: line, isLine: true };
+/** Record i's item as text: its export line as it was read, when it came from one. */
+export async function itemTextAt(batch: MappedBatch, index: number): Promise<ItemText> {
+  const line = batch.recordItems?.line(index);
+  if (line !== undefined) return { text: line, isLine: true };
+  const { prepared } = batch;
+  const item = prepared.encoded === undefined ? await prepared.records[index]!.item() : await prepared.encoded.item(index);
+  return { text: itemToWire(item), isLine: false };
 }
 
 export function itemOfText({ text, isLine }: ItemText): LegacyItem {
@@ -101,11 +97,19 @@ export function itemOfText({ text, isLine }: ItemText): LegacyItem {
 /** The batch as it crosses, and the buffers to transfer with it (they are no longer usable here). */
 export async function batchToWire(batch: MappedBatch, seq: number): Promise<{ wire: WireBatch; transfer: ArrayBuffer[] }> {
   const { records, encodingRejects } = batch.prepared;
-  const encoded = encodeRecords(records);
+  const encoded: EncodedRecordFields = batch.prepared.encoded ?? encodeRecords(records);
   const eagerItems: Record<number, ItemText> = {};
-  for (const index of Object.keys(encoded.suspectTexts)) eagerItems[Number(index)] = await itemTextOf(records[Number(index)]!);
+  for (const index of Object.keys(encoded.suspectTexts)) eagerItems[Number(index)] = await itemTextAt(batch, Number(index));
+  const { sourceIds, sourceIdEnds, rowIds, rowIdEnds, recordRowEnds, copyBytes, copyEnds, suspectTexts } = encoded;
   const wire: WireBatch = {
-    ...encoded,
+    sourceIds,
+    sourceIdEnds,
+    rowIds,
+    rowIdEnds,
+    recordRowEnds,
+    copyBytes,
+    copyEnds,
+    suspectTexts,
     seq,
     runId: batch.prepared.runId,
     read: batch.read,
@@ -116,7 +120,6 @@ export async function batchToWire(batch: MappedBatch, seq: number): Promise<{ wi
     encodingRejects: encodingRejects.map(rejectToWire),
     mappingRejects: batch.mappingRejects.map(rejectToWire),
   };
-  const { copyBytes, sourceIdEnds, rowIdEnds, recordRowEnds, copyEnds } = encoded;
   const transfer = [copyBytes, sourceIdEnds, rowIdEnds, recordRowEnds, copyEnds].map((array) => array.buffer as ArrayBuffer);
   return { wire, transfer: [...new Set(transfer)] };
 }
@@ -141,21 +144,7 @@ export function batchFromWire(wire: WireBatch, item: (index: number) => Promise<
       return eager === undefined ? item(index) : Promise.resolve().then(() => itemOfText(eager));
     },
   };
-  let records: PreparedRecord[] | undefined;
-  const prepared: PreparedBatch = {
-    runId: wire.runId,
-    get records(): PreparedRecord[] {
-      records ??= Array.from({ length: recordCount(encoded) }, (_, index) => ({
-        sourceId: sourceIdOf(encoded, index),
-        rowIds: rowIdsOf(encoded, index),
-        copyText: copyTextOf(encoded, index),
-        item: () => encoded.item(index),
-      }));
-      return records;
-    },
-    encodingRejects: wire.encodingRejects.map(rejectFromWire),
-    encoded,
-  };
+  const prepared = encodedBatch(wire.runId, encoded, wire.encodingRejects.map(rejectFromWire));
   return {
     read: wire.read,
     skipped: wire.skipped,

@@ -9,7 +9,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
-import { prepareFannedRecord, prepareRecord, prepareRows } from '../../src/load/prepare-record.js';
+import { addFannedRecord, prepareRecord, prepareRows, runColumnsOf } from '../../src/load/prepare-record.js';
+import { copyTextOf, EncodedRecordsBuilder, rowIdsOf, sourceIdOf } from '../../src/load/encoded-records.js';
 import { FlatItem, fromAttributeMap, fromAttributeValue, type TypedItem } from '../../src/model/dynamodb-json.js';
 import { scanExportLine, scanTypedItem } from '../../src/extract/export-line-scan.js';
 import { typedExtraJson } from '../../src/transform/compiled-fields.js';
@@ -96,9 +97,12 @@ function fastOutcome(entity: DataEntity, typed: TypedItem, links: LinkIndex): Ou
   if (record === undefined) return undefined;
   const rows = fannedRowIds(entity, record.key, links);
   if (rows.length === 0) return undefined;
-  const prepared = prepareFannedRecord(record.sourceId, record.sharedFields, rows, RUN_ID, async () => ({}));
-  if (prepared === undefined) return undefined;
-  return { ok: true, sourceId: prepared.sourceId, rowIds: prepared.rowIds, copyText: prepared.copyText };
+  // Written after another record, as in a batch: the rows after the first copy bytes of this record's own.
+  const batch = new EncodedRecordsBuilder(64);
+  batch.add('before', ['00000000-0000-0000-0000-000000000000'], 'a line before\n');
+  if (!addFannedRecord(batch, record.sourceId, record.sharedFields, rows, runColumnsOf(RUN_ID))) return undefined;
+  const encoded = batch.finish();
+  return { ok: true, sourceId: sourceIdOf(encoded, 1), rowIds: rowIdsOf(encoded, 1), copyText: copyTextOf(encoded, 1) };
 }
 
 // ---- generated items ---------------------------------------------------------------------------
