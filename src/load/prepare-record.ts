@@ -132,21 +132,6 @@ export function runColumnsOf(runId: string): RunColumns {
   return { runId, text: `\t${runId}\t${runId}\n` };
 }
 
-/**
- * Rows of one record whose item is fetched only when asked for (the fast path keeps its line, not
- * its tree), as prepareRecord encodes them. Undefined when a value has no exact COPY form:
- * prepareRecord, given the item, then makes the `db_error` reject.
- */
-export function prepareRows(entity: MigratedEntity, sourceId: string, rows: readonly TargetRow[], runId: string, item: () => Promise<LegacyItem>): PreparedRecord | undefined {
-  const table = entity === 'GoalKpiLink' ? KPI_LINKS_TABLE : KPI_DATA_TABLE;
-  try {
-    return { sourceId, copyText: encodeRows(rows, table.columns, `\t${runId}\t${runId}\n`), rowIds: rows.map((row) => canonicalRowId(row.id)), item };
-  } catch (error) {
-    if (error instanceof CopyEncodingError) return undefined;
-    throw error;
-  }
-}
-
 export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The transform already writes canonical ids; only the odd one needs canonicalUuid's work. */

@@ -1,7 +1,7 @@
 import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import { addFannedRecord, prepareRecord, prepareRows, runColumnsOf, type PreparedBatch, type PreparedRecord, type RunColumns } from '../load/prepare-record.js';
+import { addFannedRecord, prepareRecord, runColumnsOf, type PreparedBatch, type PreparedRecord, type RunColumns } from '../load/prepare-record.js';
 import { EncodedRecordsBuilder, encodedBatch } from '../load/encoded-records.js';
 import {
   LinkIndex,
@@ -14,10 +14,10 @@ import {
   mapKpiMilestone,
   mapKpiReading,
   migratedLinkOf,
-  typedGoalKpiLink,
+  fastLinkRecord,
+  type FlatLinkRecord,
   type DataEntity,
   type TypedDataRecord,
-  type TypedItem,
   type LegacyItem,
   type MigratedEntity,
   type Reject,
@@ -163,15 +163,18 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
     };
     // A record the fast path vouches for goes from its typed attributes to COPY bytes; any other
     // goes the full way, which decides its reject (the two agree: test/transform/fast-path.test.ts).
-    const fastLink = (typed: TypedItem, item: () => LegacyItem, line: string | undefined): boolean => {
-      const mapped = typedGoalKpiLink(typed, lookups);
-      if (mapped === undefined || !mapped.ok) return false;
-      const prepared = prepareRows(entity, mapped.rows[0]!.source_id, mapped.rows, runId, unused);
-      if (prepared === undefined) return false;
-      if (indexLinks) for (const row of mapped.rows) links.add(migratedLinkOf(row));
-      keep(prepared, item, line);
-      if (mapped.personFallback) batch.personFallbacks += 1;
-      batch.rows += mapped.rows.length;
+    const fastLink = (record: FlatLinkRecord | undefined, item: () => LegacyItem, line: string | undefined): boolean => {
+      if (record === undefined) return false;
+      if (indexLinks) links.add(record.link);
+      const { encoded } = batch;
+      encoded.beginRecord(record.sourceId);
+      encoded.addRowId(record.rowId);
+      encoded.copyText(record.fields);
+      encoded.copyText(runColumns.text);
+      encoded.endRecord();
+      batch.items.add(item, line);
+      if (record.personFallback) batch.personFallbacks += 1;
+      batch.rows += 1;
       return true;
     };
     const fastData = (record: TypedDataRecord | undefined, item: () => LegacyItem, line: string | undefined): boolean => {
@@ -186,12 +189,10 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
     const takeTyped = (page: TypedSourcePage, index: number): void => {
       const line = page.line?.(index);
       const item = (): LegacyItem => page.item(index);
-      let taken: boolean;
-      if (entity !== 'GoalKpiLink') taken = fastData(fastDataRecord(entity, page, index, flat), item, line);
-      else {
-        const typed = page.typed(index);
-        taken = typed !== undefined && fastLink(typed, item, line);
-      }
+      const taken =
+        entity === 'GoalKpiLink'
+          ? fastLink(fastLinkRecord(page, index, flat, lookups), item, line)
+          : fastData(fastDataRecord(entity, page, index, flat), item, line);
       if (taken) batch.read += 1;
       else takeItem(page.item(index));
     };
@@ -238,11 +239,6 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
     async close() {},
   };
 }
-
-/** The item getter prepareRows keeps; unused here, where RecordItems keeps the item. */
-const unused = async (): Promise<LegacyItem> => {
-  throw new Error('the record reader keeps items in RecordItems');
-};
 
 interface PendingBatch {
   runId: string;

@@ -4,7 +4,7 @@ import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_OTHER, FLAT_S, fromAttributeValue, s
 import type { LegacyValue } from '../model/legacy-value.js';
 import { canonicalGuid, coerceActor, coerceDecimal, coerceGuid, coerceText, coerceTimestamp, UtcTimestamp } from './coerce.js';
 import type { AttributeInput, Coercion } from './coercion.js';
-import { legacyExtraJson } from './legacy-extra.js';
+import { legacyExtraJson, sortedByName } from './legacy-extra.js';
 import { NOT_PLAIN, scalarValueOf, type AttributeCoercionOf } from './legacy-record.js';
 import { canonicalUtcText } from './timestamp.js';
 
@@ -286,7 +286,7 @@ export function typedExtraJson(typed: unknown): string | undefined {
 
 /** A JSON object of [name, JSON text] members, names sorted as legacyExtraText sorts them; undefined when a name repeats. */
 function extraObjectJson(members: [string, string][]): string | undefined {
-  members.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  sortedByName(members);
   let text = '{';
   for (let at = 0; at < members.length; at++) {
     if (at > 0 && members[at]![0] === members[at - 1]![0]) return undefined;

@@ -1,11 +1,13 @@
-// The data entities' fast path as readers of whole pages use it (a run's reader, validation), and
+// The migrated entities' fast path as readers of whole pages use it (a run's reader, validation), and
 // its output read back as row values. Apart from data-rows.ts, which the entity files import.
 import type { FlatItem, TypedItem } from '../model/dynamodb-json.js';
 import type { DataEntity } from '../model/entities.js';
 import type { KpiDataRow } from '../model/rows.js';
 import type { TypedSourcePage } from '../model/source.js';
 import { SHARED_DATA_COLUMNS, type TypedDataRecord } from './data-rows.js';
+import { flatGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord } from './goal-kpi-link.js';
 import { flatKpiActual, typedKpiActual } from './kpi-actual.js';
+import type { PersonResolution } from './lookups.js';
 import { flatKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';
 import { flatKpiReading, typedKpiReading } from './kpi-reading.js';
 
@@ -14,6 +16,13 @@ export function fastDataRecord(entity: DataEntity, page: TypedSourcePage, index:
   if (page.flat?.(index, flat)) return FLAT_MAPPERS[entity](flat);
   const typed = page.typed(index);
   return typed === undefined ? undefined : TYPED_MAPPERS[entity](typed);
+}
+
+/** A link's fast path on item `index` of a typed page, read flat when the page can. */
+export function fastLinkRecord(page: TypedSourcePage, index: number, flat: FlatItem, lookups: PersonResolution): FlatLinkRecord | undefined {
+  if (page.flat?.(index, flat)) return flatGoalKpiLink(flat, lookups);
+  const typed = page.typed(index);
+  return typed === undefined ? undefined : typedGoalKpiLink(typed, lookups);
 }
 
 const FLAT_MAPPERS: Record<DataEntity, (item: FlatItem) => TypedDataRecord | undefined> = {

@@ -6,12 +6,16 @@ import {
   coerceLinkType,
   coerceTimestamp,
 } from './coerce.js';
-import { attribute, legacyRecord, optionalAttribute, type TypedItem } from './legacy-record.js';
+import { attribute, legacyRecord, optionalAttribute } from './legacy-record.js';
+import { compileFields, type ColumnSource } from './compiled-fields.js';
+import { encodeCopyValue } from '../model/copy-field.js';
+import { FlatItem, type TypedItem } from '../model/dynamodb-json.js';
+import type { MigratedLink } from './link-index.js';
 import type { z } from 'zod';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { PersonResolution } from './lookups.js';
 import type { Reject } from '../model/reject.js';
-import type { KpiLinkRow } from '../model/rows.js';
+import { KPI_LINK_COLUMNS, type KpiLinkRow } from '../model/rows.js';
 
 /** `purposepath-goal-kpi-links` (contract §1), attributes in contract order. */
 export const goalKpiLinkSchema = legacyRecord('GoalKpiLink', {
@@ -51,11 +55,80 @@ export function mapGoalKpiLink(item: LegacyItem, lookups: PersonResolution): Lin
   return linkMappingOf(parsed.record, lookups, item.Id as string, parsed.legacyExtra);
 }
 
-/** The fast path of mapGoalKpiLink (see LegacyRecordSchema.parseTyped): undefined sends the item through mapGoalKpiLink. */
-export function typedGoalKpiLink(typed: TypedItem, lookups: PersonResolution): LinkMapping | undefined {
-  const parsed = goalKpiLinkSchema.parseTyped(typed);
-  if (parsed === undefined) return undefined;
-  return linkMappingOf(parsed.record, lookups, (typed.Id as { S: string }).S, parsed.legacyExtra);
+/** A link the fast path vouched for: its row's COPY fields, and what the link index keeps of it. */
+export interface FlatLinkRecord {
+  /** The record's Id as written. */
+  sourceId: string;
+  /** The row's id (the Id, canonical). */
+  rowId: string;
+  /** Every contract column of its kpi_links row as COPY fields, joined by tabs (no run columns, no line end). */
+  fields: string;
+  link: MigratedLink;
+  personFallback: boolean;
+}
+
+type LinkAttribute = keyof z.output<typeof goalKpiLinkSchema.schema> & string;
+
+/** The columns after person_id, and where each comes from (contract §3); the four before are the keys and the person. */
+const LINK_COLUMNS_AFTER_PERSON: Record<(typeof KPI_LINK_COLUMNS)[number] & string, ColumnSource<LinkAttribute> | 'key'> = {
+  id: 'key',
+  tenant_id: 'key',
+  kpi_id: 'key',
+  person_id: 'key',
+  goal_id: { attribute: 'GoalId' },
+  strategy_id: { constant: null },
+  threshold_pct: { attribute: 'ThresholdPct' },
+  link_type: { attribute: 'LinkType' },
+  weight: { attribute: 'Weight' },
+  display_order: { attribute: 'DisplayOrder' },
+  is_primary: { attribute: 'IsPrimary' },
+  created_by: { attribute: 'CreatedBy' },
+  created_at: { attribute: 'CreatedAt' },
+  updated_by: { attribute: 'UpdatedBy' },
+  updated_at: { attribute: 'UpdatedAt' },
+  source_entity: { constant: 'GoalKpiLink' },
+  source_id: 'source id',
+  legacy_extra: 'legacy extra',
+};
+
+const KEY_COLUMNS = 4;
+const linkFields = compileFields(
+  goalKpiLinkSchema,
+  KPI_LINK_COLUMNS.slice(KEY_COLUMNS).map((column) => {
+    const source = LINK_COLUMNS_AFTER_PERSON[column];
+    if (source === 'key') throw new TypeError(`kpi_links.${column} comes after person_id`);
+    return source;
+  }),
+  ['Id', 'TenantId', 'KpiId', 'CreatedBy', 'IsPrimary'],
+);
+const scratch = new FlatItem();
+
+/**
+ * The fast path of mapGoalKpiLink from attributes read flat (an export line as it stands, or typed
+ * JSON filled in): the row's COPY fields with no parsed record and no row object. Undefined sends
+ * the item through mapGoalKpiLink, which decides its reject (test/transform/fast-path.test.ts holds
+ * the two to the same bytes).
+ */
+export function flatGoalKpiLink(item: FlatItem, lookups: PersonResolution): FlatLinkRecord | undefined {
+  const compiled = linkFields(item);
+  if (compiled === undefined) return undefined;
+  const [id, tenantId, kpiId, createdBy, isPrimary] = compiled.keys as [string, string, string, string, string];
+  const owner = lookups.kpiOwner(tenantId, kpiId);
+  const userId = owner ?? createdBy;
+  const person = lookups.personFor(tenantId, userId);
+  const personId = encodeCopyValue(person ?? userId, 'person_id');
+  return {
+    sourceId: compiled.sourceId,
+    rowId: id,
+    fields: `${id}\t${tenantId}\t${kpiId}\t${personId}\t${compiled.fields}`,
+    link: { id, tenantId, kpiId, isPrimary: isPrimary === 't', sourceId: compiled.sourceId },
+    personFallback: person === undefined,
+  };
+}
+
+/** The same from typed attributes (DynamoDB JSON as JSON.parse or a Scan gives it). */
+export function typedGoalKpiLink(typed: TypedItem, lookups: PersonResolution): FlatLinkRecord | undefined {
+  return flatGoalKpiLink(scratch.fill(typed), lookups);
 }
 
 function linkMappingOf(link: z.output<typeof goalKpiLinkSchema.schema>, lookups: PersonResolution, sourceId: string, legacyExtra: string): LinkMapping {

@@ -19,9 +19,9 @@ export { personSchema, parsePerson, typedPerson, type Person } from './person.js
 export { LinkLookups, type PersonResolution } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
-export { goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type LinkMapping } from './goal-kpi-link.js';
+export { flatGoalKpiLink, goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord, type LinkMapping } from './goal-kpi-link.js';
 export { LinkIndex, migratedLinkOf, type IndexedLink, type MigratedLink } from './link-index.js';
-export { dataRowsOf, fastDataRecord } from './fast-data.js';
+export { dataRowsOf, fastDataRecord, fastLinkRecord } from './fast-data.js';
 export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
 export { flatKpiMilestone, kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';
 export { flatKpiActual, kpiActualSchema, mapKpiActual, typedKpiActual } from './kpi-actual.js';

@@ -6,7 +6,7 @@ import { isLegacyMap, LegacyNumber, LegacySet, toJsonText, type LegacyValue } fr
  * depth so that the same item gives the same text whatever order its attributes came in.
  */
 export function legacyExtraText(attributes: Iterable<readonly [string, LegacyValue]>): string {
-  const members = [...attributes].sort(([a], [b]) => compareText(a, b));
+  const members = sortedByName([...attributes]);
   return `{${members.map(([name, value]) => `${JSON.stringify(name)}:${sortedJsonText(value)}`).join(',')}}`;
 }
 
@@ -37,6 +37,21 @@ function jsonNumberText(number: LegacyNumber): string {
   return canonicalDecimal(number.text.trim()) ?? JSON.stringify(number.text);
 }
 
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * Members sorted by name in place (UTF-16 code unit order, as `<` compares), stable. By insertion:
+ * a record has a handful of extra attributes, and Array.prototype.sort copies the array into a
+ * work array of its own on every call, garbage on every record.
+ */
+export function sortedByName<Member extends readonly [string, unknown]>(members: Member[]): Member[] {
+  for (let at = 1; at < members.length; at++) {
+    const member = members[at]!;
+    const name = member[0];
+    let to = at;
+    while (to > 0 && members[to - 1]![0] > name) {
+      members[to] = members[to - 1]!;
+      to -= 1;
+    }
+    members[to] = member;
+  }
+  return members;
 }

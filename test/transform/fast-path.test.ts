@@ -9,7 +9,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createExportSource } from '../../src/extract/export-source.js';
-import { addFannedRecord, prepareRecord, prepareRows, runColumnsOf } from '../../src/load/prepare-record.js';
+import { addFannedRecord, prepareRecord, runColumnsOf } from '../../src/load/prepare-record.js';
 import { copyTextOf, EncodedRecordsBuilder, rowIdsOf, sourceIdOf } from '../../src/load/encoded-records.js';
 import { FlatItem, fromAttributeMap, fromAttributeValue, type TypedItem } from '../../src/model/dynamodb-json.js';
 import { scanExportLine, scanTypedItem } from '../../src/extract/export-line-scan.js';
@@ -31,6 +31,9 @@ import {
   mapKpiMilestone,
   mapKpiReading,
   typedGoalKpiLink,
+  flatGoalKpiLink,
+  migratedLinkOf,
+  type MigratedLink,
   typedKpiActual,
   typedKpiMilestone,
   typedKpiReading,
@@ -234,7 +237,7 @@ function linkLookups(): LinkLookups {
   return lookups;
 }
 
-function fullLinkOutcome(typed: TypedItem, lookups: LinkLookups): Outcome & { personFallback?: boolean } {
+function fullLinkOutcome(typed: TypedItem, lookups: LinkLookups): Outcome & { personFallback?: boolean; link?: MigratedLink } {
   let item: LegacyItem;
   try {
     item = fromAttributeMap(typed as Record<string, object>);
@@ -246,15 +249,13 @@ function fullLinkOutcome(typed: TypedItem, lookups: LinkLookups): Outcome & { pe
   const prepared = prepareRecord('GoalKpiLink', { sourceId: mapped.rows[0]!.source_id, item, rows: mapped.rows }, RUN_ID);
   if (!prepared.ok) return { ok: false, what: prepared.reject.reason };
   const { sourceId, rowIds, copyText } = prepared.record;
-  return { ok: true, sourceId, rowIds, copyText, personFallback: mapped.personFallback };
+  return { ok: true, sourceId, rowIds, copyText, personFallback: mapped.personFallback, link: migratedLinkOf(mapped.rows[0]!) };
 }
 
-function fastLinkOutcome(typed: TypedItem, lookups: LinkLookups): (Outcome & { personFallback?: boolean }) | undefined {
-  const mapped = typedGoalKpiLink(typed, lookups);
-  if (mapped === undefined || !mapped.ok) return undefined;
-  const prepared = prepareRows('GoalKpiLink', mapped.rows[0]!.source_id, mapped.rows, RUN_ID, async () => ({}));
-  if (prepared === undefined) return undefined;
-  return { ok: true, sourceId: prepared.sourceId, rowIds: prepared.rowIds, copyText: prepared.copyText, personFallback: mapped.personFallback };
+function fastLinkOutcome(typed: TypedItem, lookups: LinkLookups): (Outcome & { personFallback?: boolean; link?: MigratedLink }) | undefined {
+  const record = typedGoalKpiLink(typed, lookups);
+  if (record === undefined) return undefined;
+  return { ok: true, sourceId: record.sourceId, rowIds: [record.rowId], copyText: `${record.fields}\t${RUN_ID}\t${RUN_ID}\n`, personFallback: record.personFallback, link: record.link };
 }
 
 const generatedLink = typedItem({
@@ -306,6 +307,24 @@ describe('the fast path of each migrated entity', () => {
       { numRuns: 1500 },
     );
     expect(vouched).toBeGreaterThan(50);
+  });
+
+  test('GoalKpiLink: what an export line read flat vouches for is what JSON.parse of it gives through the typed fast path', () => {
+    const lookups = linkLookups();
+    const flat = new FlatItem();
+    let scanned = 0;
+    fc.assert(
+      fc.property(generatedLink, (typed) => {
+        const line = JSON.stringify({ Item: typed });
+        if (!scanExportLine(line, flat)) return;
+        const fromFlat = flatGoalKpiLink(flat, lookups);
+        if (fromFlat === undefined) return;
+        scanned += 1;
+        expect(fromFlat).toEqual(typedGoalKpiLink((JSON.parse(line) as { Item: TypedItem }).Item, lookups));
+      }),
+      { numRuns: 1500 },
+    );
+    expect(scanned).toBeGreaterThan(50);
   });
 
   test('legacy_extra straight from typed JSON is what legacyExtraText writes of the legacy value (or no value at all)', () => {
