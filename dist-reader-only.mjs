@@ -20,6 +20,8 @@ let read = 0, bytes = 0;
 for (const entity of MIGRATED_ENTITIES) {
   for await (const batch of reader.batches(entity, {}, { indexLinks: entity === 'GoalKpiLink', runId: '7' })) { read += batch.read; bytes += batch.prepared.encoded?.copyBytes.length ?? 0; batch.written?.(); }
 }
+globalThis.gc?.(); if (process.env.SNAP) { const v8 = await import('node:v8'); v8.writeHeapSnapshot(process.env.SNAP); }
+const mu = process.memoryUsage(); console.log(`heapUsed ${(mu.heapUsed/1e6).toFixed(0)} MB rss ${(mu.rss/1e6).toFixed(0)} MB external ${(mu.external/1e6).toFixed(0)} MB arrayBuffers ${(mu.arrayBuffers/1e6).toFixed(0)}`);
 const c = process.cpuUsage(c0); const wall = Number(process.hrtime.bigint() - t0) / 1e9;
 console.log(`read ${read} bytes ${bytes} wall ${wall.toFixed(2)} s cpu ${((c.user + c.system) / 1e6).toFixed(2)} s  ${((c.user + c.system) / read).toFixed(1)} us/item`);
 if (session) {

@@ -101,10 +101,19 @@ export function scalarTextOf(raw: unknown, tag: number): string {
 }
 
 /**
+ * A copy of `text` that holds no other string: a FlatItem's texts are cut from the line they were
+ * read from, and V8 keeps a cut of 13 characters or more as a view of the whole line, so a text
+ * kept for the whole run (a tenant in an index, say) would keep its line with it.
+ */
+export function detachedText(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
+/**
  * An item's attributes side by side, for the transform's compiled fast path: each one's name, its
  * tag and, for a scalar, its text (`S`, `N`, `true`/`false` of BOOL). A value of any other form
  * is OTHER, kept as its typed JSON or as JSON text parsed when asked for. One object is reused
- * from item to item: what a caller keeps, it copies.
+ * from item to item: what a caller keeps, it copies (detachedText).
  */
 export class FlatItem {
   count = 0;

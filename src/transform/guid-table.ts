@@ -3,6 +3,7 @@
  * GUID is kept as four 32-bit words (16 bytes) in typed arrays instead of a 36-character string
  * (about 56 bytes) plus a Map entry. Pure data structures, no I/O.
  */
+import { detachedText } from '../model/dynamodb-json.js';
 
 const DASH_AT = [8, 13, 18, 23];
 
@@ -131,14 +132,14 @@ export class ScopedGuidTable {
     let scopeNumber = this.#scopes.get(scope);
     if (scopeNumber === undefined) {
       scopeNumber = this.#scopes.size;
-      this.#scopes.set(scope, scopeNumber);
+      this.#scopes.set(detachedText(scope), scopeNumber);
     }
     if (!guidToWords(guid, this.#probe, 0)) {
       const key = `${scopeNumber}\u0000${guid}`;
       const known = this.#unusual.get(key);
       if (known !== undefined) return { entry: known, created: false };
       const entry = this.#newEntry(scopeNumber);
-      this.#unusual.set(key, entry);
+      this.#unusual.set(detachedText(key), entry);
       return { entry, created: true };
     }
     let slot = this.#slotOf(scopeNumber, this.#probe);

@@ -1,3 +1,4 @@
+import { detachedText } from '../model/dynamodb-json.js';
 import { canonicalGuid } from './coerce.js';
 import { compareGuidWords, grownArray, guidToWords, ScopedGuidTable, wordsToGuid } from './guid-table.js';
 import type { KpiLinkRow } from '../model/rows.js';
@@ -71,11 +72,11 @@ export class LinkIndex {
     let flags = link.isPrimary ? PRIMARY : 0;
     if (!guidToWords(link.id, this.#ids, 4 * n)) {
       flags |= TEXT_ID;
-      this.#texts.set(n, link.id);
+      this.#texts.set(n, detachedText(link.id));
     }
     if (link.sourceId !== link.id) {
       flags |= OWN_SOURCE_ID;
-      this.#sourceIds.set(n, link.sourceId);
+      this.#sourceIds.set(n, detachedText(link.sourceId));
     }
     this.#flags[n] = flags;
 
