@@ -76,16 +76,25 @@ function digitsAt(text: string, from: number, to: number): number {
 }
 
 /**
- * Most timestamps are written `YYYY-MM-DDTHH:MM:SS[.f…]Z` with at most six fraction digits: for
- * them the canonical text is the same fields with the fraction padded, and no arithmetic on the
- * instant is needed. Undefined for anything else (or an impossible date), which the full parse
- * takes: this gives exactly what it would.
+ * The forms most timestamps take, read without the full parse: `YYYY-MM-DDTHH:MM:SS[.f…]Z`
+ * with at most six fraction digits (the canonical text is the same fields with the fraction
+ * padded: no arithmetic on the instant), the same with a `±HH:MM` offset (moved to UTC), and a
+ * date alone (midnight UTC). Undefined for anything else, or an impossible date, or an instant
+ * out of range, which the full parse takes: this gives exactly what it would
+ * (test/transform/timestamp.test.ts holds the two to it).
  */
 export function canonicalUtcText(text: string): string | undefined {
   const length = text.length;
-  if (length < 20 || length > 27 || length === 21 || text.charCodeAt(length - 1) !== 0x5a /* Z */) return undefined;
-  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') return undefined;
-  if (length > 20 && (text[19] !== '.' || digitsAt(text, 20, length - 1) < 0)) return undefined;
+  if (length === 10) return dateOnlyUtcText(text);
+  if (length < 20 || length > 32 || text.charCodeAt(10) !== 0x54 /* T */) return undefined;
+  if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) return undefined;
+  // Where the zone begins: `Z` last, or `±HH:MM` in the last six characters.
+  const zulu = text.charCodeAt(length - 1) === 0x5a; /* Z */
+  const zoneAt = zulu ? length - 1 : length - 6;
+  const fractionDigits = zoneAt - 20;
+  if (zoneAt === 19) {
+    // No fraction.
+  } else if (fractionDigits < 1 || fractionDigits > 6 || text.charCodeAt(19) !== 0x2e /* . */ || digitsAt(text, 20, zoneAt) < 0) return undefined;
   const year = digitsAt(text, 0, 4);
   const month = digitsAt(text, 5, 7);
   const day = digitsAt(text, 8, 10);
@@ -94,8 +103,59 @@ export function canonicalUtcText(text: string): string | undefined {
   const second = digitsAt(text, 17, 19);
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
-  if (length === 27) return text;
-  return `${text.slice(0, 19)}.${length === 20 ? '000000' : text.slice(20, length - 1).padEnd(6, '0')}Z`;
+  const fraction = zoneAt === 19 ? '000000' : fractionDigits === 6 ? text.slice(20, zoneAt) : text.slice(20, zoneAt).padEnd(6, '0');
+  if (zulu) return length === 27 ? text : `${text.slice(0, 19)}.${fraction}Z`;
+  const sign = text.charCodeAt(zoneAt);
+  if ((sign !== 0x2b /* + */ && sign !== 0x2d) /* - */ || text.charCodeAt(zoneAt + 3) !== 0x3a) return undefined;
+  const offsetHours = digitsAt(text, zoneAt + 1, zoneAt + 3);
+  const offsetMinutes = digitsAt(text, zoneAt + 4, zoneAt + 6);
+  if (offsetHours < 0 || offsetHours > MAX_OFFSET_HOURS || offsetMinutes < 0 || offsetMinutes > 59) return undefined;
+  const offsetSeconds = (sign === 0x2d ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
+  const epochSecond = daysFromCivil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second - offsetSeconds;
+  // Moved into another year: the full parse checks the range and writes years of any width.
+  if (epochSecond < FIRST_SECOND || epochSecond >= TEN_THOUSAND_SECOND) return undefined;
+  return `${formatSecond(epochSecond)}.${fraction}Z`;
+}
+
+/** `YYYY-MM-DD` → midnight UTC, or undefined (not that form, or no such date). */
+function dateOnlyUtcText(text: string): string | undefined {
+  if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return undefined;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 7);
+  const day = digitsAt(text, 8, 10);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  return `${text}T00:00:00.000000Z`;
+}
+
+const TEN_THOUSAND_SECOND = daysFromCivil(10_000, 1, 1) * SECONDS_PER_DAY;
+const SECOND_TEXT = Buffer.alloc(19);
+
+/** Whole seconds since 1970 (years 1 to 9999) → `YYYY-MM-DDTHH:MM:SS`, written in a scratch buffer rather than as a rope of pieces. */
+function formatSecond(epochSecond: number): string {
+  const days = Math.floor(epochSecond / SECONDS_PER_DAY);
+  const secondOfDay = epochSecond - days * SECONDS_PER_DAY;
+  const { year, month, day } = civilFromDays(days);
+  const out = SECOND_TEXT;
+  out[0] = ZERO + Math.floor(year / 1000);
+  out[1] = ZERO + (Math.floor(year / 100) % 10);
+  out[2] = ZERO + (Math.floor(year / 10) % 10);
+  out[3] = ZERO + (year % 10);
+  out[4] = 0x2d;
+  twoDigits(out, 5, month);
+  out[7] = 0x2d;
+  twoDigits(out, 8, day);
+  out[10] = 0x54;
+  twoDigits(out, 11, Math.floor(secondOfDay / 3600));
+  out[13] = 0x3a;
+  twoDigits(out, 14, Math.floor(secondOfDay / 60) % 60);
+  out[16] = 0x3a;
+  twoDigits(out, 17, secondOfDay % 60);
+  return out.toString('latin1', 0, 19);
+}
+
+function twoDigits(out: Buffer, at: number, n: number): void {
+  out[at] = ZERO + Math.floor(n / 10);
+  out[at + 1] = ZERO + (n % 10);
 }
 
 function fromEpochMillisText(text: string, value: AttributeInput): Coercion<UtcTimestamp> {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { coerceTimestamp, type UtcTimestamp } from '../../src/transform/coerce.js';
+import { canonicalUtcText } from '../../src/transform/timestamp.js';
 import type { AttributeInput } from '../../src/transform/coerce.js';
 import { N } from './legacy-items.js';
 
@@ -110,7 +111,7 @@ describe('timestamps → UTC text with microseconds', () => {
   });
 });
 
-describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z` gives what the full parse gives', () => {
+describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z`, `…±HH:MM` and a date alone gives what the full parse gives', () => {
   // A leading space keeps a text off the shortcut (the full parse trims it): both must agree.
   const outcome = (input: string) => {
     const result = coerceTimestamp(input);
@@ -126,9 +127,18 @@ describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z` gives what the full parse 
       twoDigits,
       twoDigits,
       fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,8}$/)),
-      fc.constantFrom('Z', 'z', ''),
+      fc.oneof(
+        fc.constantFrom('Z', 'z', ''),
+        fc.tuple(fc.constantFrom('+', '-', '−'), twoDigits, fc.constantFrom(':', '', '.'), twoDigits).map((parts) => parts.join('')),
+        fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 16 }), fc.integer({ min: 0, max: 59 })).map(
+          ([sign, hours, minutes]) => `${sign}${String(hours).padStart(2, '0')}:${String(minutes).padStart(2, '0')}`,
+        ),
+      ),
+      fc.boolean(),
     )
-    .map(([year, month, day, hour, minute, second, fraction, zone]) => `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`);
+    .map(([year, month, day, hour, minute, second, fraction, zone, dateOnly]) =>
+      dateOnly ? `${year}-${month}-${day}` : `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`,
+    );
 
   test('for any such text, valid or not', () => {
     fc.assert(
@@ -139,7 +149,56 @@ describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z` gives what the full parse 
     );
   });
 
-  test.each(['2024-02-29T23:59:59Z', '2023-02-29T00:00:00Z', '0000-01-01T00:00:00Z', '0001-01-01T00:00:00.5Z', '2024-12-31T24:00:00Z', '2024-01-01T00:00:00.Z', '2024-01-01T00:00:60.123456Z'])(
+  test('for texts of plausible fields, most of which it takes', () => {
+    const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
+    const plausible = fc
+      .tuple(
+        fc.integer({ min: 1, max: 9999 }).map(pad(4)),
+        fc.integer({ min: 1, max: 12 }).map(pad(2)),
+        fc.integer({ min: 1, max: 31 }).map(pad(2)),
+        fc.integer({ min: 0, max: 23 }).map(pad(2)),
+        fc.integer({ min: 0, max: 59 }).map(pad(2)),
+        fc.integer({ min: 0, max: 59 }).map(pad(2)),
+        fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{1,7}$/)),
+        fc.oneof(
+          fc.constant('Z'),
+          fc.tuple(fc.constantFrom('+', '-'), fc.integer({ min: 0, max: 16 }).map(pad(2)), fc.integer({ min: 0, max: 59 }).map(pad(2))).map(([sign, h, m]) => `${sign}${h}:${m}`),
+        ),
+        fc.integer({ min: 0, max: 9 }),
+      )
+      .map(([year, month, day, hour, minute, second, fraction, zone, kind]) =>
+        kind === 0 ? `${year}-${month}-${day}` : `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`,
+      );
+    let taken = 0;
+    fc.assert(
+      fc.property(plausible, (text) => {
+        if (canonicalUtcText(text) !== undefined) taken += 1;
+        expect(outcome(text)).toEqual(outcome(` ${text}`));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(taken).toBeGreaterThan(2500);
+  });
+
+  test.each([
+    '2024-02-29T23:59:59Z',
+    '2023-02-29T00:00:00Z',
+    '0000-01-01T00:00:00Z',
+    '0001-01-01T00:00:00.5Z',
+    '2024-12-31T24:00:00Z',
+    '2024-01-01T00:00:00.Z',
+    '2024-01-01T00:00:60.123456Z',
+    '0001-01-01T00:30:00+01:00',
+    '0001-01-01T00:30:00-01:00',
+    '9999-12-31T23:30:00-01:00',
+    '9999-12-31T23:30:00+01:00',
+    '2024-02-29T23:59:59.123456+15:59',
+    '2024-02-29T23:59:59.1234567+15:59',
+    '2024-03-01T00:00:00.1-00:00',
+    '2024-02-29',
+    '2023-02-29',
+    '0000-12-31',
+  ])(
     '%s',
     (text) => {
       expect(outcome(text)).toEqual(outcome(` ${text}`));
