@@ -305,6 +305,15 @@ const CANONICAL_UUID_LIST = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 
 /** Whether `rowIds` is a list of canonical uuids, one per row: then it is a uuid[] literal once braced. */
 function allRowIdsCanonical(records: EncodedRecordFields): boolean {
+  // Asked by each statement of a batch (claims, holders, history): the batch's answer is kept.
+  let known = canonicalRowIds.get(records);
+  if (known === undefined) canonicalRowIds.set(records, (known = rowIdsCanonical(records)));
+  return known;
+}
+
+const canonicalRowIds = new WeakMap<EncodedRecordFields, boolean>();
+
+function rowIdsCanonical(records: EncodedRecordFields): boolean {
   const { rowIds, rowIdEnds } = records;
   const rows = rowIdEnds.length;
   if (rows === 0 || rowIds.length !== rows * 37 - 1) return false;
