@@ -176,7 +176,13 @@ async function main(): Promise<void> {
     if (options.dynamodb && options.parts.has('sync')) {
       await attempt('sync', async () => {
         say(`sync: DynamoDB Local with streams, ${options.dynamodbItems.toLocaleString('en-US')} facts: run, first sync, then every 10th fact rewritten and synced`);
-        sync = await measureSync(options.dynamodbItems, options.dynamodbHeapMb, databases);
+        const figures = await measureSync(options.dynamodbItems, options.dynamodbHeapMb, databases);
+        sync = figures;
+        say(
+          `  load ${seconds(figures.load.seconds)} (${figures.load.items.toLocaleString('en-US')} items); run ${seconds(figures.run.seconds)}; ` +
+            `first sync ${seconds(figures.firstSync.seconds)} (${figures.firstSync.changes.toLocaleString('en-US')} changes); ` +
+            `updates written ${seconds(figures.updates.seconds)}; sync ${seconds(figures.sync.seconds)} (${figures.sync.changes.toLocaleString('en-US')} changes)`,
+        );
       });
     }
 
