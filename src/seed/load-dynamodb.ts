@@ -1,8 +1,10 @@
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   waitUntilTableExists,
   type AttributeValue,
   type WriteRequest,
@@ -24,6 +26,15 @@ import { LEGACY_ENTITIES, type TableNames } from '../model/entities.js';
  * a few batches in flight, retrying what DynamoDB leaves unprocessed.
  */
 
+/**
+ * The stream a table may carry (what `kpi-migrate sync` follows). A stream on during a large load
+ * is slow in DynamoDB Local: each write to a table with a stream runs a query whose cost grows
+ * with every stream record the instance holds, every table's (`getStreamDescription`), so the
+ * load slows down as it goes. Load first and `enableStreams` after, as the runbook has the
+ * operator do on the legacy tables.
+ */
+export type StreamView = 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE';
+
 /** A client for DynamoDB Local: any region and keys do, and the quiet logger (measured-facts.md). */
 export function openLocalDynamoDbClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({
@@ -41,7 +52,7 @@ export function openLocalDynamoDbClient(endpoint: string): DynamoDBClient {
 export async function createLegacyTables(
   client: DynamoDBClient,
   tables: readonly string[],
-  options: { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
+  options: { ifExists?: 'fail' | 'keep'; stream?: StreamView } = {},
 ): Promise<void> {
   for (const table of tables) {
     try {
@@ -63,6 +74,62 @@ export async function createLegacyTables(
       }
     }
     await waitUntilTableExists({ client, maxWaitTime: 120, minDelay: 1, maxDelay: 5 }, { TableName: table });
+  }
+}
+
+/**
+ * Turns on a DynamoDB Stream of `view` on tables that exist (UpdateTable, the runbook's first
+ * step) and waits until each is active with its stream; resolves to each table's stream ARN. A
+ * table whose stream is already on with that view is left as it is; another view is refused.
+ */
+export async function enableStreams(
+  client: DynamoDBClient,
+  tables: readonly string[],
+  view: StreamView,
+  options: { maxWaitSeconds?: number } = {},
+): Promise<Record<string, string>> {
+  const arns: Record<string, string> = {};
+  for (const table of tables) {
+    const current = await describeTable(client, table);
+    const specification = current.StreamSpecification;
+    if (specification?.StreamEnabled === true && specification.StreamViewType !== view) {
+      throw new MigrateError('USAGE', `DynamoDB table ${table} already has a stream of view ${specification.StreamViewType}, not ${view}`);
+    }
+    if (specification?.StreamEnabled !== true) {
+      try {
+        await client.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: view } }));
+      } catch (error) {
+        throw new MigrateError('SOURCE_UNAVAILABLE', `cannot enable a stream on DynamoDB table ${table}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    arns[table] = await waitForStream(client, table, options.maxWaitSeconds ?? 120);
+  }
+  return arns;
+}
+
+async function describeTable(client: DynamoDBClient, table: string) {
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (Table === undefined) throw new Error('DescribeTable answered no table');
+    return Table;
+  } catch (error) {
+    if (error instanceof MigrateError) throw error;
+    throw new MigrateError('SOURCE_UNAVAILABLE', `cannot describe DynamoDB table ${table}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** AWS takes the update in the background (the table is UPDATING meanwhile); Local at once. */
+async function waitForStream(client: DynamoDBClient, table: string, maxWaitSeconds: number): Promise<string> {
+  const deadline = Date.now() + maxWaitSeconds * 1000;
+  for (let delayMs = 100; ; delayMs = Math.min(5000, delayMs * 2)) {
+    const described = await describeTable(client, table);
+    if (described.TableStatus === 'ACTIVE' && described.StreamSpecification?.StreamEnabled === true && described.LatestStreamArn !== undefined) {
+      return described.LatestStreamArn;
+    }
+    if (Date.now() > deadline) {
+      throw new MigrateError('SOURCE_UNAVAILABLE', `DynamoDB table ${table} has no active stream ${maxWaitSeconds} s after it was enabled (status ${described.TableStatus})`);
+    }
+    await sleep(delayMs);
   }
 }
 
@@ -139,7 +206,7 @@ async function writeBatch(client: DynamoDBClient, table: string, requests: Write
 export async function loadLegacyTables(
   client: DynamoDBClient,
   tables: readonly { table: string; items: ItemSource }[],
-  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
+  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: StreamView } = {},
 ): Promise<Record<string, number>> {
   await createLegacyTables(
     client,
@@ -156,7 +223,7 @@ export async function loadScanDumpDirectory(
   client: DynamoDBClient,
   dir: string,
   tableNames: TableNames,
-  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: 'NEW_AND_OLD_IMAGES' | 'NEW_IMAGE' } = {},
+  options: PutItemsOptions & { ifExists?: 'fail' | 'keep'; stream?: StreamView } = {},
 ): Promise<Record<string, number>> {
   return loadLegacyTables(
     client,

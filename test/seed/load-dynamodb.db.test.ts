@@ -7,9 +7,11 @@ import {
   DeleteTableCommand,
   DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   ScanCommand,
   type BatchWriteItemCommandOutput,
 } from '@aws-sdk/client-dynamodb';
+import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { LEGACY_ENTITIES, defaultTableNames } from '../../src/model/entities.js';
@@ -18,6 +20,7 @@ import { fromAttributeMap } from '../../src/extract/dynamodb-json.js';
 import { planLegacyData } from '../../src/seed/generate.js';
 import {
   createLegacyTables,
+  enableStreams,
   loadLegacyTables,
   loadScanDumpDirectory,
   openLocalDynamoDbClient,
@@ -122,6 +125,36 @@ describe('DynamoDB loader', () => {
     expect(error).toBeInstanceOf(MigrateError);
     expect((error as MigrateError).code).toBe('USAGE');
     await expect(createLegacyTables(client, [table], { ifExists: 'keep' })).resolves.toBeUndefined();
+  });
+
+  it('enables a stream on loaded tables: the stream carries the writes made after it, not the load', async () => {
+    const table = `${prefix('stream')}t`;
+    created.push(table);
+    const endpoint = inject('dynamoDbEndpoint');
+    const streams = new DynamoDBStreamsClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      await loadLegacyTables(client, [{ table, items: Array.from({ length: 60 }, (_, i) => ({ Id: { S: `loaded-${i}` } })) }]);
+      const arns = await enableStreams(client, [table], 'NEW_AND_OLD_IMAGES');
+      expect(arns[table]).toMatch(/\/stream\//);
+      // Enabling it again with the same view changes nothing; another view is refused.
+      expect(await enableStreams(client, [table], 'NEW_AND_OLD_IMAGES')).toEqual(arns);
+      const refused = await enableStreams(client, [table], 'NEW_IMAGE').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(MigrateError);
+      expect((refused as MigrateError).code).toBe('USAGE');
+
+      await client.send(new PutItemCommand({ TableName: table, Item: { Id: { S: 'loaded-7' }, Revision: { N: '1' } } }));
+      await client.send(new PutItemCommand({ TableName: table, Item: { Id: { S: 'after-0' } } }));
+      const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: arns[table] }));
+      const ids: string[] = [];
+      for (const shard of StreamDescription?.Shards ?? []) {
+        const { ShardIterator } = await streams.send(new GetShardIteratorCommand({ StreamArn: arns[table], ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+        const { Records } = await streams.send(new GetRecordsCommand({ ShardIterator, Limit: 1000 }));
+        for (const record of Records ?? []) ids.push(`${record.eventName} ${record.dynamodb?.Keys?.Id?.S}`);
+      }
+      expect(ids).toEqual(['MODIFY loaded-7', 'INSERT after-0']);
+    } finally {
+      streams.destroy();
+    }
   });
 
   it('retries what BatchWriteItem leaves unprocessed until every item is in (fault injection)', async () => {
