@@ -56,12 +56,19 @@ export interface RecordReader {
   /**
    * The entity's records from `from` on, in batches of about `batchRows` rows of whole pages.
    * With `indexLinks`, every mapped link also goes into the index (loading reads them all).
-   * The rows' COPY text names `runId` as their first and last run.
+   * The rows' COPY text names `runId` as their first and last run. `whenRead` is called once the
+   * last page is read and mapped, before its batches are all taken: the reader is free from then on.
    */
-  batches(entity: MigratedEntity, from: ResumeState, options: { indexLinks: boolean; runId: string }): AsyncIterable<MappedBatch>;
+  batches(entity: MigratedEntity, from: ResumeState, options: BatchesOptions): AsyncIterable<MappedBatch>;
   /** Links the database refused (id_conflict, db_error): no data row may fan out to them. */
   forgetLinks(sourceIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface BatchesOptions {
+  indexLinks: boolean;
+  runId: string;
+  whenRead?: () => void;
 }
 
 export interface RecordReaderOptions {
@@ -95,7 +102,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
   let links = new LinkIndex();
   const outside = (item: LegacyItem): boolean => tenant !== undefined && canonicalTenantOf(item) !== tenant;
 
-  async function* batches(entity: MigratedEntity, from: ResumeState, { indexLinks, runId }: { indexLinks: boolean; runId: string }): AsyncGenerator<MappedBatch> {
+  async function* batches(entity: MigratedEntity, from: ResumeState, { indexLinks, runId, whenRead }: BatchesOptions): AsyncGenerator<MappedBatch> {
     const map: (item: LegacyItem) => Mapping =
       entity === 'GoalKpiLink'
         ? (item) => {
@@ -170,6 +177,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
         batch = emptyBatch(runId);
       }
     }
+    whenRead?.();
     if (batch.checkpoints.size > 0) yield finished(batch);
   }
 

@@ -115,7 +115,7 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
     });
   }
 
-  async function* batches(...[entity, from, { indexLinks, runId }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
+  async function* batches(...[entity, from, { indexLinks, runId, whenRead }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
     const id = nextId++;
     const ready: WireBatch[] = [];
     let wake: (() => void) | undefined;
@@ -127,6 +127,8 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
     }).then(
       () => {
         finished = true;
+        // The worker is done with this entity: its batches may still wait here for the writer.
+        whenRead?.();
         wake?.();
       },
       (reason: unknown) => {
