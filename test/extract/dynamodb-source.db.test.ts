@@ -212,6 +212,20 @@ describe('DynamoDB source: the next table asked for ahead', () => {
     watched.destroy();
   });
 
+  it('a reading from the resume state they were asked from (its partitions in any order) takes them and reads the rest exactly once', async () => {
+    const partial = await readPages(source({ segments: 4, pageLimit: 100 }), NEXT, { maxPages: 3 });
+    const { client: watched, scans } = scanLog();
+    const reader = source({ client: watched, segments: 4, pageLimit: 100 });
+    await readPages(reader, ENTITY, { next: { entity: NEXT, from: partial.state } });
+    // The same state as the ledger would give it again: another object, partitions in another order.
+    const again = Object.fromEntries(Object.entries(structuredClone(partial.state)).reverse());
+    const rest = await readPages(reader, NEXT, { from: again });
+    expect(sortedById([...partial.items, ...rest.items])).toEqual(sortedById(nextItems));
+    expect(scans.filter((scan) => scan.table === tableNames[NEXT])).toHaveLength(rest.pages.length);
+    await reader.close();
+    watched.destroy();
+  });
+
   it('answers asked for ahead are spent under the read budget, and closing the source aborts what is still out', async () => {
     const plain = source({ segments: 2, pageLimit: 100, maxReadUnits: 1000 });
     await readPages(plain, ENTITY);
