@@ -19,9 +19,9 @@ import { mergeConcurrently, type Producer } from './merge-pages.js';
 import { ReadCapacityLimiter } from './read-capacity.js';
 import { segmentPartition } from './segments.js';
 import { backoffMs, DEFAULT_RETRY_POLICY, retrying, type RetryPolicy } from './retry.js';
-import { sendPlainScan, type ScannedItems } from './plain-scan.js';
+import { sendPlainScan, type PlainScanOutput, type ScannedItems } from './plain-scan.js';
 import type { TypedItem } from '../model/dynamodb-json.js';
-import type { LegacySource, Position, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
+import type { LegacySource, NextRead, Position, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 
 export interface DynamoDbSourceOptions {
   /** A client the caller owns and closes; without it one is made from region/endpoint/credentials. */
@@ -197,6 +197,24 @@ interface Reader {
   pageLimit: number;
   policy: RetryPolicy;
   counters: Counters;
+  /** Tables' first answers asked for ahead of their reading (NextRead), by entity. */
+  ahead: Map<LegacyEntity, FirstAnswers>;
+}
+
+type ScanAnswer = { output: PlainScanOutput; units: number };
+
+/** A table's first answers, asked for before it is read: one per segment the reading starts with. */
+interface FirstAnswers {
+  /** The resume state they were asked from (resumeKey): a reading from another takes none of them. */
+  from: string;
+  /** Undefined when they could not be asked for: the reading finds out why itself. */
+  asked: Promise<{ total: number; answers: Map<number, Promise<ScanAnswer>> } | undefined>;
+  abort: AbortController;
+}
+
+/** A resume state as text that does not depend on the order of its partitions. */
+function resumeKey(from: ResumeState | undefined): string {
+  return JSON.stringify(Object.entries(from ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 async function autoSegments(reader: Reader, table: string): Promise<number> {
@@ -260,11 +278,29 @@ function scannedItem(raw: ScannedItems, index: number, where: string): LegacyIte
 /** Lets pending I/O callbacks and timers run once, so a request just started is on the wire before the caller computes. */
 const turnOfTheLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** One page of a segment's Scan, under the capacity budget and the retry policy; never an unhandled rejection. */
+function scanPage(
+  reader: Reader,
+  table: string,
+  segment: number,
+  total: number,
+  startKey: Record<string, AttributeValue> | undefined,
+  estimate: number,
+  signal: AbortSignal,
+): Promise<ScanAnswer> {
+  const { client, send, pageLimit } = reader;
+  const answer = send((s) => sendPlainScan(client, scanRequest(table, pageLimit, segment, total, startKey), s), estimate, signal);
+  // Awaited by the segment's reading, or abandoned when it stops: either way no unhandled rejection.
+  answer.catch(() => {});
+  return answer;
+}
+
 /**
  * One segment's pages in order. The next page is asked for as soon as this one has come, before
  * it is handed over: DynamoDB reads it while the consumer maps this one, as a bare Scan loop
  * keeps it busy. So a segment holds at most one page beyond what the merge holds, and its
- * request is aborted (with the merge's signal) when the consumer stops early.
+ * request is aborted (with the merge's signal) when the consumer stops early. `first` is the
+ * first answer when it was asked for ahead; `lastAsked` is called once the last answer has come.
  */
 function scanSegment<Page>(
   reader: Reader,
@@ -274,18 +310,16 @@ function scanSegment<Page>(
   total: number,
   startKey: Record<string, AttributeValue> | undefined,
   pageOf: PageOf<Page>,
+  first: { answer: Promise<ScanAnswer>; abort: AbortController } | undefined,
+  lastAsked: () => void,
 ): Producer<Page> {
-  const { client, send, pageLimit, counters } = reader;
+  const { counters } = reader;
   const partition = segmentPartition(segment, total);
   const where = `an item of ${table} (${partition})`;
   return async function* (signal) {
-    const request = (exclusiveStartKey: Record<string, AttributeValue> | undefined, estimate: number) => {
-      const answer = send((s) => sendPlainScan(client, scanRequest(table, pageLimit, segment, total, exclusiveStartKey), s), estimate, signal);
-      // Awaited below, or abandoned when the consumer stops: either way no unhandled rejection.
-      answer.catch(() => {});
-      return answer;
-    };
-    let next = request(startKey, 1);
+    // An answer asked for ahead was asked with a signal of its own: the consumer stopping aborts it too.
+    if (first !== undefined) signal.addEventListener('abort', () => first.abort.abort(), { once: true });
+    let next = first?.answer ?? scanPage(reader, table, segment, total, startKey, 1, signal);
     for (;;) {
       let page;
       try {
@@ -300,9 +334,9 @@ function scanSegment<Page>(
       const last = page.output.LastEvaluatedKey;
       const done = last === undefined || Object.keys(last).length === 0;
       if (!done) {
-        next = request(last, Math.max(1, page.units));
+        next = scanPage(reader, table, segment, total, last, Math.max(1, page.units), signal);
         await turnOfTheLoop();
-      }
+      } else lastAsked();
       counters.pages += 1;
       counters.items += raw.count;
       yield pageOf(raw, where, { entity, partition, position: done ? null : keyToPosition(last), done });
@@ -322,18 +356,84 @@ function scanRequest(table: string, pageLimit: number, segment: number, total: n
   };
 }
 
-async function* readTable<Page>(reader: Reader, options: DynamoDbSourceOptions, entity: LegacyEntity, from: ResumeState | undefined, pageOf: PageOf<Page>): AsyncGenerator<Page> {
-  const table = options.tableNames[entity];
-  const total = await segmentCount(reader, table, from, options.segments);
-  const producers: Producer<Page>[] = [];
+/** The segments this worker still reads of a table in `total` segments, and where each starts. */
+function segmentsToRead(total: number, options: DynamoDbSourceOptions, from: ResumeState | undefined): { segment: number; startKey?: Record<string, AttributeValue> }[] {
+  const reads = [];
   for (const segment of workerSegments(total, options.worker)) {
     const partition = segmentPartition(segment, total);
     const state = from?.[partition];
     if (state?.done) continue;
-    const startKey = state?.position ? positionToKey(state.position, partition) : undefined;
-    producers.push(scanSegment(reader, entity, table, segment, total, startKey, pageOf));
+    reads.push({ segment, ...(state?.position ? { startKey: positionToKey(state.position, partition) } : {}) });
   }
-  yield* mergeConcurrently(producers, options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, producers.length));
+  return reads;
+}
+
+const concurrencyOf = (options: DynamoDbSourceOptions, segments: number): number => options.concurrency ?? Math.min(MAX_CONCURRENT_SEGMENTS, segments);
+
+/**
+ * Asks for the first page of each segment a reading of `next` starts with (as many as it scans
+ * at once), under the same budget as every request: the reading of that table from the same state
+ * takes them (readTable), close() or a reading from another state aborts them.
+ */
+function askAhead(reader: Reader, options: DynamoDbSourceOptions, next: NextRead): void {
+  if (reader.ahead.has(next.entity)) return;
+  const abort = new AbortController();
+  const table = options.tableNames[next.entity];
+  const asked = (async () => {
+    const total = await segmentCount(reader, table, next.from, options.segments);
+    const reads = segmentsToRead(total, options, next.from);
+    const answers = new Map<number, Promise<ScanAnswer>>();
+    for (const { segment, startKey } of reads.slice(0, concurrencyOf(options, reads.length))) {
+      answers.set(segment, scanPage(reader, table, segment, total, startKey, 1, abort.signal));
+    }
+    return { total, answers };
+  })().catch(() => undefined);
+  reader.ahead.set(next.entity, { from: resumeKey(next.from), asked, abort });
+}
+
+/** The first answers asked for ahead of this reading, if they were asked from the same state. */
+async function takeAhead(reader: Reader, entity: LegacyEntity, from: ResumeState | undefined): Promise<(FirstAnswers & { taken: Awaited<FirstAnswers['asked']> }) | undefined> {
+  const ahead = reader.ahead.get(entity);
+  if (ahead === undefined) return undefined;
+  reader.ahead.delete(entity);
+  if (ahead.from !== resumeKey(from)) {
+    ahead.abort.abort();
+    return undefined;
+  }
+  return { ...ahead, taken: await ahead.asked };
+}
+
+async function* readTable<Page>(
+  reader: Reader,
+  options: DynamoDbSourceOptions,
+  entity: LegacyEntity,
+  from: ResumeState | undefined,
+  pageOf: PageOf<Page>,
+  next: NextRead | undefined,
+): AsyncGenerator<Page> {
+  const table = options.tableNames[entity];
+  const ahead = await takeAhead(reader, entity, from);
+  try {
+    const total = ahead?.taken?.total ?? (await segmentCount(reader, table, from, options.segments));
+    const reads = segmentsToRead(total, options, from);
+    // The next table's first pages are asked for once this one has nothing more to ask for: the
+    // reader maps this table's last pages meanwhile, and finds the next one's waiting.
+    let unfinished = reads.length;
+    const lastAsked = (): void => {
+      unfinished -= 1;
+      if (unfinished === 0 && next !== undefined) askAhead(reader, options, next);
+    };
+    if (unfinished === 0 && next !== undefined) askAhead(reader, options, next);
+    const producers = reads.map(({ segment, startKey }) => {
+      const answer = ahead?.taken?.answers.get(segment);
+      const first = answer === undefined ? undefined : { answer, abort: ahead!.abort };
+      return scanSegment(reader, entity, table, segment, total, startKey, pageOf, first, lastAsked);
+    });
+    yield* mergeConcurrently(producers, concurrencyOf(options, producers.length));
+  } finally {
+    // A first answer this reading did not await (it stopped early) is not waited for either.
+    ahead?.abort.abort();
+  }
 }
 
 function countSegment(reader: Reader, table: string, segment: number, total: number): Producer<number> {
@@ -414,16 +514,18 @@ export function createDynamoDbSource(options: DynamoDbSourceOptions): DynamoDbSo
   const limiter = options.maxReadUnits === undefined ? undefined : new ReadCapacityLimiter(options.maxReadUnits);
   const counters: Counters = { pages: 0, items: 0, throttles: 0, retries: 0, consumedReadUnits: 0 };
   const send = budgetedSend(limiter, policy, counters, throttleWarning(options.logger));
-  const reader: Reader = { client, send, pageLimit, policy, counters };
+  const reader: Reader = { client, send, pageLimit, policy, counters, ahead: new Map() };
 
   return {
     kind: 'dynamodb',
-    readTable: (entity, from) => readTable(reader, options, entity, from, itemsPage),
-    readTypedTable: (entity, from) => readTable(reader, options, entity, from, typedPage),
+    readTable: (entity, from, next) => readTable(reader, options, entity, from, itemsPage, next),
+    readTypedTable: (entity, from, next) => readTable(reader, options, entity, from, typedPage, next),
     countItems: (entity) => countItems(reader, options.tableNames[entity], options.segments),
     getItems: (entity, ids) => getItems(reader, options.tableNames[entity], ids),
     stats: () => ({ ...counters, rateLimitedMs: limiter?.waitedMs ?? 0 }),
     async close() {
+      for (const ahead of reader.ahead.values()) ahead.abort.abort();
+      reader.ahead.clear();
       if (ownsClient) client.destroy();
     },
   };

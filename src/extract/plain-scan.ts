@@ -35,16 +35,16 @@ export async function sendPlainScan(client: DynamoDBClient, input: ScanCommandIn
     const result = await next(args);
     const response = result.response as { statusCode?: number; body?: unknown };
     if (response.statusCode !== 200) return result;
-    const text = await bodyText(response.body);
-    const split = splitItems(text);
+    const bytes = await bodyBytes(response.body);
+    const split = splitItems(bytes);
     if (split !== undefined) {
-      items = itemsAt(text, split.bounds);
-      response.body = Buffer.from(split.rest);
+      items = itemsAt(bytes, split.bounds);
+      response.body = split.rest;
     } else {
       // Not shaped as a Scan's answer is: parsed whole, and whatever is wrong with it is the SDK's to say.
-      const answer = JSON.parse(text) as { Items?: unknown };
+      const answer = JSON.parse(bytes.toString('utf8')) as { Items?: unknown };
       items = Array.isArray(answer.Items) ? parsedItems(answer.Items as TypedItem[]) : undefined;
-      response.body = Buffer.from(text);
+      response.body = bytes;
     }
     return result;
   };
@@ -54,17 +54,25 @@ export async function sendPlainScan(client: DynamoDBClient, input: ScanCommandIn
   return { ...output, Items: items ?? parsedItems((output.Items ?? []) as TypedItem[]) };
 }
 
-async function bodyText(body: unknown): Promise<string> {
-  if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  if (body === undefined || body === null) return '{}';
+/** The answer's bytes as they came: decoded item by item, never as one string for the page. */
+async function bodyBytes(body: unknown): Promise<Buffer> {
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body === undefined || body === null) return Buffer.from('{}');
   const chunks: Buffer[] = [];
   for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-function itemsAt(text: string, bounds: readonly number[]): ScannedItems {
-  const textOf = (index: number): string => text.slice(bounds[2 * index], bounds[2 * index + 1]);
+/**
+ * Each item's text is decoded from the answer's bytes when it is asked for. A page decoded whole
+ * is one string of about a megabyte, allocated straight into the old generation, and two bytes a
+ * character as soon as one item holds a character beyond Latin-1; an item decoded alone is a small
+ * string that dies young, one byte a character unless that item itself needs two, and what a
+ * record keeps of its page until its batch is written is the page's bytes, outside the heap.
+ */
+function itemsAt(bytes: Buffer, bounds: readonly number[]): ScannedItems {
+  const textOf = (index: number): string => bytes.toString('utf8', bounds[2 * index], bounds[2 * index + 1]);
   return {
     count: bounds.length / 2,
     parse(index) {
@@ -75,7 +83,10 @@ function itemsAt(text: string, bounds: readonly number[]): ScannedItems {
       }
     },
     text: textOf,
-    flat: (index, into) => scanTypedItem(text, bounds[2 * index]!, bounds[2 * index + 1]!, into),
+    flat(index, into) {
+      const text = textOf(index);
+      return scanTypedItem(text, 0, text.length, into);
+    },
   };
 }
 
@@ -95,47 +106,48 @@ const COMMA = 0x2c;
 const isSpace = (code: number): boolean => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 
 /** The index of the quote that closes the string opening at `start`; -1 if none does. */
-function stringEnd(text: string, start: number): number {
-  let at = start;
-  for (;;) {
-    at = text.indexOf('"', at + 1);
-    if (at < 0) return -1;
-    let backslashes = 0;
-    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return at;
+function stringEnd(bytes: Uint8Array, start: number): number {
+  for (let at = start + 1; at < bytes.length; at++) {
+    const code = bytes[at];
+    if (code === BACKSLASH) at++;
+    else if (code === QUOTE) return at;
   }
+  return -1;
 }
 
+const ITEMS_KEY = Buffer.from('Items');
+
 /**
- * Where each member of the answer's top-level `Items` array starts and ends (pairs of offsets),
- * and the answer with `"Items":[]` instead: found by following strings and brackets, without
- * parsing. Undefined when the text is not an object whose `Items` is an array of objects (the
- * caller then parses it whole); whether each item is JSON is for its own parse to say.
+ * Where each member of the answer's top-level `Items` array starts and ends (pairs of byte
+ * offsets), and the answer with `"Items":[]` instead: found by following strings and brackets,
+ * without decoding or parsing (a byte of a multi-byte UTF-8 character is never one of JSON's
+ * structural characters). Undefined when the bytes are not an object whose `Items` is an array of
+ * objects (the caller then parses them whole); whether each item is JSON is for its own parse to say.
  */
-export function splitItems(text: string): { bounds: number[]; rest: string } | undefined {
+export function splitItems(bytes: Uint8Array): { bounds: number[]; rest: Buffer } | undefined {
   const bounds: number[] = [];
   let depth = 0;
-  let key: string | undefined;
+  let isItemsKey = false;
   let itemsStart = -1;
   let itemsEnd = -1;
   let itemStart = -1;
   let inItems = false;
-  for (let at = 0; at < text.length; at++) {
-    const code = text.charCodeAt(at);
+  for (let at = 0; at < bytes.length; at++) {
+    const code = bytes[at]!;
     if (code === QUOTE) {
-      const end = stringEnd(text, at);
+      const end = stringEnd(bytes, at);
       if (end < 0) return undefined;
       if (inItems && depth === 2) return undefined;
       if (depth === 1) {
         let after = end + 1;
-        while (isSpace(text.charCodeAt(after))) after++;
-        key = text.charCodeAt(after) === COLON ? text.slice(at + 1, end) : undefined;
+        while (isSpace(bytes[after]!)) after++;
+        isItemsKey = bytes[after] === COLON && end - at - 1 === ITEMS_KEY.length && ITEMS_KEY.equals(bytes.subarray(at + 1, end));
       }
       at = end;
     } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
       if (depth === 0 && code !== OPEN_BRACE) return undefined;
       depth++;
-      if (depth === 2 && code === OPEN_BRACKET && key === 'Items') {
+      if (depth === 2 && code === OPEN_BRACKET && isItemsKey) {
         if (itemsStart >= 0) return undefined;
         inItems = true;
         itemsStart = at;
@@ -156,5 +168,5 @@ export function splitItems(text: string): { bounds: number[]; rest: string } | u
     }
   }
   if (depth !== 0 || itemsStart < 0 || itemsEnd < 0) return undefined;
-  return { bounds, rest: `${text.slice(0, itemsStart)}[]${text.slice(itemsEnd)}` };
+  return { bounds, rest: Buffer.concat([bytes.subarray(0, itemsStart), Buffer.from('[]'), bytes.subarray(itemsEnd)]) };
 }

@@ -45,19 +45,30 @@ export interface TypedSourcePage extends Omit<SourcePage, 'items'> {
   flat?(index: number, into: FlatItem): boolean;
 }
 
+/**
+ * The table a reader reads after this one, and from where. A source may ask for its first pages
+ * (at most one per partition) once the table being read has nothing more to ask for, and hand them
+ * to the next reading of that table from the same state; a reading from another state drops them.
+ */
+export interface NextRead {
+  entity: LegacyEntity;
+  from?: ResumeState;
+}
+
 /** A legacy store read-only: the tool never writes to its source. */
 export interface LegacySource {
   readonly kind: SourceKind;
   /**
    * Every item of an entity's table exactly once, in pages, skipping what `from` says was done.
-   * Pulling drives the reading: nothing is read ahead beyond a page or two per partition.
+   * Pulling drives the reading: nothing is read ahead beyond a page or two per partition (and
+   * `next`'s first pages).
    */
-  readTable(entity: LegacyEntity, from?: ResumeState): AsyncIterable<SourcePage>;
+  readTable(entity: LegacyEntity, from?: ResumeState, next?: NextRead): AsyncIterable<SourcePage>;
   /**
    * The same pages as `readTable`, typed: a source whose items come as DynamoDB JSON may offer it,
    * and a reader then prefers it. A wrapper that changes `readTable` must change this too, or leave it out.
    */
-  readTypedTable?(entity: LegacyEntity, from?: ResumeState): AsyncIterable<TypedSourcePage>;
+  readTypedTable?(entity: LegacyEntity, from?: ResumeState, next?: NextRead): AsyncIterable<TypedSourcePage>;
   /** An independent recount of a table's items (for validation). */
   countItems(entity: LegacyEntity): Promise<number>;
   /** Items by their raw legacy `Id` (for sampled validation); missing ids are left out. */

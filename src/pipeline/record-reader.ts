@@ -1,4 +1,4 @@
-import type { LegacySource, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
+import type { LegacySource, NextRead, ResumeState, SourcePage, TypedSourcePage } from '../model/source.js';
 import { exportLineOf, itemOfExportLine } from '../extract/export-source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
 import { addFannedRecord, prepareRecord, runColumnsOf, type PreparedBatch, type PreparedRecord, type RunColumns } from '../load/prepare-record.js';
@@ -79,19 +79,28 @@ export type ReaderProgress = (progress: EntityProgress & { rejectsByReason?: Par
  * records as batches ready to load. The link index lives here, next to the mapping that uses it.
  */
 export interface RecordReader {
-  /** Reads the KPIs and people whole into the lookups. First, once. */
-  readLookups(progress: ReaderProgress): Promise<LookupOutcome[]>;
+  /** Reads the KPIs and people whole into the lookups. First, once. `next`: what `batches` reads after them. */
+  readLookups(progress: ReaderProgress, next?: NextRead): Promise<LookupOutcome[]>;
   /** Reads the links whole into the index, for a run whose link loading will not read them all. */
   indexLinks(progress: ReaderProgress): Promise<void>;
   /**
    * The entity's records from `from` on, in batches of about `batchRows` rows of whole pages.
    * With `indexLinks`, every mapped link also goes into the index (loading reads them all).
-   * The rows' COPY text names `runId` as their first and last run.
+   * The rows' COPY text names `runId` as their first and last run. `whenRead` is called once the
+   * last page is read and mapped, before its batches are all taken: the reader is free from then on.
+   * `next` names what is read after this entity (its first pages may be asked for meanwhile).
    */
-  batches(entity: MigratedEntity, from: ResumeState, options: { indexLinks: boolean; runId: string }): AsyncIterable<MappedBatch>;
+  batches(entity: MigratedEntity, from: ResumeState, options: BatchesOptions): AsyncIterable<MappedBatch>;
   /** Links the database refused (id_conflict, db_error): no data row may fan out to them. */
   forgetLinks(sourceIds: readonly string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface BatchesOptions {
+  indexLinks: boolean;
+  runId: string;
+  whenRead?: () => void;
+  next?: NextRead;
 }
 
 export interface RecordReaderOptions {
@@ -125,7 +134,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
   let links = new LinkIndex();
   const outside = (item: LegacyItem): boolean => tenant !== undefined && canonicalTenantOf(item) !== tenant;
 
-  async function* batches(entity: MigratedEntity, from: ResumeState, { indexLinks, runId }: { indexLinks: boolean; runId: string }): AsyncGenerator<MappedBatch> {
+  async function* batches(entity: MigratedEntity, from: ResumeState, { indexLinks, runId, whenRead, next }: BatchesOptions): AsyncGenerator<MappedBatch> {
     const map: (item: LegacyItem) => Mapping =
       entity === 'GoalKpiLink'
         ? (item) => {
@@ -197,7 +206,7 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       else takeItem(page.item(index));
     };
     const pages: AsyncIterable<SourcePage | TypedSourcePage> =
-      tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from) : source.readTable(entity, from);
+      tenant === undefined && source.readTypedTable !== undefined ? source.readTypedTable(entity, from, next) : source.readTable(entity, from, next);
     for await (const page of pages) {
       if ('items' in page) for (const item of page.items) takeItem(item);
       else for (let index = 0; index < page.count; index++) takeTyped(page, index);
@@ -208,13 +217,16 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
         batch = emptyBatch(runColumns, done.prepared.encoded!.copyBytes.length);
       }
     }
+    whenRead?.();
     if (batch.checkpoints.size > 0) yield finished(batch);
   }
 
   return {
-    async readLookups(progress) {
+    async readLookups(progress, next) {
       const startedAt = Date.now();
       const read = await readLinkLookups(wholeTables, {
+        // Only where `batches` reads the same source: another would keep the pages it never reads.
+        ...(next !== undefined && wholeTables === source ? { next } : {}),
         onProgress: (entity, count, done) => {
           if (!done) progress({ ...newProgress(entity, 'lookup'), startedAt, read: count });
         },

@@ -134,32 +134,52 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     if (rehearsesResume) await sql.transaction((tx) => resumeRun(tx, runId));
     if (!request.dryRun) await request.beforeFirstRead?.(sql, runId);
     const report: ReaderProgress = (update) => progress.update(update);
-    for (const outcome of await reader.readLookups(report)) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     // The index needs every link. Loading reads them all too, unless this worker reads only its
     // share or an earlier session loaded some: only then does the index take a pass of its own.
-    const indexLinks =
-      request.lookupSource === undefined && request.sharedRun === undefined && Object.keys(await loadCheckpoints(sql, runId, 'GoalKpiLink')).length === 0;
+    const linksFrom = await loadCheckpoints(sql, runId, 'GoalKpiLink');
+    const indexLinks = request.lookupSource === undefined && request.sharedRun === undefined && Object.keys(linksFrom).length === 0;
+    // The links are what the source reads next unless the index takes a pass of its own first.
+    const afterLookups = indexLinks ? { entity: 'GoalKpiLink' as const, from: linksFrom } : undefined;
+    for (const outcome of await reader.readLookups(report, afterLookups)) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     if (!indexLinks) await reader.indexLinks(report);
-    await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks), progress);
+    await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks, { next: DATA_ENTITIES[0] }), progress);
     await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress, claim);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
     const refusedLinks = await loadRejectedSourceIds(sql, runId, 'GoalKpiLink', ['id_conflict', 'db_error']);
     await reader.forgetLinks(refusedLinks);
-    // Facts of one entity do not depend on what another wrote: the next one is read while the
-    // last batch of this one is written (its rows still wait for their turn, and for other workers).
-    let upcoming: EntityReading | undefined = await openEntity(request, reader, runId, DATA_ENTITIES[0], false);
+    // Facts of one entity do not depend on what another wrote: the next one is read as soon as the
+    // reader is done with the one being written, while its last batches are written (their rows
+    // still wait for their turn, and for other workers). One entity ahead at most.
+    const readings: Promise<EntityReading>[] = [];
+    const readDone: boolean[] = [];
+    let loading = 0;
+    const open = (at: number): Promise<EntityReading> | undefined => {
+      const entity = DATA_ENTITIES[at];
+      if (entity === undefined) return undefined;
+      if (readings[at] === undefined) {
+        const whenRead = (): void => {
+          readDone[at] = true;
+          if (at === loading) void open(at + 1);
+        };
+        readings[at] = openEntity(request, reader, runId, entity, false, { whenRead, next: DATA_ENTITIES[at + 1] });
+        // Awaited when its turn comes; a failure must not go unhandled before then.
+        readings[at].catch(() => {});
+      }
+      return readings[at];
+    };
+    open(0);
     try {
       for (const [at, entity] of DATA_ENTITIES.entries()) {
-        const reading = upcoming!;
-        upcoming = undefined;
-        const next = DATA_ENTITIES[at + 1];
-        const readNext = next === undefined ? undefined : async () => void (upcoming = await openEntity(request, reader, runId, next, false));
-        await loadEntity(request, runId, reading, progress, readNext);
+        loading = at;
+        if (readDone[at]) open(at + 1);
+        const reading = await open(at)!;
+        await loadEntity(request, runId, reading, progress, async () => void (await open(at + 1)));
         await waitForOtherWorkers(request, runId, entity, progress, claim);
       }
     } finally {
-      abandon(upcoming);
+      // Readings opened ahead of a failure are stopped; those loaded are finished already.
+      for (const reading of readings.slice(loading + 1)) void reading?.then(abandon, () => {});
     }
     // A converge run's sweep goes through the same client as its batches: a dry run rehearses it too.
     if (request.converge) await sweep(request, runId, progress);
@@ -313,9 +333,22 @@ interface EntityReading {
   first: Promise<IteratorResult<MappedBatch>>;
 }
 
-async function openEntity(request: RunRequest, reader: RecordReader, runId: string, entity: MigratedEntity, indexLinks: boolean): Promise<EntityReading> {
+/**
+ * Starts reading an entity. `whenRead` is called once the reader is done with it; `next` is the
+ * entity read after it, from its checkpoints as they stand (this session writes them only once
+ * its turn comes), so that the source may ask for its first pages early.
+ */
+async function openEntity(
+  request: RunRequest,
+  reader: RecordReader,
+  runId: string,
+  entity: MigratedEntity,
+  indexLinks: boolean,
+  { whenRead, next }: { whenRead?: () => void; next?: MigratedEntity } = {},
+): Promise<EntityReading> {
   const from = await loadCheckpoints(request.sql, runId, entity);
-  const batches = reader.batches(entity, from, { indexLinks, runId })[Symbol.asyncIterator]();
+  const nextRead = next === undefined ? undefined : { entity: next, from: await loadCheckpoints(request.sql, runId, next) };
+  const batches = reader.batches(entity, from, { indexLinks, runId, ...(whenRead === undefined ? {} : { whenRead }), ...(nextRead === undefined ? {} : { next: nextRead }) })[Symbol.asyncIterator]();
   const first = batches.next();
   // Awaited when the entity's turn comes; a failure must not go unhandled before then.
   first.catch(() => {});

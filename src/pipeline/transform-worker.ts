@@ -39,7 +39,7 @@ async function serve(message: ToWorker): Promise<void> {
   const progress = (value: Parameters<Parameters<RecordReader['readLookups']>[0]>[0]): void => send({ type: 'progress', value });
   switch (message.type) {
     case 'lookups': {
-      const outcomes = await reader.readLookups(progress);
+      const outcomes = await reader.readLookups(progress, message.next);
       send({ type: 'done', id: message.id, value: outcomes.map((o) => ({ ...o, rejects: o.rejects.map(rejectToWire) })) });
       return;
     }
@@ -54,7 +54,11 @@ async function serve(message: ToWorker): Promise<void> {
     case 'batches':
       // Credits bound the batches ahead of the writer: memory stays a few batches whatever the table.
       credits.set(message.id, message.credits);
-      for await (const batch of reader.batches(message.entity, message.from, { indexLinks: message.indexLinks, runId: message.runId })) {
+      for await (const batch of reader.batches(message.entity, message.from, {
+        indexLinks: message.indexLinks,
+        runId: message.runId,
+        ...(message.next === undefined ? {} : { next: message.next }),
+      })) {
         while (credits.get(message.id) === 0 && !stopped) await new Promise<void>((resolve) => creditArrived.set(message.id, resolve));
         if (stopped) return;
         credits.set(message.id, credits.get(message.id)! - 1);

@@ -115,18 +115,20 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
     });
   }
 
-  async function* batches(...[entity, from, { indexLinks, runId }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
+  async function* batches(...[entity, from, { indexLinks, runId, whenRead, next }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
     const id = nextId++;
     const ready: WireBatch[] = [];
     let wake: (() => void) | undefined;
     let finished = false;
     let error: unknown;
-    request<void>({ type: 'batches', id, entity, from, indexLinks, runId, credits: READ_AHEAD }, (batch) => {
+    request<void>({ type: 'batches', id, entity, from, indexLinks, runId, next, credits: READ_AHEAD }, (batch) => {
       ready.push(batch);
       wake?.();
     }).then(
       () => {
         finished = true;
+        // The worker is done with this entity: its batches may still wait here for the writer.
+        whenRead?.();
         wake?.();
       },
       (reason: unknown) => {
@@ -155,9 +157,9 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
   }
 
   return {
-    async readLookups(onProgress) {
+    async readLookups(onProgress, next) {
       progress = onProgress;
-      const outcomes = await request<(Omit<LookupOutcome, 'rejects'> & { rejects: Parameters<typeof rejectFromWire>[0][] })[]>({ type: 'lookups', id: nextId++ });
+      const outcomes = await request<(Omit<LookupOutcome, 'rejects'> & { rejects: Parameters<typeof rejectFromWire>[0][] })[]>({ type: 'lookups', id: nextId++, next });
       return outcomes.map((outcome) => ({ ...outcome, rejects: outcome.rejects.map(rejectFromWire) }));
     },
     async indexLinks(onProgress) {

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
-import type { ResumeState } from '../model/source.js';
+import type { NextRead, ResumeState } from '../model/source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
 import type { LoadReject, PreparedBatch, PreparedRecord } from '../load/prepare-record.js';
 import { encodedBatch, encodeRecords, type EncodedRecordFields, type EncodedRecords } from '../load/encoded-records.js';
@@ -52,10 +52,10 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { type: 'lookups'; id: number }
+  | { type: 'lookups'; id: number; next?: NextRead }
   | { type: 'index'; id: number }
   | { type: 'forget'; id: number; sourceIds: readonly string[] }
-  | { type: 'batches'; id: number; entity: MigratedEntity; from: ResumeState; indexLinks: boolean; runId: string; credits: number }
+  | { type: 'batches'; id: number; entity: MigratedEntity; from: ResumeState; indexLinks: boolean; runId: string; next?: NextRead; credits: number }
   | { type: 'credit'; id: number }
   | { type: 'items'; id: number; seq: number; indexes: number[] }
   | { type: 'release'; id: number; seq: number }

@@ -1,4 +1,4 @@
-import type { LegacySource } from '../model/source.js';
+import type { LegacySource, NextRead } from '../model/source.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 import {
@@ -26,6 +26,8 @@ export interface LookupReading {
   /** Called every `every` items and once at the end of each table. */
   onProgress?: (entity: 'Kpi' | 'Person', read: number, done: boolean) => void;
   every?: number;
+  /** What this source reads after the lookups (its first pages may be asked for meanwhile). */
+  next?: NextRead;
 }
 
 /**
@@ -40,12 +42,12 @@ export async function readLinkLookups(
   const lookups = new LinkLookups();
   const every = reading.every ?? 10_000;
   const outcomes: LookupOutcome[] = [];
-  for (const [entity, parseTyped, parse, add] of [
-    ['Kpi', typedKpi, parseKpi, (value: never) => lookups.addKpi(value)],
-    ['Person', typedPerson, parsePerson, (value: never) => lookups.addPerson(value)],
+  for (const [entity, parseTyped, parse, add, next] of [
+    ['Kpi', typedKpi, parseKpi, (value: never) => lookups.addKpi(value), { entity: 'Person' } as NextRead],
+    ['Person', typedPerson, parsePerson, (value: never) => lookups.addPerson(value), reading.next],
   ] as const) {
     const outcome: LookupOutcome = { entity, read: 0, used: 0, rejects: [] };
-    for await (const { typed, item } of typedItemsOf(source, entity)) {
+    for await (const { typed, item } of typedItemsOf(source, entity, next)) {
       outcome.read += 1;
       // The fast path where it vouches for the record; the full parse decides every reject.
       const fast = typed === undefined ? undefined : parseTyped(typed);

@@ -1,4 +1,4 @@
-import { DynamoDBClient, ProvisionedThroughputExceededException, DynamoDBServiceException, CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ProvisionedThroughputExceededException, DynamoDBServiceException, CreateTableCommand, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDynamoDbSource, keyToPosition, positionToKey, type DynamoDbSourceOptions } from '../../src/extract/dynamodb-source.js';
 import { MigrateError } from '../../src/errors.js';
@@ -148,6 +148,98 @@ describe('DynamoDB source: parallel scan', () => {
     const position = JSON.parse(JSON.stringify(keyToPosition(key))) as ReturnType<typeof keyToPosition>;
     expect(positionToKey(position, 'segment-0-of-1')).toEqual(key);
     expect(() => positionToKey({ lastEvaluatedKey: { Id: { X: 1 } } }, 'segment-0-of-1')).toThrow(MigrateError);
+  });
+});
+
+describe('DynamoDB source: the next table asked for ahead', () => {
+  const NEXT: LegacyEntity = 'KpiReading';
+  const NEXT_COUNT = 700;
+  let nextItems: LegacyItem[];
+
+  beforeAll(async () => {
+    nextItems = buildItems(NEXT_COUNT, { typed: true, salt: 12 });
+    await createLegacyTable(client, tableNames[NEXT]);
+    created.push(tableNames[NEXT]);
+    await putItems(client, tableNames[NEXT], nextItems);
+  });
+
+  /** A caller-owned client that logs every Scan: its table, and whether it starts a segment. */
+  function scanLog(): { client: DynamoDBClient; scans: { table: string; first: boolean }[] } {
+    const watched = localClient(endpoint);
+    const scans: { table: string; first: boolean }[] = [];
+    watched.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as ScanCommandInput;
+        if (input.TableName !== undefined && input.Select === undefined) scans.push({ table: input.TableName, first: input.ExclusiveStartKey === undefined });
+        return next(args);
+      },
+      { step: 'initialize', name: 'scanLog' },
+    );
+    return { client: watched, scans };
+  }
+
+  it("asks for the first page of each of the next table's segments once this one has asked for its last; the next reading takes them", async () => {
+    const { client: watched, scans } = scanLog();
+    const reader = source({ client: watched, segments: 4, pageLimit: 100 });
+    const ofNext = () => scans.filter((scan) => scan.table === tableNames[NEXT]);
+    await readPages(reader, ENTITY, { next: { entity: NEXT } });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(ofNext()).toEqual(Array.from({ length: 4 }, () => ({ table: tableNames[NEXT], first: true })));
+    // Nothing of the next table before the last request of this one.
+    const lastOfThis = scans.map((scan) => scan.table).lastIndexOf(tableNames[ENTITY]);
+    expect(scans.findIndex((scan) => scan.table === tableNames[NEXT])).toBeGreaterThan(lastOfThis);
+    const { pages, items: read } = await readPages(reader, NEXT, { from: {} });
+    expect(sortedById(read)).toEqual(sortedById(nextItems));
+    expect(partitionsEndWithDone(pages)).toBe(true);
+    // Not one request more than pages: the answers asked for ahead were taken, not asked for again.
+    expect(ofNext()).toHaveLength(pages.length);
+    expect(ofNext().filter((scan) => scan.first)).toHaveLength(4);
+    await reader.close();
+    watched.destroy();
+  });
+
+  it('a reading of the next table from another state drops them and reads every remaining item exactly once', async () => {
+    const partial = await readPages(source({ segments: 4, pageLimit: 100 }), NEXT, { maxPages: 3 });
+    const { client: watched, scans } = scanLog();
+    const reader = source({ client: watched, segments: 4, pageLimit: 100 });
+    await readPages(reader, ENTITY, { next: { entity: NEXT } });
+    const rest = await readPages(reader, NEXT, { from: partial.state });
+    expect(sortedById([...partial.items, ...rest.items])).toEqual(sortedById(nextItems));
+    // The four asked for ahead (from the start) went unused; the reading asked for its own.
+    const ofNext = scans.filter((scan) => scan.table === tableNames[NEXT]);
+    expect(ofNext).toHaveLength(4 + rest.pages.length);
+    await reader.close();
+    watched.destroy();
+  });
+
+  it('a reading from the resume state they were asked from (its partitions in any order) takes them and reads the rest exactly once', async () => {
+    const partial = await readPages(source({ segments: 4, pageLimit: 100 }), NEXT, { maxPages: 3 });
+    const { client: watched, scans } = scanLog();
+    const reader = source({ client: watched, segments: 4, pageLimit: 100 });
+    await readPages(reader, ENTITY, { next: { entity: NEXT, from: partial.state } });
+    // The same state as the ledger would give it again: another object, partitions in another order.
+    const again = Object.fromEntries(Object.entries(structuredClone(partial.state)).reverse());
+    const rest = await readPages(reader, NEXT, { from: again });
+    expect(sortedById([...partial.items, ...rest.items])).toEqual(sortedById(nextItems));
+    expect(scans.filter((scan) => scan.table === tableNames[NEXT])).toHaveLength(rest.pages.length);
+    await reader.close();
+    watched.destroy();
+  });
+
+  it('answers asked for ahead are spent under the read budget, and closing the source aborts what is still out', async () => {
+    const plain = source({ segments: 2, pageLimit: 100, maxReadUnits: 1000 });
+    await readPages(plain, ENTITY);
+    const ahead = source({ segments: 2, pageLimit: 100, maxReadUnits: 1000 });
+    await readPages(ahead, ENTITY, { next: { entity: NEXT } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The budget counted the two answers asked for ahead, beyond what the table itself cost.
+    expect(ahead.stats().consumedReadUnits).toBeGreaterThan(plain.stats().consumedReadUnits);
+    await plain.close();
+    await ahead.close();
+    const closedEarly = source({ segments: 4, pageLimit: 100 });
+    await readPages(closedEarly, ENTITY, { next: { entity: NEXT } });
+    await closedEarly.close();
+    expect((await readPages(source({ segments: 2, pageLimit: 100 }), NEXT)).items).toHaveLength(NEXT_COUNT);
   });
 });
 

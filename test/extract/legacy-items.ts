@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { LegacySource, ResumeState, SourcePage } from '../../src/model/source.js';
+import type { LegacySource, NextRead, ResumeState, SourcePage } from '../../src/model/source.js';
 import type { LegacyEntity } from '../../src/model/entities.js';
 import { LegacyNumber, LegacySet, toJsonText, type LegacyItem, type LegacyValue } from '../../src/model/legacy-value.js';
 
@@ -90,12 +90,12 @@ export interface ReadResult {
 export async function readPages(
   source: LegacySource,
   entity: LegacyEntity,
-  options: { from?: ResumeState; maxPages?: number } = {},
+  options: { from?: ResumeState; maxPages?: number; next?: NextRead } = {},
 ): Promise<ReadResult> {
   const state: ResumeState = structuredClone(options.from ?? {});
   const pages: SourcePage[] = [];
   const items: LegacyItem[] = [];
-  for await (const page of source.readTable(entity, options.from)) {
+  for await (const page of source.readTable(entity, options.from, options.next)) {
     pages.push(page);
     items.push(...page.items);
     // Positions go through JSON, as a checkpoint table would store them.

@@ -8,12 +8,14 @@ function parsedWhole(text: string): { items: unknown[]; rest: unknown } {
   return { items: answer.Items, rest: { ...answer, Items: [] } };
 }
 
+/** The answer as its bytes (UTF-8), as the splitter sees it; each item decoded alone. */
 function split(text: string): { items: unknown[]; rest: unknown } | undefined {
-  const found = splitItems(text);
+  const bytes = Buffer.from(text);
+  const found = splitItems(bytes);
   if (found === undefined) return undefined;
   const items = [];
-  for (let at = 0; at < found.bounds.length; at += 2) items.push(JSON.parse(text.slice(found.bounds[at], found.bounds[at + 1])));
-  return { items, rest: JSON.parse(found.rest) };
+  for (let at = 0; at < found.bounds.length; at += 2) items.push(JSON.parse(bytes.toString('utf8', found.bounds[at], found.bounds[at + 1])));
+  return { items, rest: JSON.parse(found.rest.toString('utf8')) };
 }
 
 /** DynamoDB JSON values, with the strings that could mislead a scanner: quotes, backslashes, brackets. */
@@ -39,7 +41,7 @@ const answer = fc.record({
   ConsumedCapacity: fc.option(fc.record({ TableName: awkwardText, CapacityUnits: fc.double({ noNaN: true, noDefaultInfinity: true }) }), { nil: undefined }),
 });
 
-describe('splitItems: a Scan answer cut into its items without parsing it', () => {
+describe('splitItems: a Scan answer cut into its items without decoding or parsing it', () => {
   it('finds exactly the items JSON.parse finds, and leaves the rest of the answer as it was, in any key order and spacing', () => {
     fc.assert(
       fc.property(answer, fc.boolean(), fc.boolean(), (value, reversed, spaced) => {
@@ -53,18 +55,22 @@ describe('splitItems: a Scan answer cut into its items without parsing it', () =
 
   it('gives the items as their own text, escapes and all', () => {
     const text = '{"Count":2,"Items":[{"Id":{"S":"a\\"]},{"},"L":{"L":[{"S":"\\\\"},{"M":{"Items":{"L":[]}}}]}}, {"Id":{"S":"b"}}],"ScannedCount":2}';
-    const found = splitItems(text)!;
+    const bytes = Buffer.from(text);
+    const found = splitItems(bytes)!;
+    const itemText = (at: number): string => bytes.toString('utf8', found.bounds[at], found.bounds[at + 1]);
     expect(found.bounds).toHaveLength(4);
-    expect(text.slice(found.bounds[0], found.bounds[1])).toBe('{"Id":{"S":"a\\"]},{"},"L":{"L":[{"S":"\\\\"},{"M":{"Items":{"L":[]}}}]}}');
-    expect(JSON.parse(text.slice(found.bounds[0], found.bounds[1]))).toEqual({ Id: { S: 'a"]},{' }, L: { L: [{ S: '\\' }, { M: { Items: { L: [] } } }] } });
-    expect(text.slice(found.bounds[2], found.bounds[3])).toBe('{"Id":{"S":"b"}}');
-    expect(JSON.parse(found.rest)).toEqual({ Count: 2, Items: [], ScannedCount: 2 });
+    expect(itemText(0)).toBe('{"Id":{"S":"a\\"]},{"},"L":{"L":[{"S":"\\\\"},{"M":{"Items":{"L":[]}}}]}}');
+    expect(JSON.parse(itemText(0))).toEqual({ Id: { S: 'a"]},{' }, L: { L: [{ S: '\\' }, { M: { Items: { L: [] } } }] } });
+    expect(itemText(2)).toBe('{"Id":{"S":"b"}}');
+    expect(JSON.parse(found.rest.toString('utf8'))).toEqual({ Count: 2, Items: [], ScannedCount: 2 });
   });
 
   it('declines what is not an answer with an array of objects as Items (the caller then parses it whole)', () => {
     for (const text of ['{"Items":[1,2]}', '{"Items":["a"]}', '{"Items":[[]]}', '{"Count":0}', '[{"Items":[]}]', '{"Items":[{"S":"unterminated}]}', '{"Items":[{}]', '{"Items":[],"Items":[]}']) {
-      expect(splitItems(text), text).toBeUndefined();
+      expect(splitItems(Buffer.from(text)), text).toBeUndefined();
     }
-    expect(splitItems('{"Items":[]}')).toEqual({ bounds: [], rest: '{"Items":[]}' });
+    const empty = splitItems(Buffer.from('{"Items":[]}'))!;
+    expect(empty.bounds).toEqual([]);
+    expect(empty.rest.toString('utf8')).toBe('{"Items":[]}');
   });
 });

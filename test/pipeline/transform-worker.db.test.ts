@@ -72,6 +72,29 @@ describe('reading and mapping in a worker thread', () => {
     }
   });
 
+  it("says when it has read an entity's last page, while its last batches still wait for the writer", async () => {
+    const { createWorkerRecordReader } = await builtWorkerReader();
+    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const reader = createWorkerRecordReader({ config, batchRows: 40 });
+    try {
+      await reader.readLookups(() => {});
+      await reader.indexLinks(() => {});
+      let taken = 0;
+      const takenWhenRead: number[] = [];
+      for await (const batch of reader.batches('KpiActual', {}, { indexLinks: false, runId: '7', whenRead: () => takenWhenRead.push(taken) })) {
+        taken += 1;
+        // A writer slower than the reader: the worker finishes while batches are still to be taken.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        batch.written?.();
+      }
+      expect(taken).toBeGreaterThan(2);
+      expect(takenWhenRead).toHaveLength(1);
+      expect(takenWhenRead[0]).toBeLessThan(taken);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('fails with the error the reading met, code and all', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
     const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: path.join(SMALL_FIXTURES, 'no-such-dir'), databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
