@@ -11,7 +11,7 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import type { TypedItem } from '../model/dynamodb-json.js';
+import { FLAT_OTHER, FLAT_S, FlatItem, type TypedItem } from '../model/dynamodb-json.js';
 import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
 import { unreadableRecord } from '../model/unreadable.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
@@ -387,6 +387,27 @@ export function resumeLine(partition: string, position: { [key: string]: unknown
   return line;
 }
 
+/** A line's Id read flat is no string at all (N, BOOL, NULL): its item has no text Id, readable or not. */
+const NO_TEXT_ID = Symbol('no text Id');
+
+/**
+ * The Id of an item read flat as its parsed item (or, for a line that is no item, its unreadable
+ * record) holds it: the text of the last `Id` given as S (JSON.parse keeps the last of a name
+ * given twice), NO_TEXT_ID for another scalar, undefined when only parsing the line tells.
+ */
+function flatIdOf(flat: FlatItem): string | typeof NO_TEXT_ID | undefined {
+  for (let at = flat.count - 1; at >= 0; at--) {
+    if (flat.names[at] !== 'Id') continue;
+    const tag = flat.tags[at];
+    return tag === FLAT_S ? flat.texts[at]! : tag === FLAT_OTHER ? undefined : NO_TEXT_ID;
+  }
+  return NO_TEXT_ID;
+}
+
+function mayBeWanted(id: string | typeof NO_TEXT_ID | undefined, wanted: ReadonlySet<string>): boolean {
+  return id === undefined || (id !== NO_TEXT_ID && wanted.has(id));
+}
+
 /**
  * DynamoDB export files read as a source: files one after another, sorted by name, each a
  * partition named by its path relative to `dir`; see export-layout.ts for the layouts found.
@@ -503,8 +524,12 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     const wanted = new Set(ids);
     const found = new Map<string, LegacyItem>();
     if (wanted.size === 0) return [];
-    for await (const page of readTable(entity)) {
-      for (const item of page.items) {
+    const flat = new FlatItem();
+    for await (const page of readTypedTable(entity)) {
+      for (let index = 0; index < page.count; index++) {
+        // A line read flat whose Id is not wanted is passed over unparsed: the item is built only for the few that may be.
+        if (page.flat?.(index, flat) && !mayBeWanted(flatIdOf(flat), wanted)) continue;
+        const item = page.item(index);
         if (typeof item.Id === 'string' && wanted.has(item.Id) && !found.has(item.Id)) found.set(item.Id, item);
       }
       if (found.size === wanted.size) break;
