@@ -95,6 +95,8 @@ export interface AccountingOutcome {
   difference?: Difference;
 }
 
+const MIGRATED: AccountingOutcome = Object.freeze({ accounted: 'migrated' });
+
 export class LedgerPass {
   constructor(
     private readonly runId: string | undefined,
@@ -112,6 +114,8 @@ export class LedgerPass {
   ): AccountingOutcome {
     const key = keyOf(entity, sourceId);
     const reasons = this.remaining.get(key);
+    // Nearly every record: migrated, and the run rejected it for nothing.
+    if (reasons === undefined && !('reason' in mapping)) return MIGRATED;
     const takeReason = (wanted: (reason: RejectReason) => boolean): RejectReason | undefined => {
       if (reasons === undefined) return undefined;
       const at = reasons.findIndex(wanted);

@@ -143,7 +143,8 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     tally.expectedRows += expectation.rows.length;
     const reconciliation = reconciliations[tableOf(expectation.entity)];
     for (const row of expectation.rows) reconciliation.add(row);
-    if (expectation.entity === 'GoalKpiLink') for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
+    if (expectation.entity !== 'GoalKpiLink') return;
+    for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
     const link = expectation.rows[0]?.id;
     const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
     if (expectation.kpiKnown === false) unknownKpiLinks.add(reference(`link ${link} refers to a KPI the source’s kpis table does not hold`));
