@@ -158,14 +158,18 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   const links = await timedEntity(clock, tallies, 'GoalKpiLink', () =>
     expectLinks(source, lookups, pass, { tenant, refusedLinks: ledger.refusedSourceIds('GoalKpiLink') }, visit),
   );
+  // Every link has been seen: the kept links, and so what the target side is, are known.
+  const keptLinks = [...keptCandidates].sort();
+  noteKeptLinks(keptLinks, limit, warnings);
+  const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
+  // The database counts and digests the target while the facts stream through the transform here.
+  const targetCountsRead = started(countTarget(sql, scope));
+  for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
   for (const entity of DATA_ENTITIES) {
     say(`mapping ${entity} again`);
     await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
   }
   for (const entity of MIGRATED_ENTITIES) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
-  const keptLinks = [...keptCandidates].sort();
-  noteKeptLinks(keptLinks, limit, warnings);
-  const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
 
   say('recounting the source');
   const recount = await clock.time('recount', async () => {
@@ -173,7 +177,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
     return counts;
   });
-  const targetCounts = await clock.time('target counts', () => countTarget(sql, scope));
+  const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
   for (const entity of MIGRATED_ENTITIES) checks.push(accountingCheck(entity, recount[entity], tallies[entity], targetCounts[entity], ledger, runName, ledgerCounts));
@@ -255,6 +259,12 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     };
   });
   return finish(base, entities);
+}
+
+/** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 async function timedEntity<T>(clock: PhaseClock, tallies: Record<MigratedEntity, EntityTally>, entity: MigratedEntity, work: () => Promise<T>): Promise<T> {
