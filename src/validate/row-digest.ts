@@ -91,9 +91,10 @@ function hexBucket(id: string): number {
 export class BucketDigests {
   rows = 0;
   readonly #counts = new Float64Array(BUCKETS);
-  /** Sums of the high 32 bits (weight 2^28) and of the low 28 bits, since the last fold. */
+  /** Sums of the high 32 bits (weight 2^28) and of the low 28 bits of the rows since the last fold, and how many. */
   readonly #high = new Float64Array(BUCKETS);
   readonly #low = new Float64Array(BUCKETS);
+  readonly #unfolded = new Uint32Array(BUCKETS);
   readonly #folded = new Map<number, bigint>();
   /** Ids whose first digits are not hex: few or none, by their bucketOf. */
   readonly #others = new Map<string, BucketFigures>();
@@ -117,7 +118,22 @@ export class BucketDigests {
     const bytes = md5Bytes(digestText(values));
     this.#high[bucket]! += word(bytes, 0);
     this.#low[bucket]! += word(bytes, 4) >>> 4;
-    if (++this.#counts[bucket]! % FOLD_EVERY === 0) this.#fold(bucket);
+    this.#counts[bucket]! += 1;
+    if (++this.#unfolded[bucket]! === FOLD_EVERY) this.#fold(bucket);
+  }
+
+  /** Adds a bucket's figures as another BucketDigests gave them (rows another thread hashed). */
+  addFigures(name: string, figures: BucketFigures): void {
+    this.rows += figures.count;
+    this.#figures = undefined;
+    const bucket = hexBucket(name);
+    if (bucket < 0 || name.length !== BUCKET_DIGITS) {
+      const other = this.#others.get(name);
+      this.#others.set(name, other === undefined ? { ...figures } : { count: other.count + figures.count, sum: other.sum + figures.sum });
+      return;
+    }
+    this.#counts[bucket]! += figures.count;
+    this.#folded.set(bucket, (this.#folded.get(bucket) ?? 0n) + figures.sum);
   }
 
   /** Count and sum of each bucket with rows, by bucketOf. */
@@ -145,6 +161,7 @@ export class BucketDigests {
     this.#folded.set(bucket, this.#sumOf(bucket));
     this.#high[bucket] = 0;
     this.#low[bucket] = 0;
+    this.#unfolded[bucket] = 0;
   }
 }
 

@@ -24,13 +24,13 @@ import {
   type EntityReport,
   type ValidationReport,
 } from './report.js';
-import { RowReconciliation } from './row-reconciliation.js';
 import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples, SampleChooser } from './samples.js';
+import { checkSamples } from './samples.js';
+import { PassTotals } from './pass-totals.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
-import { CONTRACT_COLUMNS, KEY_COLUMNS, type TargetTableName } from './target-columns.js';
+import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
 
 export interface ValidationRequest {
   source: LegacySource;
@@ -115,35 +115,13 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
   const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
-  const reconciliations: Record<TargetTableName, RowReconciliation> = {
-    kpi_links: new RowReconciliation('kpi_links', columns.kpi_links),
-    kpi_data: new RowReconciliation('kpi_data', columns.kpi_data),
-  };
-  const tallies = Object.fromEntries(
-    MIGRATED_ENTITIES.map((entity) => [entity, { streamed: 0, skipped: 0, migrated: 0, rejected: 0, refused: 0, expectedRows: 0, differences: new DifferenceList(limit), seconds: 0 }]),
-  ) as Record<MigratedEntity, EntityTally>;
-  const sampler = new SampleChooser(request.sample, request.seed);
+  const totals = new PassTotals(columns, limit, { size: request.sample, seed: request.seed });
+  const { tallies, reconciliations } = totals;
   const unknownKpiLinks = new DifferenceList(limit);
   const fallbackLinks = new DifferenceList(limit);
 
   const visit = (expectation: RecordExpectation): void => {
-    const tally = tallies[expectation.entity];
-    tally.streamed += 1;
-    if (expectation.outcome === 'skipped') {
-      tally.skipped += 1;
-      return;
-    }
-    if (expectation.sourceId !== null) sampler.offer(expectation.entity, expectation.sourceId);
-    if (expectation.difference !== undefined) tally.differences.add(expectation.difference);
-    if (expectation.outcome !== 'migrated') {
-      tally[expectation.outcome] += 1;
-      return;
-    }
-    tally.migrated += 1;
-    tally.expectedRows += expectation.rows.length;
-    const reconciliation = reconciliations[tableOf(expectation.entity)];
-    for (const row of expectation.rows) reconciliation.add(row);
-    if (expectation.entity !== 'GoalKpiLink') return;
+    if (!totals.add(expectation) || expectation.entity !== 'GoalKpiLink') return;
     for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
     const link = expectation.rows[0]?.id;
     const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
@@ -215,7 +193,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   say(`re-reading ${request.sample} sampled records by key`);
   checks.push(
     await clock.time('samples', async () =>
-      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, sampler.chosen()),
+      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen()),
     ),
   );
   checks.push(await clock.time('orphans', () => orphansCheck(sql, tenantScope, limit)));
