@@ -83,6 +83,12 @@ export class RejectLedger {
     return this.reasons.get(keyOf(entity, sourceId)) ?? [];
   }
 
+  /** The rejects of these entities' records, as LedgerPass takes them (for a pass in another thread). */
+  recordsOf(entities: readonly MigratedEntity[]): [string, RejectReason[]][] {
+    const prefixes = entities.map((entity) => `${entity}\u0000`);
+    return [...this.reasons].filter(([key]) => prefixes.some((prefix) => key.startsWith(prefix))).map(([key, list]) => [key, [...list]]);
+  }
+
   /** A fresh pass over the source: each record takes the reject that accounts for it. */
   startPass(): LedgerPass {
     return new LedgerPass(this.runId, new Map([...this.reasons].map(([key, list]) => [key, [...list]])));

@@ -8,6 +8,7 @@ import {
   DATA_ENTITIES,
   LEGACY_ENTITIES,
   MIGRATED_ENTITIES,
+  type DataEntity,
   type LegacyEntity,
   type MigratedEntity,
   type RejectReason,
@@ -29,6 +30,8 @@ import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples } from './samples.js';
 import { PassTotals } from './pass-totals.js';
+import { startFactWorker } from './fact-pass.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
 
@@ -56,9 +59,17 @@ export interface ValidationRequest {
   sourceDescription?: string;
   targetDescription?: string;
   progress?: (message: string) => void;
+  /**
+   * The configuration `source` was opened from, when a worker thread may open it again
+   * (factWorkerAvailable): some fact tables are then mapped there, beside this thread.
+   */
+  factWorker?: { config: ResolvedConfig };
 }
 
 export const DEFAULT_DIFFERENCE_LIMIT = 50;
+
+/** The fact tables a fact worker maps while this thread maps the links and the others (about half the work each). */
+const FACTS_IN_WORKER: readonly DataEntity[] = ['KpiActual', 'KpiReading'];
 
 class PhaseClock {
   readonly phases: { name: string; seconds: number; items?: number }[] = [];
@@ -69,6 +80,12 @@ class PhaseClock {
     const count = items?.(result);
     this.phases.push({ name, seconds: round(seconds), ...(count === undefined ? {} : { items: count }) });
     return result;
+  }
+
+  /** A phase timed elsewhere (in another thread), placed before the phase named `before` (or last). */
+  insert(phase: { name: string; seconds: number; items: number }, before: string): void {
+    const at = this.phases.findIndex((p) => p.name === before);
+    this.phases.splice(at === -1 ? this.phases.length : at, 0, { ...phase, seconds: round(phase.seconds) });
   }
 }
 
@@ -129,32 +146,66 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     if (expectation.personFallback === true) fallbackLinks.add(reference(`link ${link}: no person is linked to its user, person_id is the user GUID`));
   };
 
-  say('reading the KPIs and people');
-  const { lookups, outcomes } = await clock.time('lookups', () => readLinkLookups(source), (read) => read.outcomes.reduce((sum, o) => sum + o.read, 0));
-  const pass = ledger.startPass();
-  say('mapping the links again');
-  const links = await timedEntity(clock, tallies, 'GoalKpiLink', () =>
-    expectLinks(source, lookups, pass, { tenant, refusedLinks: ledger.refusedSourceIds('GoalKpiLink') }, visit),
-  );
-  // Every link has been seen: the kept links, and so what the target side is, are known.
-  const keptLinks = [...keptCandidates].sort();
-  noteKeptLinks(keptLinks, limit, warnings);
-  const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
-  // The database counts and digests the target while the facts stream through the transform here.
-  const targetCountsRead = started(countTarget(sql, scope));
-  for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
-  for (const entity of DATA_ENTITIES) {
-    say(`mapping ${entity} again`);
-    await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
-  }
-  for (const entity of MIGRATED_ENTITIES) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
+  const refusedLinks = ledger.refusedSourceIds('GoalKpiLink');
+  // The fact worker reads its own lookups and link index (the same, from the same tables) while this thread reads them.
+  const workerFacts = request.factWorker === undefined ? [] : FACTS_IN_WORKER;
+  const factWorker =
+    request.factWorker === undefined
+      ? undefined
+      : startFactWorker({
+          config: request.factWorker.config,
+          setup: {
+            entities: [...workerFacts],
+            ...(tenant === undefined ? {} : { tenant }),
+            refusedLinks,
+            ...(run === undefined ? {} : { runId: run.id }),
+            rejects: ledger.recordsOf(workerFacts),
+            full: request.full ?? false,
+            limit,
+            sample: { size: request.sample, seed: request.seed },
+          },
+        });
+  const passOverSource = async () => {
+    say('reading the KPIs and people');
+    const { lookups, outcomes } = await clock.time('lookups', () => readLinkLookups(source), (read) => read.outcomes.reduce((sum, o) => sum + o.read, 0));
+    const pass = ledger.startPass();
+    say('mapping the links again');
+    const links = await timedEntity(clock, tallies, 'GoalKpiLink', () => expectLinks(source, lookups, pass, { tenant, refusedLinks }, visit));
+    // Every link has been seen: the kept links, and so what the target side is, are known.
+    const keptLinks = [...keptCandidates].sort();
+    noteKeptLinks(keptLinks, limit, warnings);
+    const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
+    // The database counts and digests the target while the facts stream through the transform here.
+    const targetCountsRead = started(countTarget(sql, scope));
+    for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
+    if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
+    const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
+    for (const entity of DATA_ENTITIES) {
+      if (!here.includes(entity)) continue;
+      say(`mapping ${entity} again`);
+      await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
+    }
+    for (const entity of here) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
 
-  say('recounting the source');
-  const recount = await clock.time('recount', async () => {
-    const counts = {} as Record<LegacyEntity, number>;
-    for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
-    return counts;
-  });
+    say('recounting the source');
+    const recount = await clock.time('recount', async () => {
+      const counts = {} as Record<LegacyEntity, number>;
+      for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
+      return counts;
+    });
+    if (factWorker !== undefined) {
+      totals.merge(await factWorker.totals);
+      for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
+    }
+    return { lookups, outcomes, links, scope, targetCountsRead, recount };
+  };
+  let passed: Awaited<ReturnType<typeof passOverSource>>;
+  try {
+    passed = await passOverSource();
+  } finally {
+    await factWorker?.stop();
+  }
+  const { lookups, outcomes, links, scope, targetCountsRead, recount } = passed;
   const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
