@@ -387,6 +387,21 @@ export function resumeLine(partition: string, position: { [key: string]: unknown
   return line;
 }
 
+/**
+ * Whether a line without a backslash quotes one of the wanted texts. In such a line JSON's strings
+ * are the texts between its quotes, taken in pairs, as they stand: an Id its item (or unreadable
+ * record) holds as text is one of them, and a line whose quotes do not pair is no JSON at all.
+ */
+function quotesWanted(line: string, wanted: ReadonlySet<string>, lengths: ReadonlySet<number>): boolean {
+  for (let open = line.indexOf('"'); open !== -1; ) {
+    const close = line.indexOf('"', open + 1);
+    if (close === -1) return false;
+    if (lengths.has(close - open - 1) && wanted.has(line.slice(open + 1, close))) return true;
+    open = line.indexOf('"', close + 1);
+  }
+  return false;
+}
+
 /** A line's Id read flat is no string at all (N, BOOL, NULL): its item has no text Id, readable or not. */
 const NO_TEXT_ID = Symbol('no text Id');
 
@@ -525,10 +540,14 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     const found = new Map<string, LegacyItem>();
     if (wanted.size === 0) return [];
     const flat = new FlatItem();
+    const lengths = new Set(ids.map((id) => id.length));
     for await (const page of readTypedTable(entity)) {
       for (let index = 0; index < page.count; index++) {
-        // A line read flat whose Id is not wanted is passed over unparsed: the item is built only for the few that may be.
-        if (page.flat?.(index, flat) && !mayBeWanted(flatIdOf(flat), wanted)) continue;
+        // A line whose Id cannot be wanted is passed over unparsed: the item is built only for the few that may be.
+        const line = page.line?.(index);
+        if (line !== undefined && !line.includes('\\')) {
+          if (!quotesWanted(line, wanted, lengths)) continue;
+        } else if (page.flat?.(index, flat) && !mayBeWanted(flatIdOf(flat), wanted)) continue;
         const item = page.item(index);
         if (typeof item.Id === 'string' && wanted.has(item.Id) && !found.has(item.Id)) found.set(item.Id, item);
       }

@@ -144,14 +144,17 @@ describe('export source: items by key', () => {
       `{"Item":{"Id":{"M":{"S":{"S":"${id(12)}"}}}}}`,
       `{"Item":{"Id":{"S":"${id(13)}"}}}`,
       `{"Item":{"Id":{"S":"${id(13)}"},"Second":{"BOOL":true}}}`,
+      `{"Item":{"Id":{"S":"${id(14)}}}}`,
+      `{"Item":{"Id":{"S":"${id(15)}"},"Note":{"S":"a \\"quoted\\" word"}}}`,
+      `{"Item" : { "Id" : { "N" : "1", "S" : "${id(16)}" } } }`,
     ];
     await writeFile(join(dir, `${table}.jsonl`), `${lines.join('\n')}\n`);
     const source = createExportSource({ dir, tableNames, pageSize: 4 });
     const all = (await readPages(source, ENTITY)).items;
-    const wanted = [...Array.from({ length: 14 }, (_, n) => id(n)), 'no-such-id'];
+    const wanted = [...Array.from({ length: 17 }, (_, n) => id(n)), 'no-such-id'];
     const firstOf = (key: string) => all.find((item) => item.Id === key);
     const expected = wanted.flatMap((key) => (firstOf(key) === undefined ? [] : [firstOf(key)!]));
-    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13)]);
+    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16)]);
     const found = await source.getItems(ENTITY, wanted);
     expect(found).toEqual(expected);
     expect(found.map((item) => unreadableProblemOf(item)?.attribute)).toEqual(expected.map((item) => unreadableProblemOf(item)?.attribute));
