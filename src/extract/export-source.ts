@@ -11,7 +11,7 @@ import StreamArray from 'stream-json/streamers/StreamArray.js';
 import { MigrateError } from '../errors.js';
 import type { LegacyEntity, TableNames } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import type { TypedItem } from '../model/dynamodb-json.js';
+import { FLAT_OTHER, FLAT_S, FlatItem, type TypedItem } from '../model/dynamodb-json.js';
 import { fromAttributeMap, fromAttributeValue } from './dynamodb-json.js';
 import { unreadableRecord } from '../model/unreadable.js';
 import { candidatePaths, findTableExport, type ExportDataFile, type TableExport } from './export-layout.js';
@@ -388,6 +388,42 @@ export function resumeLine(partition: string, position: { [key: string]: unknown
 }
 
 /**
+ * Whether a line without a backslash quotes one of the wanted texts. In such a line JSON's strings
+ * are the texts between its quotes, taken in pairs, as they stand: an Id its item (or unreadable
+ * record) holds as text is one of them, and a line whose quotes do not pair is no JSON at all.
+ */
+function quotesWanted(line: string, wanted: ReadonlySet<string>, lengths: ReadonlySet<number>): boolean {
+  for (let open = line.indexOf('"'); open !== -1; ) {
+    const close = line.indexOf('"', open + 1);
+    if (close === -1) return false;
+    if (lengths.has(close - open - 1) && wanted.has(line.slice(open + 1, close))) return true;
+    open = line.indexOf('"', close + 1);
+  }
+  return false;
+}
+
+/** A line's Id read flat is no string at all (N, BOOL, NULL): its item has no text Id, readable or not. */
+const NO_TEXT_ID = Symbol('no text Id');
+
+/**
+ * The Id of an item read flat as its parsed item (or, for a line that is no item, its unreadable
+ * record) holds it: the text of the last `Id` given as S (JSON.parse keeps the last of a name
+ * given twice), NO_TEXT_ID for another scalar, undefined when only parsing the line tells.
+ */
+function flatIdOf(flat: FlatItem): string | typeof NO_TEXT_ID | undefined {
+  for (let at = flat.count - 1; at >= 0; at--) {
+    if (flat.names[at] !== 'Id') continue;
+    const tag = flat.tags[at];
+    return tag === FLAT_S ? flat.texts[at]! : tag === FLAT_OTHER ? undefined : NO_TEXT_ID;
+  }
+  return NO_TEXT_ID;
+}
+
+function mayBeWanted(id: string | typeof NO_TEXT_ID | undefined, wanted: ReadonlySet<string>): boolean {
+  return id === undefined || (id !== NO_TEXT_ID && wanted.has(id));
+}
+
+/**
  * DynamoDB export files read as a source: files one after another, sorted by name, each a
  * partition named by its path relative to `dir`; see export-layout.ts for the layouts found.
  */
@@ -503,8 +539,16 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     const wanted = new Set(ids);
     const found = new Map<string, LegacyItem>();
     if (wanted.size === 0) return [];
-    for await (const page of readTable(entity)) {
-      for (const item of page.items) {
+    const flat = new FlatItem();
+    const lengths = new Set(ids.map((id) => id.length));
+    for await (const page of readTypedTable(entity)) {
+      for (let index = 0; index < page.count; index++) {
+        // A line whose Id cannot be wanted is passed over unparsed: the item is built only for the few that may be.
+        const line = page.line?.(index);
+        if (line !== undefined && !line.includes('\\')) {
+          if (!quotesWanted(line, wanted, lengths)) continue;
+        } else if (page.flat?.(index, flat) && !mayBeWanted(flatIdOf(flat), wanted)) continue;
+        const item = page.item(index);
         if (typeof item.Id === 'string' && wanted.has(item.Id) && !found.has(item.Id)) found.set(item.Id, item);
       }
       if (found.size === wanted.size) break;

@@ -5,6 +5,8 @@ import {
   LinkIndex,
   LinkLookups,
   canonicalTenantOf,
+  fastLinkRecord,
+  linkRowOf,
   mapGoalKpiLink,
   parseKpi,
   parsePerson,
@@ -13,6 +15,7 @@ import {
   type LinkMapping,
 } from '../transform/index.js';
 import { itemsOf, typedItemsOf } from './read-all.js';
+import { FlatItem } from '../model/dynamodb-json.js';
 
 /** What reading one lookup table gave: read = used + rejects.length. */
 export interface LookupOutcome {
@@ -71,28 +74,46 @@ export interface LinkIndexReading {
   tenant?: string;
   /** Source ids of links the database refused (id_conflict, db_error): they get no fan-out. */
   refusedSourceIds?: Iterable<string>;
-  /** Every link item as read, with what the mapping made of it. */
-  onLink?: (item: LegacyItem, mapping: LinkMapping | 'skipped') => void;
+  /** Every link record as read: its Id as read (null when it has none that is text), and what the mapping made of it. */
+  onLink?: (sourceId: string | null, mapping: LinkMapping | 'skipped') => void;
 }
 
 /**
  * The migrated links of every KPI, in fan-out order, from the links table and the lookups: each
  * link the mapping accepts, less those the database refused. The runner and the validator both
- * build it this way, so a fact fans out to the same links in both.
+ * build it this way, so a fact fans out to the same links in both. A link the fast path vouches
+ * for is read flat, as a run's reader reads it; any other goes the full way, which decides its reject.
  */
 export async function readLinkIndex(source: LegacySource, lookups: LinkLookups, reading: LinkIndexReading = {}): Promise<LinkIndex> {
   const index = new LinkIndex();
-  for await (const item of itemsOf(source, 'GoalKpiLink')) {
+  const take = (item: LegacyItem): void => {
+    const sourceId = typeof item.Id === 'string' ? item.Id : null;
     if (reading.tenant !== undefined && canonicalTenantOf(item) !== reading.tenant) {
-      reading.onLink?.(item, 'skipped');
-      continue;
+      reading.onLink?.(sourceId, 'skipped');
+      return;
     }
     const mapped = mapGoalKpiLink(item, lookups);
-    reading.onLink?.(item, mapped);
-    if (!mapped.ok) continue;
+    reading.onLink?.(sourceId, mapped);
+    if (!mapped.ok) return;
     for (const row of mapped.rows) {
       index.add({ id: row.id, tenantId: row.tenant_id, kpiId: row.kpi_id, isPrimary: row.is_primary, sourceId: row.source_id });
     }
+  };
+  if (reading.tenant === undefined && source.readTypedTable !== undefined) {
+    const flat = new FlatItem();
+    for await (const page of source.readTypedTable('GoalKpiLink')) {
+      for (let at = 0; at < page.count; at++) {
+        const record = fastLinkRecord(page, at, flat, lookups);
+        if (record === undefined) {
+          take(page.item(at));
+          continue;
+        }
+        index.add(record.link);
+        reading.onLink?.(record.sourceId, { ok: true, rows: [linkRowOf(record)], personFallback: record.personFallback, kpiKnown: record.kpiKnown });
+      }
+    }
+  } else {
+    for await (const item of itemsOf(source, 'GoalKpiLink')) take(item);
   }
   for (const sourceId of reading.refusedSourceIds ?? []) index.remove(sourceId);
   return index;

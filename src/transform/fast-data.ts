@@ -2,7 +2,7 @@
 // its output read back as row values. Apart from data-rows.ts, which the entity files import.
 import type { FlatItem, TypedItem } from '../model/dynamodb-json.js';
 import type { DataEntity } from '../model/entities.js';
-import type { KpiDataRow } from '../model/rows.js';
+import { KPI_LINK_COLUMNS, type KpiDataRow, type KpiLinkRow } from '../model/rows.js';
 import type { TypedSourcePage } from '../model/source.js';
 import { SHARED_DATA_COLUMNS, type TypedDataRecord } from './data-rows.js';
 import { flatGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord } from './goal-kpi-link.js';
@@ -96,4 +96,34 @@ export function dataRowsOf(record: TypedDataRecord, rows: readonly { id: string;
         legacy_extra: text(f[25]!),
       }) as KpiDataRow,
   );
+}
+
+/**
+ * The kpi_links row of a link the fast path vouched for, as mapGoalKpiLink gives it: its COPY
+ * fields read back (the property test holds the two to the same values). For a reader of row
+ * values (validation).
+ */
+export function linkRowOf(record: FlatLinkRecord): KpiLinkRow {
+  const f = record.fields.split('\t');
+  if (f.length !== KPI_LINK_COLUMNS.length) throw new TypeError(`${f.length} link fields for ${KPI_LINK_COLUMNS.length} columns`);
+  return {
+    id: text(f[0]!),
+    tenant_id: text(f[1]!),
+    kpi_id: text(f[2]!),
+    person_id: text(f[3]!),
+    goal_id: text(f[4]!),
+    strategy_id: text(f[5]!),
+    threshold_pct: text(f[6]!),
+    link_type: text(f[7]!),
+    weight: text(f[8]!),
+    display_order: integer(f[9]!),
+    is_primary: flag(f[10]!),
+    created_by: text(f[11]!),
+    created_at: text(f[12]!),
+    updated_by: text(f[13]!),
+    updated_at: text(f[14]!),
+    source_entity: text(f[15]!),
+    source_id: text(f[16]!),
+    legacy_extra: text(f[17]!),
+  } as KpiLinkRow;
 }

@@ -65,6 +65,8 @@ export interface FlatLinkRecord {
   fields: string;
   link: MigratedLink;
   personFallback: boolean;
+  /** The link's KPI was found among the KPIs read (as LinkMapping says). */
+  kpiKnown: boolean;
 }
 
 type LinkAttribute = keyof z.output<typeof goalKpiLinkSchema.schema> & string;
@@ -123,6 +125,7 @@ export function flatGoalKpiLink(item: FlatItem, lookups: PersonResolution): Flat
     fields: `${id}\t${tenantId}\t${kpiId}\t${personId}\t${compiled.fields}`,
     link: { id, tenantId, kpiId, isPrimary: isPrimary === 't', sourceId: compiled.sourceId },
     personFallback: person === undefined,
+    kpiKnown: owner !== undefined,
   };
 }
 

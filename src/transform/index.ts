@@ -21,7 +21,7 @@ export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '.
 export { canonicalTenantOf } from './tenant.js';
 export { flatGoalKpiLink, goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord, type LinkMapping } from './goal-kpi-link.js';
 export { LinkIndex, migratedLinkOf, type IndexedLink, type MigratedLink } from './link-index.js';
-export { dataRowsOf, fastDataRecord, fastLinkRecord } from './fast-data.js';
+export { dataRowsOf, fastDataRecord, fastLinkRecord, linkRowOf } from './fast-data.js';
 export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
 export { flatKpiMilestone, kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';
 export { flatKpiActual, kpiActualSchema, mapKpiActual, typedKpiActual } from './kpi-actual.js';

@@ -87,8 +87,8 @@ export async function expectLinks(
   return readLinkIndex(source, lookups, {
     tenant: scope.tenant,
     refusedSourceIds: scope.refusedLinks,
-    onLink(item, mapping: LinkMapping | 'skipped') {
-      const expectation = expectationOf('GoalKpiLink', sourceIdOf(item), mapping, pass);
+    onLink(sourceId, mapping: LinkMapping | 'skipped') {
+      const expectation = expectationOf('GoalKpiLink', sourceId, mapping, pass);
       if (mapping !== 'skipped' && mapping.ok) {
         expectation.personFallback = mapping.personFallback;
         expectation.kpiKnown = mapping.kpiKnown;

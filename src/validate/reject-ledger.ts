@@ -83,6 +83,12 @@ export class RejectLedger {
     return this.reasons.get(keyOf(entity, sourceId)) ?? [];
   }
 
+  /** The rejects of these entities' records, as LedgerPass takes them (for a pass in another thread). */
+  recordsOf(entities: readonly MigratedEntity[]): [string, RejectReason[]][] {
+    const prefixes = entities.map((entity) => `${entity}\u0000`);
+    return [...this.reasons].filter(([key]) => prefixes.some((prefix) => key.startsWith(prefix))).map(([key, list]) => [key, [...list]]);
+  }
+
   /** A fresh pass over the source: each record takes the reject that accounts for it. */
   startPass(): LedgerPass {
     return new LedgerPass(this.runId, new Map([...this.reasons].map(([key, list]) => [key, [...list]])));
@@ -94,6 +100,8 @@ export interface AccountingOutcome {
   /** Set when the record and the run's rejects disagree. */
   difference?: Difference;
 }
+
+const MIGRATED: AccountingOutcome = Object.freeze({ accounted: 'migrated' });
 
 export class LedgerPass {
   constructor(
@@ -112,6 +120,8 @@ export class LedgerPass {
   ): AccountingOutcome {
     const key = keyOf(entity, sourceId);
     const reasons = this.remaining.get(key);
+    // Nearly every record: migrated, and the run rejected it for nothing.
+    if (reasons === undefined && !('reason' in mapping)) return MIGRATED;
     const takeReason = (wanted: (reason: RejectReason) => boolean): RejectReason | undefined => {
       if (reasons === undefined) return undefined;
       const at = reasons.findIndex(wanted);

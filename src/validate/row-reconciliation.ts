@@ -34,6 +34,7 @@ export interface DrillPlan {
 export class RowReconciliation {
   readonly expected = new BucketDigests();
   #found: Map<string, BucketFigures> | undefined;
+  #reading: Promise<Map<string, BucketFigures>> | undefined;
   #differing: string[] = [];
   #drilled = new Set<string>();
   /** Filled by a second pass over the source, for the drilled buckets only. */
@@ -57,9 +58,20 @@ export class RowReconciliation {
     this.expected.add(values[this.#idAt] ?? '', values);
   }
 
-  /** Reads the target's bucket figures and decides which differing buckets to read row by row. */
+  /**
+   * Starts reading the target's bucket figures, for compareBuckets (with the same scope): the
+   * database works while the expected rows are still being added.
+   */
+  readTargetFigures(sql: SqlSession, scope: TargetScope): void {
+    const reading = targetBucketDigests(sql, this.table, this.columns, scope);
+    // Its failure is thrown by compareBuckets, not reported unhandled meanwhile.
+    reading.catch(() => undefined);
+    this.#reading = reading;
+  }
+
+  /** Reads the target's bucket figures (unless begun) and decides which differing buckets to read row by row. */
   async compareBuckets(sql: SqlSession, scope: TargetScope): Promise<DrillPlan | undefined> {
-    this.#found = await targetBucketDigests(sql, this.table, this.columns, scope);
+    this.#found = await (this.#reading ?? targetBucketDigests(sql, this.table, this.columns, scope));
     this.#differing = differingBuckets(this.expected.buckets, this.#found);
     if (this.#differing.length === 0) return undefined;
     let rows = 0;

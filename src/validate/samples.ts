@@ -23,6 +23,8 @@ type Candidate = SampledRecord & { priority: number };
 export class SampleChooser {
   #candidates: Candidate[] = [];
   readonly #keys = new Set<string>();
+  /** Once `size` records are kept, the priority of the last: a record above it can never be chosen. */
+  #bound = Infinity;
 
   constructor(
     readonly size: number,
@@ -31,7 +33,10 @@ export class SampleChooser {
 
   offer(entity: MigratedEntity, sourceId: string): void {
     if (this.size <= 0) return;
-    this.#candidates.push({ entity, sourceId, priority: seededHash(`${entity}\u0000${sourceId}`, this.seed) });
+    const priority = seededHash(entity, sourceId, this.seed);
+    // Most records end here: `size` others, each a different record, sort before it.
+    if (priority > this.#bound) return;
+    this.#candidates.push({ entity, sourceId, priority });
     if (this.#candidates.length >= 2 * this.size + 64) this.#trim();
   }
 
@@ -52,15 +57,24 @@ export class SampleChooser {
       if (kept.length === this.size) break;
     }
     this.#candidates = kept;
+    if (kept.length === this.size && this.size > 0) this.#bound = kept[kept.length - 1]!.priority;
   }
 }
 
-/** cyrb53: a fast 53-bit string hash; good enough to spread a sample, not for security. */
-function seededHash(text: string, seed: number): number {
+/** cyrb53 of `${entity}\u0000${sourceId}`: a fast 53-bit string hash; good enough to spread a sample, not for security. */
+function seededHash(entity: string, sourceId: string, seed: number): number {
   let h1 = 0xdeadbeef ^ seed;
   let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
+  // The two texts and the separator between them, without the concatenated string.
+  for (let i = 0; i < entity.length; i++) {
+    const code = entity.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1, 2654435761);
+  h2 = Math.imul(h2, 1597334677);
+  for (let i = 0; i < sourceId.length; i++) {
+    const code = sourceId.charCodeAt(i);
     h1 = Math.imul(h1 ^ code, 2654435761);
     h2 = Math.imul(h2 ^ code, 1597334677);
   }

@@ -12,6 +12,7 @@ import { openConfiguredSource } from '../reading/open-source.js';
 import type { Report, ValidationReport } from './report.js';
 import { loadReport, readReportFile, storeReport, writeReportFile } from './store.js';
 import { DEFAULT_DIFFERENCE_LIMIT, validateMigration } from './validate.js';
+import { factWorkerAvailable } from './fact-pass.js';
 
 const codeVersion: string = (JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -81,6 +82,7 @@ export async function validateWithSession(config: ResolvedConfig, sql: SqlClient
       sourceDescription: describeSource(config.source),
       targetDescription: redactUrl(config.target.databaseUrl),
       progress: options.progress,
+      ...(factWorkerAvailable(config) ? { factWorker: { config } } : {}),
     });
   } finally {
     await source.close();

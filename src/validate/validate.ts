@@ -8,6 +8,7 @@ import {
   DATA_ENTITIES,
   LEGACY_ENTITIES,
   MIGRATED_ENTITIES,
+  type DataEntity,
   type LegacyEntity,
   type MigratedEntity,
   type RejectReason,
@@ -24,13 +25,15 @@ import {
   type EntityReport,
   type ValidationReport,
 } from './report.js';
-import { RowReconciliation } from './row-reconciliation.js';
 import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples, SampleChooser } from './samples.js';
+import { checkSamples } from './samples.js';
+import { PassTotals } from './pass-totals.js';
+import { startFactWorker } from './fact-pass.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
-import { CONTRACT_COLUMNS, KEY_COLUMNS, type TargetTableName } from './target-columns.js';
+import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
 
 export interface ValidationRequest {
   source: LegacySource;
@@ -56,9 +59,17 @@ export interface ValidationRequest {
   sourceDescription?: string;
   targetDescription?: string;
   progress?: (message: string) => void;
+  /**
+   * The configuration `source` was opened from, when a worker thread may open it again
+   * (factWorkerAvailable): some fact tables are then mapped there, beside this thread.
+   */
+  factWorker?: { config: ResolvedConfig };
 }
 
 export const DEFAULT_DIFFERENCE_LIMIT = 50;
+
+/** The fact tables a fact worker maps while this thread maps the links and the others (about half the work each). */
+const FACTS_IN_WORKER: readonly DataEntity[] = ['KpiActual', 'KpiReading'];
 
 class PhaseClock {
   readonly phases: { name: string; seconds: number; items?: number }[] = [];
@@ -69,6 +80,12 @@ class PhaseClock {
     const count = items?.(result);
     this.phases.push({ name, seconds: round(seconds), ...(count === undefined ? {} : { items: count }) });
     return result;
+  }
+
+  /** A phase timed elsewhere (in another thread), placed before the phase named `before` (or last). */
+  insert(phase: { name: string; seconds: number; items: number }, before: string): void {
+    const at = this.phases.findIndex((p) => p.name === before);
+    this.phases.splice(at === -1 ? this.phases.length : at, 0, { ...phase, seconds: round(phase.seconds) });
   }
 }
 
@@ -115,64 +132,81 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
   const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
-  const reconciliations: Record<TargetTableName, RowReconciliation> = {
-    kpi_links: new RowReconciliation('kpi_links', columns.kpi_links),
-    kpi_data: new RowReconciliation('kpi_data', columns.kpi_data),
-  };
-  const tallies = Object.fromEntries(
-    MIGRATED_ENTITIES.map((entity) => [entity, { streamed: 0, skipped: 0, migrated: 0, rejected: 0, refused: 0, expectedRows: 0, differences: new DifferenceList(limit), seconds: 0 }]),
-  ) as Record<MigratedEntity, EntityTally>;
-  const sampler = new SampleChooser(request.sample, request.seed);
+  const totals = new PassTotals(columns, limit, { size: request.sample, seed: request.seed });
+  const { tallies, reconciliations } = totals;
   const unknownKpiLinks = new DifferenceList(limit);
   const fallbackLinks = new DifferenceList(limit);
 
   const visit = (expectation: RecordExpectation): void => {
-    const tally = tallies[expectation.entity];
-    tally.streamed += 1;
-    if (expectation.outcome === 'skipped') {
-      tally.skipped += 1;
-      return;
-    }
-    if (expectation.sourceId !== null) sampler.offer(expectation.entity, expectation.sourceId);
-    if (expectation.difference !== undefined) tally.differences.add(expectation.difference);
-    if (expectation.outcome !== 'migrated') {
-      tally[expectation.outcome] += 1;
-      return;
-    }
-    tally.migrated += 1;
-    tally.expectedRows += expectation.rows.length;
-    const reconciliation = reconciliations[tableOf(expectation.entity)];
-    for (const row of expectation.rows) reconciliation.add(row);
-    if (expectation.entity === 'GoalKpiLink') for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
+    if (!totals.add(expectation) || expectation.entity !== 'GoalKpiLink') return;
+    for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
     const link = expectation.rows[0]?.id;
     const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
     if (expectation.kpiKnown === false) unknownKpiLinks.add(reference(`link ${link} refers to a KPI the source’s kpis table does not hold`));
     if (expectation.personFallback === true) fallbackLinks.add(reference(`link ${link}: no person is linked to its user, person_id is the user GUID`));
   };
 
-  say('reading the KPIs and people');
-  const { lookups, outcomes } = await clock.time('lookups', () => readLinkLookups(source), (read) => read.outcomes.reduce((sum, o) => sum + o.read, 0));
-  const pass = ledger.startPass();
-  say('mapping the links again');
-  const links = await timedEntity(clock, tallies, 'GoalKpiLink', () =>
-    expectLinks(source, lookups, pass, { tenant, refusedLinks: ledger.refusedSourceIds('GoalKpiLink') }, visit),
-  );
-  for (const entity of DATA_ENTITIES) {
-    say(`mapping ${entity} again`);
-    await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
-  }
-  for (const entity of MIGRATED_ENTITIES) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
-  const keptLinks = [...keptCandidates].sort();
-  noteKeptLinks(keptLinks, limit, warnings);
-  const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
+  const refusedLinks = ledger.refusedSourceIds('GoalKpiLink');
+  // The fact worker reads its own lookups and link index (the same, from the same tables) while this thread reads them.
+  const workerFacts = request.factWorker === undefined ? [] : FACTS_IN_WORKER;
+  const factWorker =
+    request.factWorker === undefined
+      ? undefined
+      : startFactWorker({
+          config: request.factWorker.config,
+          setup: {
+            entities: [...workerFacts],
+            ...(tenant === undefined ? {} : { tenant }),
+            refusedLinks,
+            ...(run === undefined ? {} : { runId: run.id }),
+            rejects: ledger.recordsOf(workerFacts),
+            full: request.full ?? false,
+            limit,
+            sample: { size: request.sample, seed: request.seed },
+          },
+        });
+  const passOverSource = async () => {
+    say('reading the KPIs and people');
+    const { lookups, outcomes } = await clock.time('lookups', () => readLinkLookups(source), (read) => read.outcomes.reduce((sum, o) => sum + o.read, 0));
+    const pass = ledger.startPass();
+    say('mapping the links again');
+    const links = await timedEntity(clock, tallies, 'GoalKpiLink', () => expectLinks(source, lookups, pass, { tenant, refusedLinks }, visit));
+    // Every link has been seen: the kept links, and so what the target side is, are known.
+    const keptLinks = [...keptCandidates].sort();
+    noteKeptLinks(keptLinks, limit, warnings);
+    const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
+    // The database counts and digests the target while the facts stream through the transform here.
+    const targetCountsRead = started(countTarget(sql, scope));
+    for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
+    if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
+    const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
+    for (const entity of DATA_ENTITIES) {
+      if (!here.includes(entity)) continue;
+      say(`mapping ${entity} again`);
+      await timedEntity(clock, tallies, entity, () => expectData(source, entity, links, pass, tenant, visit));
+    }
+    for (const entity of here) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
 
-  say('recounting the source');
-  const recount = await clock.time('recount', async () => {
-    const counts = {} as Record<LegacyEntity, number>;
-    for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
-    return counts;
-  });
-  const targetCounts = await clock.time('target counts', () => countTarget(sql, scope));
+    say('recounting the source');
+    const recount = await clock.time('recount', async () => {
+      const counts = {} as Record<LegacyEntity, number>;
+      for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
+      return counts;
+    });
+    if (factWorker !== undefined) {
+      totals.merge(await factWorker.totals);
+      for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
+    }
+    return { lookups, outcomes, links, scope, targetCountsRead, recount };
+  };
+  let passed: Awaited<ReturnType<typeof passOverSource>>;
+  try {
+    passed = await passOverSource();
+  } finally {
+    await factWorker?.stop();
+  }
+  const { lookups, outcomes, links, scope, targetCountsRead, recount } = passed;
+  const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
   for (const entity of MIGRATED_ENTITIES) checks.push(accountingCheck(entity, recount[entity], tallies[entity], targetCounts[entity], ledger, runName, ledgerCounts));
@@ -210,7 +244,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   say(`re-reading ${request.sample} sampled records by key`);
   checks.push(
     await clock.time('samples', async () =>
-      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, sampler.chosen()),
+      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen()),
     ),
   );
   checks.push(await clock.time('orphans', () => orphansCheck(sql, tenantScope, limit)));
@@ -254,6 +288,12 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     };
   });
   return finish(base, entities);
+}
+
+/** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 async function timedEntity<T>(clock: PhaseClock, tallies: Record<MigratedEntity, EntityTally>, entity: MigratedEntity, work: () => Promise<T>): Promise<T> {

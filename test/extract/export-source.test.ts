@@ -125,6 +125,43 @@ describe('export source: layouts', () => {
   });
 });
 
+describe('export source: items by key', () => {
+  it('finds by key what reading the table finds, whatever form a line is in (lines not wanted are passed over unparsed)', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const id = (n: number) => `dddddddd-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const lines = [
+      `{"Item":{"Id":{"S":"${id(1)}"},"Value":{"N":"1"}}}`,
+      `{"Item": {"Id": {"S": "${id(2)}"}}}`,
+      `{"Item":{"Id":{"S":"\\u0064ddddddd-0000-4000-8000-000000000003"}}}`,
+      `{"Item":{"Id":{"S":"${id(4)}"},"Id":{"S":"${id(5)}"}}}`,
+      `{"Item":{"Id":{"S":"${id(6)}"},"Id":{"N":"6"}}}`,
+      `{"Item":{"Id":{"N":"7"},"Id":{"S":"${id(7)}"}}}`,
+      `{"Item":{"Id":{"S":"${id(8)}","N":"8"}}}`,
+      `{"Item":{"Id":{"S":"${id(9)}"},"Blob":{"B":"not base64!"}}}`,
+      `{"Item":{"Id":{"S":"${id(10)}"},"Broken":}}`,
+      `{"Item":{"Id":{"BOOL":true}}}`,
+      `{"Item":{"Value":{"S":"${id(11)}"}}}`,
+      `{"Item":{"Id":{"M":{"S":{"S":"${id(12)}"}}}}}`,
+      `{"Item":{"Id":{"S":"${id(13)}"}}}`,
+      `{"Item":{"Id":{"S":"${id(13)}"},"Second":{"BOOL":true}}}`,
+      `{"Item":{"Id":{"S":"${id(14)}}}}`,
+      `{"Item":{"Id":{"S":"${id(15)}"},"Note":{"S":"a \\"quoted\\" word"}}}`,
+      `{"Item" : { "Id" : { "N" : "1", "S" : "${id(16)}" } } }`,
+    ];
+    await writeFile(join(dir, `${table}.jsonl`), `${lines.join('\n')}\n`);
+    const source = createExportSource({ dir, tableNames, pageSize: 4 });
+    const all = (await readPages(source, ENTITY)).items;
+    const wanted = [...Array.from({ length: 17 }, (_, n) => id(n)), 'no-such-id'];
+    const firstOf = (key: string) => all.find((item) => item.Id === key);
+    const expected = wanted.flatMap((key) => (firstOf(key) === undefined ? [] : [firstOf(key)!]));
+    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16)]);
+    const found = await source.getItems(ENTITY, wanted);
+    expect(found).toEqual(expected);
+    expect(found.map((item) => unreadableProblemOf(item)?.attribute)).toEqual(expected.map((item) => unreadableProblemOf(item)?.attribute));
+    expect(found.find((item) => item.Id === id(13))).toEqual({ Id: id(13) });
+  });
+});
+
 describe('export source: resume', () => {
   const items = buildItems(900, { salt: 2 });
 

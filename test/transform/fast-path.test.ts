@@ -19,6 +19,7 @@ import { DATA_ENTITIES, defaultTableNames, type DataEntity } from '../../src/mod
 import { seed } from '../../src/seed/index.js';
 import {
   dataRowsOf,
+  linkRowOf,
   fannedRowIds,
   LinkIndex,
   LinkLookups,
@@ -325,6 +326,32 @@ describe('the fast path of each migrated entity', () => {
       { numRuns: 1500 },
     );
     expect(scanned).toBeGreaterThan(50);
+  });
+
+  test('GoalKpiLink: the row read back from the fast path\'s COPY fields is the full path\'s row, with the same person fallback and known KPI (what validation reconciles)', () => {
+    let compared = 0;
+    const lookups = linkLookups();
+    const seen = new Set<string>();
+    // Some links of a KPI the lookups do not hold: the person then comes from CreatedBy, found or not.
+    const anyKpiLink = fc.tuple(generatedLink, fc.option(fc.uuid(), { freq: 3 })).map(([typed, kpi]) => (kpi === null ? typed : { ...typed, KpiId: S(kpi) }));
+    fc.assert(
+      fc.property(anyKpiLink, (typed) => {
+        const record = typedGoalKpiLink(typed, lookups);
+        if (record === undefined) return;
+        const mapped = mapGoalKpiLink(fromAttributeMap(typed as Record<string, object>), lookups);
+        if (!mapped.ok) throw new Error('the fast path vouched for a link the full path rejects');
+        compared += 1;
+        seen.add(`${record.kpiKnown} ${record.personFallback}`);
+        expect({ rows: [linkRowOf(record)], personFallback: record.personFallback, kpiKnown: record.kpiKnown }).toEqual({
+          rows: mapped.rows,
+          personFallback: mapped.personFallback,
+          kpiKnown: mapped.kpiKnown,
+        });
+      }),
+      { numRuns: 1500 },
+    );
+    expect(compared).toBeGreaterThan(50);
+    expect([...seen].sort()).toEqual(['false false', 'false true', 'true false']);
   });
 
   test('legacy_extra straight from typed JSON is what legacyExtraText writes of the legacy value (or no value at all)', () => {

@@ -27,6 +27,18 @@ describe('the sample of a validation', () => {
     );
   });
 
+  it('is the first records of the whole ordering, however many were passed over on the way', () => {
+    const many = fc.array(fc.record({ entity: fc.constantFrom<MigratedEntity>('KpiActual', 'KpiReading'), sourceId: fc.integer({ min: 0, max: 2000 }).map((n) => `id-${n}`) }), { maxLength: 3000 });
+    fc.assert(
+      fc.property(many, fc.integer({ min: 1, max: 40 }), fc.integer(), (offered, size, seed) => {
+        // Sized for everything, the chooser trims only once, at the end: the whole ordering.
+        const whole = choose(offered.length + 1, seed, offered);
+        expect(choose(size, seed, offered)).toEqual(whole.slice(0, size));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('takes a record read twice once, and another seed draws another sample', () => {
     const offered = Array.from({ length: 500 }, (_, i) => ({ entity: 'KpiActual' as const, sourceId: `id-${i}` }));
     expect(choose(10, 1, [...offered, ...offered])).toEqual(choose(10, 1, offered));

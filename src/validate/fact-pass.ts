@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { isPostgresServerUrl } from '../db/open.js';
+import { MigrateError, type ErrorCode } from '../errors.js';
+import type { DataEntity } from '../model/entities.js';
+import type { RejectReason } from '../model/reject.js';
+import type { LegacySource } from '../model/source.js';
+import { readLinkIndex } from '../reading/lookups.js';
+import { LinkLookups } from '../transform/index.js';
+import { expectData } from './expectations.js';
+import { PassTotals, type PassTotalsWire } from './pass-totals.js';
+import { LedgerPass } from './reject-ledger.js';
+import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
+
+/** What a pass over some fact tables needs besides its source, all of it data that crosses threads. */
+export interface FactPassSetup {
+  entities: DataEntity[];
+  /** Canonical tenant GUID of a `--tenant` run. */
+  tenant?: string;
+  /** Links the database refused: the link index leaves them out, as the validation's own does. */
+  refusedLinks: string[];
+  runId?: string;
+  /** The run's rejects of these entities' records (RejectLedger.recordsOf). */
+  rejects: [string, RejectReason[]][];
+  full: boolean;
+  limit: number;
+  sample: { size: number; seed: number };
+}
+
+/**
+ * Some fact tables mapped again, as validateMigration maps them, from a source of their own: the
+ * link index read afresh (the same, from the same table), each record accounted
+ * against the run's rejects, and what that adds up returned to be merged. Each entity's tally
+ * ends with the rejects none of its records took.
+ */
+export async function mapFacts(source: LegacySource, setup: FactPassSetup): Promise<PassTotalsWire> {
+  // Whether a link is migrated, and what the index keeps of it, does not depend on the KPIs and
+  // people (they give its person_id only): the index is built without reading them.
+  const links = await readLinkIndex(source, new LinkLookups(), { ...(setup.tenant === undefined ? {} : { tenant: setup.tenant }), refusedSourceIds: setup.refusedLinks });
+  const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample);
+  const pass = new LedgerPass(setup.runId, new Map(setup.rejects));
+  for (const entity of setup.entities) {
+    const started = performance.now();
+    await expectData(source, entity, links, pass, setup.tenant, (expectation) => void totals.add(expectation));
+    totals.tallies[entity].seconds = (performance.now() - started) / 1000;
+  }
+  for (const entity of setup.entities) for (const difference of pass.leftovers(entity)) totals.tallies[entity].differences.add(difference);
+  return totals.toWire(setup.entities);
+}
+
+const WORKER_FILE = new URL('./fact-worker.js', import.meta.url);
+
+/** The worker's start: its configuration, opened again there, and the pass. */
+export interface FactWorkerData {
+  config: ResolvedConfig;
+  setup: FactPassSetup;
+}
+
+export type FactWorkerMessage = { type: 'done'; totals: PassTotalsWire } | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
+
+/**
+ * Whether a worker thread can map facts for a validation of this configuration: the worker is
+ * compiled JavaScript (run from TypeScript sources, as the tests are, there is none), and it opens
+ * the source again, which must not be an embedded PGlite that this process may hold open.
+ */
+export function factWorkerAvailable(config: ResolvedConfig): boolean {
+  if (!WORKER_FILE.pathname.endsWith('.js') || !existsSync(fileURLToPath(WORKER_FILE))) return false;
+  const source = config.source;
+  if (source === undefined) return false;
+  return source.kind !== 'kv' || (source.url !== undefined && isPostgresServerUrl(source.url));
+}
+
+/** A fact pass running in a worker thread: its totals once done; `stop` ends it early (and waits for it). */
+export interface FactWorker {
+  readonly totals: Promise<PassTotalsWire>;
+  stop(): Promise<void>;
+}
+
+export function startFactWorker(data: FactWorkerData): FactWorker {
+  const worker = new Worker(WORKER_FILE, { workerData: data });
+  let settled = false;
+  const totals = new Promise<PassTotalsWire>((resolve, reject) => {
+    const fail = (error: MigrateError): void => {
+      settled = true;
+      reject(error);
+    };
+    worker.on('message', (message: FactWorkerMessage) => {
+      settled = true;
+      if (message.type === 'done') resolve(message.totals);
+      else fail(new MigrateError(message.code, message.message, { details: message.details }));
+    });
+    worker.on('error', (error) => fail(new MigrateError('INTERNAL', `the validation's fact worker failed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => {
+      if (!settled) fail(new MigrateError('INTERNAL', `the validation's fact worker exited (code ${code}) before it was done`));
+    });
+  });
+  // Awaited by the validation when it needs the totals; a failure before then is thrown there.
+  totals.catch(() => undefined);
+  return {
+    totals,
+    async stop() {
+      settled = true;
+      await worker.terminate();
+    },
+  };
+}

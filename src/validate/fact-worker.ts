@@ -1,0 +1,32 @@
+// Entry of a validation's fact worker thread (see fact-pass.ts): it opens the configured source
+// again, maps its fact tables as the validation does, and sends back what that added up.
+import { parentPort, workerData } from 'node:worker_threads';
+import { coerceError } from '../errors.js';
+import { openConfiguredSource } from '../reading/open-source.js';
+import { mapFacts, type FactWorkerData, type FactWorkerMessage } from './fact-pass.js';
+
+const port = parentPort;
+if (port === null) throw new Error('fact-worker.js runs as a worker thread');
+const { config, setup } = workerData as FactWorkerData;
+
+async function main(): Promise<FactWorkerMessage> {
+  try {
+    const source = await openConfiguredSource(config);
+    try {
+      return { type: 'done', totals: await mapFacts(source, setup) };
+    } finally {
+      await source.close();
+    }
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    let details: Record<string, unknown>;
+    try {
+      details = structuredClone(error.details);
+    } catch {
+      details = { note: 'details not transferable from the fact worker' };
+    }
+    return { type: 'error', code: error.code, message: error.message, details };
+  }
+}
+
+port.postMessage(await main());

@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BucketDigests, digestText, type BucketFigures } from '../../src/validate/row-digest.js';
+
+/** The figures as row-digest.ts defines them, the plain way: per row a bigint of the first 15 hex digits of MD5. */
+function referenceFigures(rows: readonly { id: string; values: (string | null)[] }[]): Map<string, BucketFigures> {
+  const figures = new Map<string, BucketFigures>();
+  for (const { id, values } of rows) {
+    const bucket = id.slice(0, 3).toLowerCase();
+    const hash = BigInt(`0x${createHash('md5').update(digestText(values), 'utf8').digest('hex').slice(0, 15)}`);
+    const figure = figures.get(bucket) ?? { count: 0, sum: 0n };
+    figures.set(bucket, { count: figure.count + 1, sum: figure.sum + hash });
+  }
+  return figures;
+}
+
+function sorted(figures: ReadonlyMap<string, BucketFigures>): [string, number, string][] {
+  return [...figures].sort(([a], [b]) => (a < b ? -1 : 1)).map(([bucket, { count, sum }]) => [bucket, count, sum.toString()]);
+}
+
+const id = fc.oneof(
+  { weight: 8, arbitrary: fc.uuid() },
+  { weight: 2, arbitrary: fc.uuid().map((uuid) => uuid.toUpperCase()) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'a', 'ab', 'ABC', 'abc', 'x12', '{abc}', '\u0013\u0013\u0013', 'G12', '😀😀', 'Fff-1') },
+  { weight: 1, arbitrary: fc.string({ maxLength: 6 }) },
+);
+const value = fc.option(fc.string({ unit: fc.constantFrom('a', '1', ':', '~', 'é', '😀', '\uD800', '\uDC00'), maxLength: 8 }));
+
+describe('bucket figures of expected rows', () => {
+  it('are each bucket’s row count and sum of 60-bit MD5 slices, whatever the ids', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ id, values: fc.array(value, { minLength: 1, maxLength: 4 }) }), { maxLength: 300 }), (rows) => {
+        const digests = new BucketDigests();
+        for (const row of rows) digests.add(row.id, row.values);
+        expect(digests.rows).toBe(rows.length);
+        expect(sorted(digests.buckets)).toEqual(sorted(referenceFigures(rows)));
+      }),
+    );
+  });
+
+  it('stay exact in a bucket of more rows than a number sum holds exactly', () => {
+    const digests = new BucketDigests();
+    const rows: { id: string; values: string[] }[] = [];
+    for (let n = 0; n < (1 << 20) + 3; n++) rows.push({ id: n % 2 === 0 ? 'abc' : 'ABC', values: [`row ${n}`] });
+    for (const row of rows) digests.add(row.id, row.values);
+    expect(sorted(digests.buckets)).toEqual(sorted(referenceFigures(rows)));
+  });
+});
