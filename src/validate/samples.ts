@@ -110,12 +110,16 @@ export async function checkSamples(context: SampleContext, sampled: readonly Sam
   let rowsCompared = 0;
   let rejectsConfirmed = 0;
   const perEntity: Record<string, number> = {};
-  for (const [entity, ids] of byEntity) {
+  // Every entity's records are read again at once (a read of a whole export file each), while the
+  // target's rows are read one entity after another: two scans of a table at once would move where
+  // PostgreSQL starts the next one (synchronized scans), and with it the row a `limit 1` finds.
+  const reads = [...byEntity].map(([entity, ids]) => started(context.source.getItems(entity, ids)));
+  for (const [at, [entity, ids]] of [...byEntity].entries()) {
     perEntity[entity] = ids.length;
     const table = tableOf(entity);
     const columns = CONTRACT_COLUMNS[table];
-    const items = new Map((await context.source.getItems(entity, ids)).map((item) => [item.Id as string, item]));
     const targetRows = await targetRowsOf(context.sql, context.scope, table, entity, ids);
+    const items = new Map((await reads[at]!).map((item) => [item.Id as string, item]));
     for (const sourceId of ids) {
       const named = `${entity} ${sourceId}`;
       const found = targetRows.get(sourceId) ?? new Map<string, (string | null)[]>();
@@ -214,6 +218,12 @@ async function targetRowsOf(
     bySource.set(sourceId, byId);
   }
   return bySource;
+}
+
+/** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function textArray(values: readonly string[]): string {

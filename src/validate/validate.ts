@@ -175,9 +175,12 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const keptLinks = [...keptCandidates].sort();
     noteKeptLinks(keptLinks, limit, warnings);
     const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
-    // The database counts and digests the target while the facts stream through the transform here.
+    // The database counts and digests the target while the facts stream through the transform here,
+    // one scan after another: two scans of a table at once would move where PostgreSQL starts the
+    // next one (synchronized scans), and with it the row the index-use check's `limit 1` finds.
     const targetCountsRead = started(countTarget(sql, scope));
-    for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
+    let previousRead: Promise<unknown> = targetCountsRead.catch(() => undefined);
+    for (const table of ['kpi_links', 'kpi_data'] as const) previousRead = reconciliations[table].readTargetFigures(sql, scope, previousRead);
     if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
     const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     for (const entity of DATA_ENTITIES) {
