@@ -39,10 +39,19 @@ function printValue(value: JsonValue): string {
     byKey.delete(key);
     byKey.set(key, member);
   }
-  const keys = [...byKey.keys()].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
-  keys.sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes));
-  return `{${keys.map(({ key }) => `${escapeJson(key)}: ${printValue(byKey.get(key)!)}`).join(', ')}}`;
+  let keys: string[];
+  if ([...byKey.keys()].every((key) => !NOT_ASCII.test(key))) {
+    // ASCII keys: UTF-8 length is length, and byte order is code unit order.
+    keys = [...byKey.keys()].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+  } else {
+    const withBytes = [...byKey.keys()].map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
+    withBytes.sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes));
+    keys = withBytes.map(({ key }) => key);
+  }
+  return `{${keys.map((key) => `${escapeJson(key)}: ${printValue(byKey.get(key)!)}`).join(', ')}}`;
 }
+
+const NOT_ASCII = /[^\u0000-\u007f]/;
 
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
 const ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
@@ -61,11 +70,13 @@ function escapeJson(text: string): string {
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const CONTROL = /[\u0000-\u001f]/;
 const WHITESPACE = /[ \t\n\r]*/y;
 
 /** A strict JSON reader that keeps numbers as their text (never a JS float). */
 class JsonReader {
   #at = 0;
+  #backslash = -2;
   constructor(readonly text: string) {}
 
   end(): void {
@@ -151,20 +162,34 @@ class JsonReader {
     }
   }
 
+  /** Where the next backslash at or after `from` is (-1: none); reads go forward only, so it is looked for once per backslash. */
+  #backslashFrom(from: number): number {
+    if (this.#backslash !== -1 && this.#backslash < from) this.#backslash = this.text.indexOf('\\', from);
+    return this.#backslash;
+  }
+
   #string(): string {
+    const { text } = this;
     const start = this.#at;
-    let end = start + 1;
     // JSON.parse decodes a string literal exactly as the JSON grammar says; find its end first.
+    let end = start + 1;
+    let escaped = false;
     for (;;) {
-      const char = this.text[end];
-      if (char === undefined) throw new JsonSyntaxError(`unterminated string at ${start}`);
-      if (char === '\\') end += 2;
-      else if (char === '"') break;
-      else end += 1;
+      const quote = text.indexOf('"', end);
+      if (quote === -1) throw new JsonSyntaxError(`unterminated string at ${start}`);
+      const backslash = this.#backslashFrom(end);
+      if (backslash === -1 || backslash > quote) {
+        end = quote;
+        break;
+      }
+      escaped = true;
+      end = backslash + 2;
     }
     this.#at = end + 1;
+    // Nearly every string has no escape: as it stands it is its value, unless it holds a control character JSON forbids.
+    if (!escaped && !CONTROL.test(text.slice(start + 1, end))) return text.slice(start + 1, end);
     try {
-      return JSON.parse(this.text.slice(start, end + 1)) as string;
+      return JSON.parse(text.slice(start, end + 1)) as string;
     } catch (error) {
       throw new JsonSyntaxError(`bad string at ${start}: ${String(error)}`);
     }

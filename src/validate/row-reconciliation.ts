@@ -59,14 +59,14 @@ export class RowReconciliation {
   }
 
   /**
-   * Starts reading the target's bucket figures, for compareBuckets (with the same scope): the
-   * database works while the expected rows are still being added.
+   * Starts reading the target's bucket figures once `after` is done, for compareBuckets (with the
+   * same scope): the database works while the expected rows are still being added. Returns when
+   * the reading is done (it never fails: compareBuckets throws its failure).
    */
-  readTargetFigures(sql: SqlSession, scope: TargetScope): void {
-    const reading = targetBucketDigests(sql, this.table, this.columns, scope);
-    // Its failure is thrown by compareBuckets, not reported unhandled meanwhile.
-    reading.catch(() => undefined);
+  readTargetFigures(sql: SqlSession, scope: TargetScope, after: Promise<unknown> = Promise.resolve()): Promise<unknown> {
+    const reading = after.then(() => targetBucketDigests(sql, this.table, this.columns, scope));
     this.#reading = reading;
+    return reading.catch(() => undefined);
   }
 
   /** Reads the target's bucket figures (unless begun) and decides which differing buckets to read row by row. */

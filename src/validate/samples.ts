@@ -1,4 +1,5 @@
 import type { LegacySource } from '../model/source.js';
+import type { LegacyItem } from '../model/legacy-value.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { SqlSession } from '../db/sql-client.js';
 import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
@@ -103,19 +104,28 @@ const tableOf = (entity: MigratedEntity): TargetTableName => (entity === 'GoalKp
  * the kv table), mapped again, and compared column by column with its rows in the target; a
  * record that should be a reject must be one, with the same reason, and have no rows.
  */
-export async function checkSamples(context: SampleContext, sampled: readonly SampledRecord[]): Promise<CheckResult> {
+export async function checkSamples(
+  context: SampleContext,
+  sampled: readonly SampledRecord[],
+  /** Items some entities' records already read again by key (readByKey), for these records and maybe others. */
+  readBefore: ReadonlyMap<MigratedEntity, Promise<LegacyItem[]>> = new Map(),
+): Promise<CheckResult> {
   const list = new DifferenceList(context.limit);
   const byEntity = new Map<MigratedEntity, string[]>();
   for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
   let rowsCompared = 0;
   let rejectsConfirmed = 0;
   const perEntity: Record<string, number> = {};
-  for (const [entity, ids] of byEntity) {
+  // Every entity's records are read again at once (a read of a whole export file each), while the
+  // target's rows are read one entity after another: two scans of a table at once would move where
+  // PostgreSQL starts the next one (synchronized scans), and with it the row a `limit 1` finds.
+  const reads = [...byEntity].map(([entity, ids]) => readBefore.get(entity) ?? started(context.source.getItems(entity, ids)));
+  for (const [at, [entity, ids]] of [...byEntity].entries()) {
     perEntity[entity] = ids.length;
     const table = tableOf(entity);
     const columns = CONTRACT_COLUMNS[table];
-    const items = new Map((await context.source.getItems(entity, ids)).map((item) => [item.Id as string, item]));
     const targetRows = await targetRowsOf(context.sql, context.scope, table, entity, ids);
+    const items = new Map((await reads[at]!).map((item) => [item.Id as string, item]));
     for (const sourceId of ids) {
       const named = `${entity} ${sourceId}`;
       const found = targetRows.get(sourceId) ?? new Map<string, (string | null)[]>();
@@ -189,6 +199,17 @@ export async function checkSamples(context: SampleContext, sampled: readonly Sam
     : check('samples', 'failed', `${list.found} difference(s) among ${sampled.length} records re-read by key (seed ${context.seed})`, evidence, list);
 }
 
+/**
+ * Records read again by key ahead of checkSamples, per entity: a sample's candidates are known
+ * before the sample is (the sample's records of an entity are among them), and reading the same
+ * item by key for more ids gives the same item.
+ */
+export function readByKey(source: LegacySource, candidates: readonly SampledRecord[]): Map<MigratedEntity, Promise<LegacyItem[]>> {
+  const byEntity = new Map<MigratedEntity, string[]>();
+  for (const { entity, sourceId } of candidates) byEntity.set(entity, [...(byEntity.get(entity) ?? []), sourceId]);
+  return new Map([...byEntity].map(([entity, ids]) => [entity, started(source.getItems(entity, ids))]));
+}
+
 /** Every contract column (canonical text) of the target rows of these records, by source id then row id. */
 async function targetRowsOf(
   sql: SqlSession,
@@ -214,6 +235,12 @@ async function targetRowsOf(
     bySource.set(sourceId, byId);
   }
   return bySource;
+}
+
+/** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
+function started<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function textArray(values: readonly string[]): string {

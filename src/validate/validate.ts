@@ -28,7 +28,7 @@ import {
 import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples } from './samples.js';
+import { checkSamples, readByKey } from './samples.js';
 import { PassTotals } from './pass-totals.js';
 import { startFactWorker } from './fact-pass.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -147,7 +147,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   };
 
   const refusedLinks = ledger.refusedSourceIds('GoalKpiLink');
-  // The fact worker reads its own lookups and link index (the same, from the same tables) while this thread reads them.
+  // The fact worker reads its own link index (the same, from the same table) while this thread reads the lookups and the links.
   const workerFacts = request.factWorker === undefined ? [] : FACTS_IN_WORKER;
   const factWorker =
     request.factWorker === undefined
@@ -175,9 +175,12 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const keptLinks = [...keptCandidates].sort();
     noteKeptLinks(keptLinks, limit, warnings);
     const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
-    // The database counts and digests the target while the facts stream through the transform here.
+    // The database counts and digests the target while the facts stream through the transform here,
+    // one scan after another: two scans of a table at once would move where PostgreSQL starts the
+    // next one (synchronized scans), and with it the row the index-use check's `limit 1` finds.
     const targetCountsRead = started(countTarget(sql, scope));
-    for (const table of ['kpi_links', 'kpi_data'] as const) reconciliations[table].readTargetFigures(sql, scope);
+    let previousRead: Promise<unknown> = targetCountsRead.catch(() => undefined);
+    for (const table of ['kpi_links', 'kpi_data'] as const) previousRead = reconciliations[table].readTargetFigures(sql, scope, previousRead);
     if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
     const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     for (const entity of DATA_ENTITIES) {
@@ -193,11 +196,14 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
       for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
       return counts;
     });
+    // This thread's entities' sample candidates are read again by key while the worker finishes:
+    // the sample's records of those entities are among them.
+    const readBefore = factWorker === undefined ? new Map() : readByKey(source, totals.sampler.chosen());
     if (factWorker !== undefined) {
       totals.merge(await factWorker.totals);
       for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
     }
-    return { lookups, outcomes, links, scope, targetCountsRead, recount };
+    return { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore };
   };
   let passed: Awaited<ReturnType<typeof passOverSource>>;
   try {
@@ -205,7 +211,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   } finally {
     await factWorker?.stop();
   }
-  const { lookups, outcomes, links, scope, targetCountsRead, recount } = passed;
+  const { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore } = passed;
   const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
@@ -244,7 +250,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   say(`re-reading ${request.sample} sampled records by key`);
   checks.push(
     await clock.time('samples', async () =>
-      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen()),
+      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen(), readBefore),
     ),
   );
   checks.push(await clock.time('orphans', () => orphansCheck(sql, tenantScope, limit)));
