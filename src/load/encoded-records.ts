@@ -72,11 +72,6 @@ export class EncodedRecordsBuilder {
     return this.#records;
   }
 
-  /** Bytes of COPY text so far. */
-  get copyLength(): number {
-    return this.#copyAt;
-  }
-
   /** A record: its source id, its rows' ids, and its COPY text (one line per row). */
   add(sourceId: string, rowIds: readonly string[], copyText: string): void {
     this.beginRecord(sourceId);

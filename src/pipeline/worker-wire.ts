@@ -96,8 +96,10 @@ export function itemOfText({ text, isLine }: ItemText): LegacyItem {
 
 /** The batch as it crosses, and the buffers to transfer with it (they are no longer usable here). */
 export async function batchToWire(batch: MappedBatch, seq: number): Promise<{ wire: WireBatch; transfer: ArrayBuffer[] }> {
-  const { records, encodingRejects } = batch.prepared;
-  const encoded: EncodedRecordFields = batch.prepared.encoded ?? encodeRecords(records);
+  const { prepared } = batch;
+  // `records` only when the batch is not encoded yet: on an encoded batch it decodes every record again.
+  const encoded: EncodedRecordFields = prepared.encoded ?? encodeRecords(prepared.records);
+  const { encodingRejects } = prepared;
   const eagerItems: Record<number, ItemText> = {};
   for (const index of Object.keys(encoded.suspectTexts)) eagerItems[Number(index)] = await itemTextAt(batch, Number(index));
   const { sourceIds, sourceIdEnds, rowIds, rowIdEnds, recordRowEnds, copyBytes, copyEnds, suspectTexts } = encoded;
