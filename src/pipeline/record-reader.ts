@@ -121,12 +121,6 @@ const DATA_MAPPERS: Record<DataEntity, (item: LegacyItem, links: LinkIndex) => M
   KpiReading: mapKpiReading,
 };
 
-interface FastRecord {
-  prepared: PreparedRecord;
-  rows: number;
-  personFallback: boolean;
-}
-
 /** Reads and maps in this thread. */
 export function createRecordReader(options: RecordReaderOptions): RecordReader {
   const { source, wholeTables, tenant } = options;
@@ -213,8 +207,10 @@ export function createRecordReader(options: RecordReaderOptions): RecordReader {
       checkpoint(page);
       if (batch.rows + batch.mappingRejects.length >= options.batchRows) {
         const done = finished(batch);
+        // Read before the batch goes: a thread boundary takes its buffer with it.
+        const bytes = done.prepared.encoded!.copyBytes.length;
         yield done;
-        batch = emptyBatch(runColumns, done.prepared.encoded!.copyBytes.length);
+        batch = emptyBatch(runColumns, bytes);
       }
     }
     whenRead?.();
