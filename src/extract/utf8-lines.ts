@@ -27,14 +27,15 @@ export function utf8LineCheck(): Transform {
   let line = 1;
   let carry: Buffer[] = [];
 
-  const check = (bytes: Buffer): InvalidUtf8Error | undefined => {
+  /** The first line of `bytes` that is not UTF-8, with where it starts in `bytes`; undefined when all are. */
+  const check = (bytes: Buffer): { failure: InvalidUtf8Error; at: number } | undefined => {
     if (isUtf8(bytes)) {
       line += countNewlines(bytes);
       return undefined;
     }
     for (let start = 0; ; line += 1) {
       const end = bytes.indexOf(NEWLINE, start);
-      if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end)) || end === -1) return new InvalidUtf8Error(line);
+      if (!isUtf8(bytes.subarray(start, end === -1 ? bytes.length : end)) || end === -1) return { failure: new InvalidUtf8Error(line), at: start };
       start = end + 1;
     }
   };
@@ -49,14 +50,37 @@ export function utf8LineCheck(): Transform {
       }
       // The line that began in earlier chunks, completed by this one; then the whole lines after it.
       const first = chunk.indexOf(NEWLINE);
-      const failure = check(Buffer.concat([...carry, chunk.subarray(0, first + 1)])) ?? check(chunk.subarray(first + 1, last + 1));
+      const head = check(Buffer.concat([...carry, chunk.subarray(0, first + 1)]));
+      if (head !== undefined) {
+        callback(head.failure);
+        return;
+      }
+      const rest = check(chunk.subarray(first + 1, last + 1));
+      if (rest !== undefined) {
+        // The whole lines before the bad one pass: a reader gets every item before it, however large the chunk.
+        this.push(chunk.subarray(0, first + 1 + rest.at));
+        failOnceRead(this, rest.failure, callback);
+        return;
+      }
       carry = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
-      callback(failure, failure === undefined ? chunk : undefined);
+      callback(null, chunk);
     },
     flush(callback: TransformCallback) {
-      callback(carry.length > 0 ? check(Buffer.concat(carry)) : undefined);
+      callback(carry.length > 0 ? check(Buffer.concat(carry))?.failure : undefined);
     },
   });
+}
+
+/**
+ * Fails the stream once what it holds has been read: a failing stream is destroyed, and a reader
+ * is not given what was pushed before (an async iterator throws at once).
+ */
+function failOnceRead(stream: Transform, failure: Error, callback: TransformCallback): void {
+  const poll = (): void => {
+    if (stream.destroyed || stream.readableLength === 0) callback(failure);
+    else setImmediate(poll);
+  };
+  poll();
 }
 
 const LINE_END = /\r\n|\n|\r/g;

@@ -180,9 +180,11 @@ function grown(array: Uint32Array): Uint32Array {
 function textsApart(bytes: Uint8Array, copyEnds: Uint32Array, suspectTexts: Record<number, string>): Uint8Array {
   let kept = 0;
   let start = 0;
+  // The next zero byte, found once for all the records before it (not searched again per record).
+  let zero = bytes.indexOf(0);
   for (let index = 0; index < copyEnds.length; index++) {
     const end = copyEnds[index]!;
-    const zero = bytes.indexOf(0, start);
+    if (zero >= 0 && zero < start) zero = bytes.indexOf(0, start);
     if (zero >= 0 && zero < end) {
       suspectTexts[index] = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
     } else {
