@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 
 /** A line of a file whose bytes are not UTF-8: decoding it would put U+FFFD in its place silently. */
 export class InvalidUtf8Error extends Error {
@@ -83,46 +82,51 @@ function failOnceRead(stream: Transform, failure: Error, callback: TransformCall
   poll();
 }
 
-const LINE_END = /\r\n|\n|\r/g;
+const CARRIAGE_RETURN = 0x0d;
 
 /**
  * The lines of a stream of UTF-8 bytes, a chunk's worth at a time, split as readline splits them
  * (`\n`, `\r\n`, or a lone `\r`; a `\r\n` cut between two chunks is one line end; a last line
  * without an end is a line when it is not empty). Without readline's events and per-line
  * callbacks, which cost more than the splitting.
+ *
+ * Lines are split on the bytes and each is decoded alone (neither byte ends a line inside a
+ * multi-byte sequence): a line of ASCII is a one-byte string of its own, not a view that keeps a
+ * whole decoded chunk alive (a chunk with one character past Latin-1 decodes to two bytes a character).
  */
 export async function* linesOf(input: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
+  // The bytes of a line begun in earlier chunks.
+  let carry: Buffer[] = [];
   let afterReturn = false;
-  const split = (chunk: string): string[] => {
-    let text = chunk;
-    if (afterReturn && text.charCodeAt(0) === 0x0a) text = text.slice(1);
+  const lineOf = (chunk: Buffer, start: number, end: number): string => {
+    if (carry.length === 0) return chunk.toString('utf8', start, end);
+    const line = Buffer.concat([...carry, chunk.subarray(start, end)]).toString('utf8');
+    carry = [];
+    return line;
+  };
+  for await (const chunk of input) {
+    let start = afterReturn && chunk.length > 0 && chunk[0] === NEWLINE ? 1 : 0;
     if (chunk.length > 0) afterReturn = false;
-    if (text.length === 0) return [];
     const lines: string[] = [];
-    let start = 0;
-    if (text.indexOf('\r') === -1) {
-      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-        lines.push(start === 0 ? carry + text.slice(0, end) : text.slice(start, end));
+    if (chunk.indexOf(CARRIAGE_RETURN, start) === -1) {
+      for (let end = chunk.indexOf(NEWLINE, start); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
+        lines.push(lineOf(chunk, start, end));
         start = end + 1;
       }
     } else {
-      LINE_END.lastIndex = 0;
-      for (let match = LINE_END.exec(text); match !== null; match = LINE_END.exec(text)) {
-        lines.push(start === 0 ? carry + text.slice(0, match.index) : text.slice(start, match.index));
-        start = LINE_END.lastIndex;
+      for (let end = start; end < chunk.length; end++) {
+        const byte = chunk[end];
+        if (byte !== NEWLINE && byte !== CARRIAGE_RETURN) continue;
+        lines.push(lineOf(chunk, start, end));
+        if (byte === CARRIAGE_RETURN) {
+          if (end + 1 === chunk.length) afterReturn = true;
+          else if (chunk[end + 1] === NEWLINE) end += 1;
+        }
+        start = end + 1;
       }
-      afterReturn = text.charCodeAt(text.length - 1) === 0x0d;
     }
-    carry = start === 0 ? carry + text : text.slice(start);
-    return lines;
-  };
-  for await (const chunk of input) {
-    const lines = split(decoder.write(chunk));
+    if (start < chunk.length) carry.push(chunk.subarray(start));
     if (lines.length > 0) yield lines;
   }
-  const rest = split(decoder.end());
-  if (carry.length > 0) rest.push(carry);
-  if (rest.length > 0) yield rest;
+  if (carry.length > 0) yield [Buffer.concat(carry).toString('utf8')];
 }
