@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError } from '../errors.js';
 import { isPostgresServerUrl } from '../db/open.js';
-import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
+import { builtWorkerExists, READER_INITIAL_OLD_SPACE_MB, startWorkerWithOldSpace, workerFailure, workerHeapLimits } from './worker-threads.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import {
@@ -46,7 +46,7 @@ interface Pending {
  * own. The worker opens the configured source itself (the LegacySource objects cannot cross).
  */
 export function createWorkerRecordReader(setup: TransformWorkerData): RecordReader {
-  const worker = new Worker(WORKER_FILE, { workerData: setup, resourceLimits: workerHeapLimits('reader', setup.batchRows) });
+  const worker = startWorkerWithOldSpace(READER_INITIAL_OLD_SPACE_MB, () => new Worker(WORKER_FILE, { workerData: setup, resourceLimits: workerHeapLimits('reader', setup.batchRows) }));
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let failure: MigrateError | undefined;
