@@ -69,6 +69,14 @@ function toBytes(raw: unknown): Uint8Array {
   throw new TypeError('binary attribute is neither bytes nor base64 text');
 }
 
+/** A binary value as toJsonText writes its bytes (base64), or undefined where toBytes refuses it. */
+export function base64OfBinary(raw: unknown): string | undefined {
+  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  // Decoded and encoded again, as toBytes then toJsonText do: base64 may set bits its last digit drops.
+  if (typeof raw === 'string' && BASE64.test(raw)) return Buffer.from(raw, 'base64').toString('base64');
+  return undefined;
+}
+
 /** An item's attributes in DynamoDB JSON as a source holds them (`{"S": "…"}`, `{"N": "…"}`, …), unchecked. */
 export type TypedItem = { readonly [attribute: string]: unknown };
 

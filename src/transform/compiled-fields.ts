@@ -1,6 +1,6 @@
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from '../model/copy-field.js';
 import { canonicalDecimal } from '../model/decimal.js';
-import { FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_OTHER, FLAT_S, fromAttributeValue, scalarTagOf, scalarTextOf, type FlatItem } from '../model/dynamodb-json.js';
+import { base64OfBinary, FLAT_BOOL, FLAT_N, FLAT_NULL, FLAT_OTHER, FLAT_S, fromAttributeValue, scalarTagOf, scalarTextOf, type FlatItem } from '../model/dynamodb-json.js';
 import type { LegacyValue } from '../model/legacy-value.js';
 import { canonicalGuid, coerceActor, coerceDecimal, coerceGuid, coerceText, coerceTimestamp, UtcTimestamp } from './coerce.js';
 import type { AttributeInput, Coercion } from './coercion.js';
@@ -273,6 +273,7 @@ export function typedExtraJson(typed: unknown): string | undefined {
         }
         return `[${members.join(',')}]`;
       }
+      if (M === undefined && L === undefined) return setOrBinaryJson(typed as SetOrBinary);
     }
   }
   let value: LegacyValue;
@@ -282,6 +283,44 @@ export function typedExtraJson(typed: unknown): string | undefined {
     return undefined;
   }
   return legacyExtraJson(value);
+}
+
+interface SetOrBinary {
+  B?: unknown;
+  SS?: unknown;
+  NS?: unknown;
+  BS?: unknown;
+}
+
+const JSON_STRING = (text: string): string => JSON.stringify(text);
+
+/**
+ * legacy_extra's JSON text of a binary or a set, as fromAttributeValue reads it (B before SS, NS,
+ * BS) and legacyExtraJson writes it: base64 text, set members sorted. Undefined where
+ * fromAttributeValue refuses it, or where the value holds none of them (no value at all).
+ */
+function setOrBinaryJson({ B, SS, NS, BS }: SetOrBinary): string | undefined {
+  if (B !== undefined) {
+    const base64 = base64OfBinary(B);
+    return base64 === undefined ? undefined : JSON_STRING(base64);
+  }
+  if (SS !== undefined) return isStringList(SS) ? `[${SS.map(JSON_STRING).sort().join(',')}]` : undefined;
+  if (NS !== undefined) return isStringList(NS) ? `[${NS.map((n) => canonicalDecimal(n.trim()) ?? JSON_STRING(n)).sort().join(',')}]` : undefined;
+  if (BS !== undefined) {
+    if (!Array.isArray(BS)) return undefined;
+    const members: string[] = [];
+    for (const member of BS) {
+      const base64 = base64OfBinary(member);
+      if (base64 === undefined) return undefined;
+      members.push(JSON_STRING(base64));
+    }
+    return `[${members.sort().join(',')}]`;
+  }
+  return undefined;
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((member) => typeof member === 'string');
 }
 
 /** A JSON object of [name, JSON text] members, names sorted as legacyExtraText sorts them; undefined when a name repeats. */

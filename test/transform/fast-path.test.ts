@@ -164,6 +164,13 @@ const anyTyped: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant({ NULL: true }),
   fc.constantFrom({ NULL: false }, { BOOL: 'false' }, { S: 5 }, { N: 1 }, {}, null, 'bare', { S: 'a', N: '1' }, { S: undefined, N: '2' }),
   fc.constantFrom({ L: [] }, { L: [{ S: 'x' }, { N: '1' }] }, { M: { a: { S: 'b' } } }, { SS: ['b', 'a'] }, { NS: ['2', '1.50'] }, { B: 'AP8=' }, { B: 'not base64!' }, { BS: ['AAE='] }),
+  // Sets and binary of any members, well formed or not (legacy_extra writes them without a tree).
+  fc.array(text, { maxLength: 4 }).map((members) => ({ SS: members })),
+  fc.array(fc.oneof(decimal, notDecimal), { maxLength: 4 }).map((members) => ({ NS: members })),
+  fc.uint8Array({ maxLength: 12 }).map((bytes) => ({ B: Buffer.from(bytes).toString('base64') })),
+  fc.uint8Array({ maxLength: 12 }).map((bytes) => ({ B: bytes })),
+  fc.array(fc.oneof(fc.uint8Array({ maxLength: 6 }).map((bytes) => Buffer.from(bytes).toString('base64')), fc.uint8Array({ maxLength: 6 })), { maxLength: 3 }).map((members) => ({ BS: members })),
+  fc.constantFrom({ B: 'AB==' }, { B: 'AAB=' }, { B: 'A===' }, { B: null }, { B: 5 }, { SS: 'a' }, { SS: ['a', 1] }, { NS: [1] }, { BS: 'AAE=' }, { BS: ['!'] }, { SS: ['a'], B: 'AA==' }, { NS: ['1'], SS: ['x'] }, { BS: [], NS: ['2'] }, { Q: 'x' }),
 );
 
 /** Each attribute of the entity: often a value of its kind, sometimes anything, sometimes absent. */
