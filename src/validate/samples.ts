@@ -117,8 +117,7 @@ export async function checkSamples(
   let rejectsConfirmed = 0;
   const perEntity: Record<string, number> = {};
   // Every entity's records are read again at once (a read of a whole export file each), while the
-  // target's rows are read one entity after another: two scans of a table at once would move where
-  // PostgreSQL starts the next one (synchronized scans), and with it the row a `limit 1` finds.
+  // target's rows are read one entity after another, one query at a time on the connection.
   const reads = [...byEntity].map(([entity, ids]) => readBefore.get(entity) ?? started(context.source.getItems(entity, ids)));
   for (const [at, [entity, ids]] of [...byEntity].entries()) {
     perEntity[entity] = ids.length;

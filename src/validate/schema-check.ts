@@ -239,8 +239,15 @@ export async function checkIndexUse(
   layout: TargetLayout = TOOL_OWNED_TARGET,
 ): Promise<CheckResult[]> {
   const qualified = (table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`;
-  const { rows: linkRows } = await sql.query<{ kpi_link_id: string }>(`select kpi_link_id::text as kpi_link_id from ${qualified('kpi_data')} limit 1`);
-  const { rows: kpiRows } = await sql.query<{ tenant_id: string; kpi_id: string }>(`select tenant_id::text as tenant_id, kpi_id::text as kpi_id from ${qualified('kpi_links')} limit 1`);
+  // The first link and KPI in key order, not whichever row a scan meets first: where a sequential
+  // scan starts depends on the scans before it (synchronized scans), and the report would name a
+  // different link from one validation of the same target to the next.
+  const { rows: linkRows } = await sql.query<{ kpi_link_id: string }>(
+    `select kpi_link_id::text as kpi_link_id from ${qualified('kpi_data')} where kpi_link_id is not null order by kpi_link_id limit 1`,
+  );
+  const { rows: kpiRows } = await sql.query<{ tenant_id: string; kpi_id: string }>(
+    `select tenant_id::text as tenant_id, kpi_id::text as kpi_id from ${qualified('kpi_links')} where tenant_id is not null and kpi_id is not null order by tenant_id, kpi_id limit 1`,
+  );
   const queries = [
     {
       subject: 'all data of a link ordered by date',
