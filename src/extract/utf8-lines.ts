@@ -72,12 +72,14 @@ export function utf8LineCheck(): Transform {
 
 /**
  * Fails the stream once what it holds has been read: a failing stream is destroyed, and a reader
- * is not given what was pushed before (an async iterator throws at once).
+ * is not given what was pushed before (an async iterator throws at once). A readable tells no one
+ * when it has been emptied, so this looks every few milliseconds (a reader may be held up for
+ * seconds by its own back-pressure: no busy loop meanwhile).
  */
 function failOnceRead(stream: Transform, failure: Error, callback: TransformCallback): void {
   const poll = (): void => {
     if (stream.destroyed || stream.readableLength === 0) callback(failure);
-    else setImmediate(poll);
+    else setTimeout(poll, 5);
   };
   poll();
 }

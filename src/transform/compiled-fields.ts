@@ -292,7 +292,7 @@ interface SetOrBinary {
   BS?: unknown;
 }
 
-const JSON_STRING = (text: string): string => JSON.stringify(text);
+const jsonString = (text: string): string => JSON.stringify(text);
 
 /**
  * legacy_extra's JSON text of a binary or a set, as fromAttributeValue reads it (B before SS, NS,
@@ -302,17 +302,17 @@ const JSON_STRING = (text: string): string => JSON.stringify(text);
 function setOrBinaryJson({ B, SS, NS, BS }: SetOrBinary): string | undefined {
   if (B !== undefined) {
     const base64 = base64OfBinary(B);
-    return base64 === undefined ? undefined : JSON_STRING(base64);
+    return base64 === undefined ? undefined : jsonString(base64);
   }
-  if (SS !== undefined) return isStringList(SS) ? `[${SS.map(JSON_STRING).sort().join(',')}]` : undefined;
-  if (NS !== undefined) return isStringList(NS) ? `[${NS.map((n) => canonicalDecimal(n.trim()) ?? JSON_STRING(n)).sort().join(',')}]` : undefined;
+  if (SS !== undefined) return isStringList(SS) ? `[${SS.map(jsonString).sort().join(',')}]` : undefined;
+  if (NS !== undefined) return isStringList(NS) ? `[${NS.map((n) => canonicalDecimal(n.trim()) ?? jsonString(n)).sort().join(',')}]` : undefined;
   if (BS !== undefined) {
     if (!Array.isArray(BS)) return undefined;
     const members: string[] = [];
     for (const member of BS) {
       const base64 = base64OfBinary(member);
       if (base64 === undefined) return undefined;
-      members.push(JSON_STRING(base64));
+      members.push(jsonString(base64));
     }
     return `[${members.sort().join(',')}]`;
   }
