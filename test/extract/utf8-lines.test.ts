@@ -47,7 +47,7 @@ describe('linesOf', () => {
     );
   });
 
-  it('decodes each line alone: an ASCII line is not kept as a view of its chunk', async () => {
+  it('decodes each line alone: ASCII lines beside a line past Latin-1 in one chunk, and a last line without an end', async () => {
     const lines = await splitLines([Buffer.from('{"a":1}\n€uro\nlast')]);
     expect(lines).toEqual(['{"a":1}', '€uro', 'last']);
   });
