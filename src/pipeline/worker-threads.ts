@@ -52,8 +52,9 @@ export function workerFailure(error: Error, batchRows: number): string {
  * collection every 150 ms or so, marked concurrently on the other threads: 57 in the reader and
  * 4.7 s of the process's 16 s of CPU on V8's helper threads. Measured side by side (3 paired runs
  * each, 200,000 facts): 32 MB changed nothing; 48 MB took the run's CPU from 14.0 to 12.9 s for
- * 20 MB more peak RSS (206 to 229 MB); 64 MB saved a little more for 40 MB more (247 MB, too
- * near the 250 MB bound). A larger data set outgrows it and the heap grows as before.
+ * 20 MB more peak RSS (206 to 229 MB), and in a second set of pairs from 13.9 to 12.7 s for 7 MB
+ * more (221 to 228 MB); 64 MB saved a little more for about 40 MB more (247 MB, too near the
+ * 250 MB bound). A larger data set outgrows it and the heap grows as before.
  */
 export const READER_INITIAL_OLD_SPACE_MB = 48;
 
