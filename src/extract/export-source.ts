@@ -542,13 +542,29 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
 
   /** A full read of the table's files (O(table)): export files have no index by Id. */
   async function getItems(entity: LegacyEntity, ids: readonly string[]): Promise<LegacyItem[]> {
+    return ids.length === 0 ? [] : (await readWanted(entity, ids, true)).items;
+  }
+
+  /** countItems and getItems in one read of the files: reading by Id reads them whole anyway. */
+  async function countAndGetItems(entity: LegacyEntity, ids: readonly string[]): Promise<{ count: number; items: LegacyItem[] }> {
+    const found = await locate(entity);
+    const read = await readWanted(entity, ids, false);
+    if (found?.expectedItems !== undefined && read.count !== found.expectedItems) {
+      throw new MigrateError('SOURCE_CORRUPT', `${found.layout} of ${found.table} holds ${read.count} items but its summary says ${found.expectedItems}`);
+    }
+    return read;
+  }
+
+  /** The items with these Ids, in the order asked, and the table's items counted (unless the read stops once every Id is found). */
+  async function readWanted(entity: LegacyEntity, ids: readonly string[], stopWhenFound: boolean): Promise<{ count: number; items: LegacyItem[] }> {
     const wanted = new Set(ids);
     const found = new Map<string, LegacyItem>();
-    if (wanted.size === 0) return [];
     const flat = new FlatItem();
     const lengths = new Set(ids.map((id) => id.length));
+    let count = 0;
     for await (const page of readTypedTable(entity)) {
-      for (let index = 0; index < page.count; index++) {
+      count += page.count;
+      for (let index = 0; index < page.count && found.size < wanted.size; index++) {
         // A line whose Id cannot be wanted is passed over unparsed: the item is built only for the few that may be.
         const line = page.line?.(index);
         if (line !== undefined && !line.includes('\\')) {
@@ -557,12 +573,13 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
         const item = page.item(index);
         if (typeof item.Id === 'string' && wanted.has(item.Id) && !found.has(item.Id)) found.set(item.Id, item);
       }
-      if (found.size === wanted.size) break;
+      if (stopWhenFound && found.size === wanted.size) break;
     }
-    return [...wanted].flatMap((id) => {
+    const items = [...wanted].flatMap((id) => {
       const item = found.get(id);
       return item === undefined ? [] : [item];
     });
+    return { count, items };
   }
 
   return {
@@ -571,6 +588,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     readTypedTable,
     countItems,
     getItems,
+    countAndGetItems,
     async close() {},
   };
 }

@@ -73,5 +73,10 @@ export interface LegacySource {
   countItems(entity: LegacyEntity): Promise<number>;
   /** Items by their raw legacy `Id` (for sampled validation); missing ids are left out. */
   getItems(entity: LegacyEntity, ids: readonly string[]): Promise<LegacyItem[]>;
+  /**
+   * countItems and getItems at once, offered by a source whose read by Id reads the whole table
+   * anyway (export files): one read instead of two.
+   */
+  countAndGetItems?(entity: LegacyEntity, ids: readonly string[]): Promise<{ count: number; items: LegacyItem[] }>;
   close(): Promise<void>;
 }

@@ -13,6 +13,9 @@ import { expectData } from './expectations.js';
 import { PassTotals, type PassTotalsWire } from './pass-totals.js';
 import { LedgerPass } from './reject-ledger.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
+import { carriedItem, itemCarried, type CarriedItem } from '../model/item-wire.js';
+import type { MigratedEntity } from '../model/entities.js';
+import { recountAndReadByKey, type SourceReread } from './samples.js';
 
 /** What a pass over some fact tables needs besides its source, all of it data that crosses threads. */
 export interface FactPassSetup {
@@ -29,13 +32,21 @@ export interface FactPassSetup {
   sample: { size: number; seed: number };
 }
 
+/** What a fact pass gives back across the thread boundary. */
+export interface FactPassWire {
+  totals: PassTotalsWire;
+  /** Its tables recounted, and its sample candidates' items read again by key (as text: they hold classes structured clone would lose). */
+  reread: { counts: [DataEntity, number][]; items: [MigratedEntity, CarriedItem[]][] };
+}
+
 /**
  * Some fact tables mapped again, as validateMigration maps them, from a source of their own: the
  * link index read afresh (the same, from the same table), each record accounted
  * against the run's rejects, and what that adds up returned to be merged. Each entity's tally
- * ends with the rejects none of its records took.
+ * ends with the rejects none of its records took. Then its tables are recounted and its sample
+ * candidates read again by key, here rather than after the pass in the thread that merges.
  */
-export async function mapFacts(source: LegacySource, setup: FactPassSetup): Promise<PassTotalsWire> {
+export async function mapFacts(source: LegacySource, setup: FactPassSetup): Promise<FactPassWire> {
   // Whether a link is migrated, and what the index keeps of it, does not depend on the KPIs and
   // people (they give its person_id only): the index is built without reading them.
   const links = await readLinkIndex(source, new LinkLookups(), { ...(setup.tenant === undefined ? {} : { tenant: setup.tenant }), refusedSourceIds: setup.refusedLinks });
@@ -47,7 +58,23 @@ export async function mapFacts(source: LegacySource, setup: FactPassSetup): Prom
     totals.tallies[entity].seconds = (performance.now() - started) / 1000;
   }
   for (const entity of setup.entities) for (const difference of pass.leftovers(entity)) totals.tallies[entity].differences.add(difference);
-  return totals.toWire(setup.entities);
+  const wire = totals.toWire(setup.entities);
+  const reread = await recountAndReadByKey(source, setup.entities, wire.candidates);
+  return {
+    totals: wire,
+    reread: {
+      counts: setup.entities.map((entity) => [entity, reread.counts.get(entity)!]),
+      items: [...reread.items].map(([entity, items]) => [entity, items.map(carriedItem)]),
+    },
+  };
+}
+
+/** The reread of a fact pass, as it came across. */
+export function rereadOf(wire: FactPassWire['reread']): SourceReread {
+  return {
+    counts: new Map(wire.counts),
+    items: new Map(wire.items.map(([entity, items]) => [entity, items.map(itemCarried)])),
+  };
 }
 
 const WORKER_FILE = new URL('./fact-worker.js', import.meta.url);
@@ -58,7 +85,7 @@ export interface FactWorkerData {
   setup: FactPassSetup;
 }
 
-export type FactWorkerMessage = { type: 'done'; totals: PassTotalsWire } | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
+export type FactWorkerMessage = { type: 'done'; pass: FactPassWire } | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
 
 /**
  * Whether a worker thread can map facts for a validation of this configuration: the worker is
@@ -72,23 +99,23 @@ export function factWorkerAvailable(config: ResolvedConfig): boolean {
   return source.kind !== 'kv' || (source.url !== undefined && isPostgresServerUrl(source.url));
 }
 
-/** A fact pass running in a worker thread: its totals once done; `stop` ends it early (and waits for it). */
+/** A fact pass running in a worker thread: what it gives back once done; `stop` ends it early (and waits for it). */
 export interface FactWorker {
-  readonly totals: Promise<PassTotalsWire>;
+  readonly pass: Promise<FactPassWire>;
   stop(): Promise<void>;
 }
 
 export function startFactWorker(data: FactWorkerData): FactWorker {
   const worker = new Worker(WORKER_FILE, { workerData: data });
   let settled = false;
-  const totals = new Promise<PassTotalsWire>((resolve, reject) => {
+  const pass = new Promise<FactPassWire>((resolve, reject) => {
     const fail = (error: MigrateError): void => {
       settled = true;
       reject(error);
     };
     worker.on('message', (message: FactWorkerMessage) => {
       settled = true;
-      if (message.type === 'done') resolve(message.totals);
+      if (message.type === 'done') resolve(message.pass);
       else fail(new MigrateError(message.code, message.message, { details: message.details }));
     });
     worker.on('error', (error) => fail(new MigrateError('INTERNAL', `the validation's fact worker failed: ${error.message}`, { cause: error })));
@@ -97,9 +124,9 @@ export function startFactWorker(data: FactWorkerData): FactWorker {
     });
   });
   // Awaited by the validation when it needs the totals; a failure before then is thrown there.
-  totals.catch(() => undefined);
+  pass.catch(() => undefined);
   return {
-    totals,
+    pass,
     async stop() {
       settled = true;
       await worker.terminate();

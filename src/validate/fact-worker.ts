@@ -13,7 +13,7 @@ async function main(): Promise<FactWorkerMessage> {
   try {
     const source = await openConfiguredSource(config);
     try {
-      return { type: 'done', totals: await mapFacts(source, setup) };
+      return { type: 'done', pass: await mapFacts(source, setup) };
     } finally {
       await source.close();
     }

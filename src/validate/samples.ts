@@ -2,7 +2,7 @@ import type { LegacySource } from '../model/source.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { SqlSession } from '../db/sql-client.js';
-import type { LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
+import type { LegacyEntity, LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
 import { mapAgain } from './expectations.js';
 import type { RejectLedger } from './reject-ledger.js';
 import { check, DifferenceList, type CheckResult } from './report.js';
@@ -107,8 +107,8 @@ const tableOf = (entity: MigratedEntity): TargetTableName => (entity === 'GoalKp
 export async function checkSamples(
   context: SampleContext,
   sampled: readonly SampledRecord[],
-  /** Items some entities' records already read again by key (readByKey), for these records and maybe others. */
-  readBefore: ReadonlyMap<MigratedEntity, Promise<LegacyItem[]>> = new Map(),
+  /** Items some entities' records already read again by key (recountAndReadByKey), for these records and maybe others. */
+  readBefore: ReadonlyMap<MigratedEntity, readonly LegacyItem[]> = new Map(),
 ): Promise<CheckResult> {
   const list = new DifferenceList(context.limit);
   const byEntity = new Map<MigratedEntity, string[]>();
@@ -118,7 +118,10 @@ export async function checkSamples(
   const perEntity: Record<string, number> = {};
   // Every entity's records are read again at once (a read of a whole export file each), while the
   // target's rows are read one entity after another, one query at a time on the connection.
-  const reads = [...byEntity].map(([entity, ids]) => readBefore.get(entity) ?? started(context.source.getItems(entity, ids)));
+  const reads = [...byEntity].map(([entity, ids]) => {
+    const read = readBefore.get(entity);
+    return read === undefined ? started(context.source.getItems(entity, ids)) : Promise.resolve(read);
+  });
   for (const [at, [entity, ids]] of [...byEntity].entries()) {
     perEntity[entity] = ids.length;
     const table = tableOf(entity);
@@ -198,15 +201,42 @@ export async function checkSamples(
     : check('samples', 'failed', `${list.found} difference(s) among ${sampled.length} records re-read by key (seed ${context.seed})`, evidence, list);
 }
 
+/** Tables recounted, and the items of their sample candidates read again by key. */
+export interface SourceReread {
+  counts: Map<LegacyEntity, number>;
+  items: Map<MigratedEntity, LegacyItem[]>;
+}
+
 /**
- * Records read again by key ahead of checkSamples, per entity: a sample's candidates are known
- * before the sample is (the sample's records of an entity are among them), and reading the same
- * item by key for more ids gives the same item.
+ * Each table's recount and, for its sample candidates, its items read again by key, all tables at
+ * once; one read of a table for both where the source reads a table whole to find items by key
+ * (export files). A sample's candidates are known when the pass over their tables is done: the
+ * sample's records of those tables are among them, and reading an item by key for more ids gives
+ * the same item.
  */
-export function readByKey(source: LegacySource, candidates: readonly SampledRecord[]): Map<MigratedEntity, Promise<LegacyItem[]>> {
-  const byEntity = new Map<MigratedEntity, string[]>();
-  for (const { entity, sourceId } of candidates) byEntity.set(entity, [...(byEntity.get(entity) ?? []), sourceId]);
-  return new Map([...byEntity].map(([entity, ids]) => [entity, started(source.getItems(entity, ids))]));
+export async function recountAndReadByKey(source: LegacySource, entities: readonly LegacyEntity[], candidates: readonly SampledRecord[]): Promise<SourceReread> {
+  const idsOf = new Map<LegacyEntity, string[]>();
+  for (const { entity, sourceId } of candidates) {
+    const ids = idsOf.get(entity) ?? [];
+    ids.push(sourceId);
+    idsOf.set(entity, ids);
+  }
+  const reread: SourceReread = { counts: new Map(), items: new Map() };
+  await Promise.all(
+    entities.map(async (entity) => {
+      const ids = idsOf.get(entity) ?? [];
+      if (ids.length === 0) {
+        reread.counts.set(entity, await source.countItems(entity));
+        return;
+      }
+      const { count, items } = source.countAndGetItems
+        ? await source.countAndGetItems(entity, ids)
+        : await Promise.all([source.countItems(entity), source.getItems(entity, ids)]).then(([count, items]) => ({ count, items }));
+      reread.counts.set(entity, count);
+      reread.items.set(entity as MigratedEntity, items);
+    }),
+  );
+  return reread;
 }
 
 /** Every contract column (canonical text) of the target rows of these records, by source id then row id. */

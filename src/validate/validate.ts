@@ -28,9 +28,9 @@ import {
 import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples, readByKey } from './samples.js';
+import { checkSamples, recountAndReadByKey } from './samples.js';
 import { PassTotals } from './pass-totals.js';
-import { startFactWorker } from './fact-pass.js';
+import { rereadOf, startFactWorker } from './fact-pass.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
@@ -199,19 +199,21 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     }
     for (const entity of here) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
 
-    say('recounting the source');
-    const recount = await clock.time('recount', async () => {
-      const counts = {} as Record<LegacyEntity, number>;
-      for (const entity of LEGACY_ENTITIES) counts[entity] = await source.countItems(entity);
-      return counts;
-    });
-    // This thread's entities' sample candidates are read again by key while the worker finishes:
-    // the sample's records of those entities are among them.
-    const readBefore = factWorker === undefined ? new Map() : readByKey(source, totals.sampler.chosen());
+    say('recounting the source and reading the sample’s candidates again by key');
+    // This thread's tables, while the worker finishes; the worker rereads its own.
+    const rereadHere = LEGACY_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
+    const reread = await clock.time('recount', () => recountAndReadByKey(source, rereadHere, totals.sampler.chosen()));
     if (factWorker !== undefined) {
-      totals.merge(await factWorker.totals);
+      const fromWorker = await factWorker.pass;
+      totals.merge(fromWorker.totals);
+      const theirs = rereadOf(fromWorker.reread);
+      for (const [entity, count] of theirs.counts) reread.counts.set(entity, count);
+      for (const [entity, items] of theirs.items) reread.items.set(entity, items);
       for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
     }
+    const recount = {} as Record<LegacyEntity, number>;
+    for (const entity of LEGACY_ENTITIES) recount[entity] = reread.counts.get(entity)!;
+    const readBefore = reread.items;
     return { lookups, outcomes, links, scope, targetCountsRead, progressCacheRead, recount, readBefore };
   };
   let passed: Awaited<ReturnType<typeof passOverSource>>;

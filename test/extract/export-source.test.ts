@@ -159,6 +159,24 @@ describe('export source: items by key', () => {
     expect(found).toEqual(expected);
     expect(found.map((item) => unreadableProblemOf(item)?.attribute)).toEqual(expected.map((item) => unreadableProblemOf(item)?.attribute));
     expect(found.find((item) => item.Id === id(13))).toEqual({ Id: id(13) });
+    // The recount and the read by key in one read of the file: the same items, and every line counted.
+    const both = await source.countAndGetItems!(ENTITY, wanted);
+    expect(both.items).toEqual(expected);
+    expect(both.count).toBe(all.length);
+    expect(both.count).toBe(await source.countItems(ENTITY));
+    expect(await source.countAndGetItems!(ENTITY, [])).toEqual({ count: all.length, items: [] });
+  });
+
+  it('reads a recount and items by key in one pass over a scan dump as over lines', async () => {
+    const { dir, tableNames, table } = await freshDir();
+    const items = buildItems(120, { salt: 9 });
+    await writeScanDump(dir, table, items);
+    const source = createExportSource({ dir, tableNames, pageSize: 25 });
+    const wanted = [String(items[7]!.Id), String(items[119]!.Id), 'no-such-id'];
+    const both = await source.countAndGetItems!(ENTITY, wanted);
+    expect(both.count).toBe(120);
+    expect(both.items).toEqual(await source.getItems(ENTITY, wanted));
+    expect(ids(both.items)).toEqual([items[7]!.Id, items[119]!.Id]);
   });
 });
 
@@ -218,6 +236,7 @@ describe('export source: corrupt files', () => {
     const chunkItems = (c: number) => items.slice(c * 100, (c + 1) * 100);
     expect(ids(read)).toEqual(ids([...chunkItems(order[0]!.chunk), ...chunkItems(order[1]!.chunk)]));
     expect((await failureOf(source.countItems(ENTITY))).code).toBe('SOURCE_CORRUPT');
+    expect((await failureOf(source.countAndGetItems!(ENTITY, [String(items[0]!.Id)]))).code).toBe('SOURCE_CORRUPT');
   });
 
   it('a summary itemCount that disagrees with the manifest is SOURCE_CORRUPT before anything is read', async () => {

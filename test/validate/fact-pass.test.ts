@@ -11,7 +11,8 @@ import { itemsOf } from '../../src/reading/read-all.js';
 import { seed } from '../../src/seed/index.js';
 import { canonicalTenantOf } from '../../src/transform/index.js';
 import { expectData, expectLinks } from '../../src/validate/expectations.js';
-import { mapFacts } from '../../src/validate/fact-pass.js';
+import { mapFacts, rereadOf } from '../../src/validate/fact-pass.js';
+import type { SourceReread } from '../../src/validate/samples.js';
 import { PassTotals } from '../../src/validate/pass-totals.js';
 import { LedgerPass } from '../../src/validate/reject-ledger.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from '../../src/validate/target-columns.js';
@@ -59,7 +60,7 @@ async function inOneThread(full: boolean, tenant: string | undefined): Promise<P
 }
 
 /** The same with two fact tables mapped by mapFacts (as a worker thread does) and merged. */
-async function split(full: boolean, tenant: string | undefined): Promise<PassTotals> {
+async function split(full: boolean, tenant: string | undefined): Promise<{ totals: PassTotals; reread: SourceReread }> {
   const totals = new PassTotals(full ? CONTRACT_COLUMNS : KEY_COLUMNS, LIMIT, SAMPLE);
   const { lookups } = await readLinkLookups(source);
   const pass = new LedgerPass(RUN, new Map(rejects.map(([key, reasons]) => [key, [...reasons]])));
@@ -77,8 +78,9 @@ async function split(full: boolean, tenant: string | undefined): Promise<PassTot
     limit: LIMIT,
     sample: SAMPLE,
   });
-  totals.merge(structuredClone(wire));
-  return totals;
+  const crossed = structuredClone(wire);
+  totals.merge(crossed.totals);
+  return { totals, reread: rereadOf(crossed.reread) };
 }
 
 function described(totals: PassTotals): unknown {
@@ -100,7 +102,17 @@ describe('fact tables mapped apart (a validation’s fact worker) and merged', (
     const expected = await inOneThread(false, undefined);
     expect(expected.tallies.KpiActual.differences.found).toBeGreaterThan(LIMIT);
     expect(expected.tallies.KpiActual.refused).toBeGreaterThan(0);
-    expect(described(await split(false, undefined))).toEqual(described(expected));
+    const { totals, reread } = await split(false, undefined);
+    expect(described(totals)).toEqual(described(expected));
+    // Its tables recounted and its sample candidates read again by key, as this thread would read them.
+    expect([...reread.counts.keys()].sort()).toEqual([...IN_WORKER].sort());
+    for (const entity of IN_WORKER) {
+      expect(reread.counts.get(entity)).toBe(await source.countItems(entity));
+      const ids = totals.sampler.chosen().filter((record) => record.entity === entity).map((record) => record.sourceId);
+      expect(ids.length).toBeGreaterThan(0);
+      const byId = new Map((reread.items.get(entity) ?? []).map((item) => [item.Id, item]));
+      expect(ids.map((id) => byId.get(id))).toEqual(await source.getItems(entity, ids));
+    }
   });
 
   test('the same for a tenant’s run, comparing every column', async () => {
@@ -108,6 +120,6 @@ describe('fact tables mapped apart (a validation’s fact worker) and merged', (
     for await (const item of itemsOf(source, 'GoalKpiLink')) if ((tenant = canonicalTenantOf(item)) !== undefined) break;
     const expected = await inOneThread(true, tenant);
     expect(expected.tallies.KpiActual.skipped).toBeGreaterThan(0);
-    expect(described(await split(true, tenant))).toEqual(described(expected));
+    expect(described((await split(true, tenant)).totals)).toEqual(described(expected));
   });
 });
