@@ -104,6 +104,15 @@ const EMPTY = 0;
  * not canonical GUIDs still work, through an ordinary Map (the transform canonicalises ids, so
  * there are none in practice).
  */
+/** A ScopedGuidTable's contents as plain data (typed arrays and Maps), which structured clone carries to another thread as they are. */
+export interface ScopedGuidTableWire {
+  scopes: Map<string, number>;
+  keys: Uint32Array<ArrayBuffer>;
+  slots: Int32Array<ArrayBuffer>;
+  size: number;
+  unusual: Map<string, number>;
+}
+
 export class ScopedGuidTable {
   readonly #scopes = new Map<string, number>();
   #keys = new Uint32Array(KEY_WORDS * 1024);
@@ -115,6 +124,22 @@ export class ScopedGuidTable {
 
   get size(): number {
     return this.#size;
+  }
+
+  /** Its contents, copied: the keys in use, the slots as they are. */
+  toWire(): ScopedGuidTableWire {
+    return { scopes: new Map(this.#scopes), keys: this.#keys.slice(0, this.#size * KEY_WORDS), slots: this.#slots.slice(), size: this.#size, unusual: new Map(this.#unusual) };
+  }
+
+  /** The table toWire gave, the same entry for every (scope, guid), and able to grow again. */
+  static fromWire(wire: ScopedGuidTableWire): ScopedGuidTable {
+    const table = new ScopedGuidTable();
+    for (const [scope, number] of wire.scopes) table.#scopes.set(scope, number);
+    for (const [key, entry] of wire.unusual) table.#unusual.set(key, entry);
+    table.#keys = wire.keys;
+    table.#slots = wire.slots;
+    table.#size = wire.size;
+    return table;
   }
 
   /** The entry of (scope, guid), or -1. */

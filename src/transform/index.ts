@@ -20,7 +20,7 @@ export { LinkLookups, type PersonResolution } from './lookups.js';
 export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '../model/unreadable.js';
 export { canonicalTenantOf } from './tenant.js';
 export { flatGoalKpiLink, goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord, type LinkMapping } from './goal-kpi-link.js';
-export { LinkIndex, migratedLinkOf, type IndexedLink, type MigratedLink } from './link-index.js';
+export { LinkIndex, migratedLinkOf, type IndexedLink, type LinkIndexWire, type MigratedLink } from './link-index.js';
 export { dataRowsOf, fastDataRecord, fastLinkRecord, linkRowOf } from './fast-data.js';
 export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
 export { flatKpiMilestone, kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';

@@ -1,6 +1,6 @@
 import { detachedText } from '../model/dynamodb-json.js';
 import { canonicalGuid } from './coerce.js';
-import { compareGuidWords, grownArray, guidToWords, ScopedGuidTable, wordsToGuid } from './guid-table.js';
+import { compareGuidWords, grownArray, guidToWords, ScopedGuidTable, wordsToGuid, type ScopedGuidTableWire } from './guid-table.js';
 import type { KpiLinkRow } from '../model/rows.js';
 
 /** A link that made it into kpi_links, as the fan-out of kpi_data needs it. Canonical GUIDs. */
@@ -23,6 +23,23 @@ const NO_LINKS: readonly IndexedLink[] = Object.freeze([]);
 
 export function migratedLinkOf(row: Pick<KpiLinkRow, 'id' | 'tenant_id' | 'kpi_id' | 'is_primary' | 'source_id'>): MigratedLink {
   return { id: row.id, tenantId: row.tenant_id, kpiId: row.kpi_id, isPrimary: row.is_primary, sourceId: row.source_id };
+}
+
+/** A LinkIndex's contents as plain data, for another thread (structured clone carries typed arrays and Maps as they are). */
+export interface LinkIndexWire {
+  ids: Uint32Array<ArrayBuffer>;
+  flags: Uint8Array<ArrayBuffer>;
+  next: Int32Array<ArrayBuffer>;
+  groupOf: Int32Array<ArrayBuffer>;
+  sameId: Int32Array<ArrayBuffer>;
+  texts: Map<number, string>;
+  sourceIds: Map<number, string>;
+  count: number;
+  live: number;
+  groups: ScopedGuidTableWire;
+  heads: Int32Array<ArrayBuffer>;
+  byId: ScopedGuidTableWire;
+  firstWithId: Int32Array<ArrayBuffer>;
 }
 
 const PRIMARY = 1;
@@ -55,9 +72,9 @@ export class LinkIndex {
   readonly #sourceIds = new Map<number, string>();
   #count = 0;
   #live = 0;
-  readonly #groups = new ScopedGuidTable();
+  #groups = new ScopedGuidTable();
   #heads = new Int32Array(1024);
-  readonly #byId = new ScopedGuidTable();
+  #byId = new ScopedGuidTable();
   #firstWithId = new Int32Array(1024);
 
   /** Adds a link; a link with the same source id (the same record read again) replaces it. */
@@ -99,6 +116,48 @@ export class LinkIndex {
     if (before === END) this.#heads[group.entry] = n;
     else this.#next[before] = n;
     this.#live += 1;
+  }
+
+  /**
+   * Its contents, copied (the used part of each array): a thread that needs the index another
+   * has built takes it this way instead of reading the links table again.
+   */
+  toWire(): LinkIndexWire {
+    const n = this.#count;
+    return {
+      ids: this.#ids.slice(0, 4 * n),
+      flags: this.#flags.slice(0, n),
+      next: this.#next.slice(0, n),
+      groupOf: this.#groupOf.slice(0, n),
+      sameId: this.#sameId.slice(0, n),
+      texts: new Map(this.#texts),
+      sourceIds: new Map(this.#sourceIds),
+      count: n,
+      live: this.#live,
+      groups: this.#groups.toWire(),
+      heads: this.#heads.slice(0, this.#groups.size),
+      byId: this.#byId.toWire(),
+      firstWithId: this.#firstWithId.slice(0, this.#byId.size),
+    };
+  }
+
+  /** The index toWire gave: the same links in the same order, able to take and forget links again. */
+  static fromWire(wire: LinkIndexWire): LinkIndex {
+    const index = new LinkIndex();
+    index.#ids = wire.ids;
+    index.#flags = wire.flags;
+    index.#next = wire.next;
+    index.#groupOf = wire.groupOf;
+    index.#sameId = wire.sameId;
+    for (const [n, text] of wire.texts) index.#texts.set(n, text);
+    for (const [n, text] of wire.sourceIds) index.#sourceIds.set(n, text);
+    index.#count = wire.count;
+    index.#live = wire.live;
+    index.#groups = ScopedGuidTable.fromWire(wire.groups);
+    index.#heads = wire.heads;
+    index.#byId = ScopedGuidTable.fromWire(wire.byId);
+    index.#firstWithId = wire.firstWithId;
+    return index;
   }
 
   /** Forgets a link the load stage rejected. Returns whether it was there. */

@@ -30,9 +30,14 @@ export interface TargetCounts {
   records: number;
 }
 
-export async function countTarget(sql: SqlSession, scope: TargetScope): Promise<Record<MigratedEntity, TargetCounts>> {
-  const counts = Object.fromEntries(MIGRATED_ENTITIES.map((entity) => [entity, { rows: 0, records: 0 }])) as Record<MigratedEntity, TargetCounts>;
-  for (const table of ['kpi_links', 'kpi_data'] as const) {
+export async function countTarget(
+  sql: SqlSession,
+  scope: TargetScope,
+  tables: readonly TargetTableName[] = ['kpi_links', 'kpi_data'],
+): Promise<Partial<Record<MigratedEntity, TargetCounts>>> {
+  const counts: Partial<Record<MigratedEntity, TargetCounts>> = {};
+  for (const entity of MIGRATED_ENTITIES) if (tables.includes(tableOf(entity))) counts[entity] = { rows: 0, records: 0 };
+  for (const table of tables) {
     const { rows } = await sql.query<{ source_entity: string; n: string; records: string }>(
       `select t.source_entity, count(*)::text as n, count(distinct t.source_id)::text as records
        from ${targetRows(scope, table)} t where ${scopeCondition(table, scope, 1)} group by 1`,

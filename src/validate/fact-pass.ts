@@ -8,7 +8,7 @@ import type { DataEntity } from '../model/entities.js';
 import type { RejectReason } from '../model/reject.js';
 import type { LegacySource } from '../model/source.js';
 import { readLinkIndex } from '../reading/lookups.js';
-import { LinkLookups } from '../transform/index.js';
+import { LinkIndex, LinkLookups, type LinkIndexWire } from '../transform/index.js';
 import { expectData } from './expectations.js';
 import { PassTotals, type PassTotalsWire } from './pass-totals.js';
 import { LedgerPass } from './reject-ledger.js';
@@ -40,16 +40,19 @@ export interface FactPassWire {
 }
 
 /**
- * Some fact tables mapped again, as validateMigration maps them, from a source of their own: the
- * link index read afresh (the same, from the same table), each record accounted
- * against the run's rejects, and what that adds up returned to be merged. Each entity's tally
- * ends with the rejects none of its records took. Then its tables are recounted and its sample
- * candidates read again by key, here rather than after the pass in the thread that merges.
+ * Some fact tables mapped again, as validateMigration maps them, from a source of their own and
+ * the link index the validation built (or, without it, the index read afresh: the same, from the
+ * same table), each record accounted against the run's rejects, and what that adds up returned
+ * to be merged. Each entity's tally ends with the rejects none of its records took. Then its
+ * tables are recounted and its sample candidates read again by key, here rather than after the
+ * pass in the thread that merges.
  */
-export async function mapFacts(source: LegacySource, setup: FactPassSetup): Promise<FactPassWire> {
+export async function mapFacts(source: LegacySource, setup: FactPassSetup, built?: Promise<LinkIndex>): Promise<FactPassWire> {
   // Whether a link is migrated, and what the index keeps of it, does not depend on the KPIs and
-  // people (they give its person_id only): the index is built without reading them.
-  const links = await readLinkIndex(source, new LinkLookups(), { ...(setup.tenant === undefined ? {} : { tenant: setup.tenant }), refusedSourceIds: setup.refusedLinks });
+  // people (they give its person_id only): read afresh, the index is built without reading them.
+  const links =
+    (await built) ??
+    (await readLinkIndex(source, new LinkLookups(), { ...(setup.tenant === undefined ? {} : { tenant: setup.tenant }), refusedSourceIds: setup.refusedLinks }));
   const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample);
   const pass = new LedgerPass(setup.runId, new Map(setup.rejects));
   for (const entity of setup.entities) {
@@ -85,6 +88,12 @@ export interface FactWorkerData {
   setup: FactPassSetup;
 }
 
+/** What the validation sends the worker once it has read the links: their index (the worker maps nothing before). */
+export interface FactWorkerLinks {
+  type: 'links';
+  links: LinkIndexWire;
+}
+
 export type FactWorkerMessage = { type: 'done'; pass: FactPassWire } | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
 
 /**
@@ -99,9 +108,13 @@ export function factWorkerAvailable(config: ResolvedConfig): boolean {
   return source.kind !== 'kv' || (source.url !== undefined && isPostgresServerUrl(source.url));
 }
 
-/** A fact pass running in a worker thread: what it gives back once done; `stop` ends it early (and waits for it). */
+/**
+ * A fact pass running in a worker thread, which starts mapping once it is given the link index;
+ * what it gives back once done; `stop` ends it early (and waits for it).
+ */
 export interface FactWorker {
   readonly pass: Promise<FactPassWire>;
+  giveLinks(links: LinkIndex): void;
   stop(): Promise<void>;
 }
 
@@ -127,6 +140,10 @@ export function startFactWorker(data: FactWorkerData): FactWorker {
   pass.catch(() => undefined);
   return {
     pass,
+    giveLinks(links) {
+      const message: FactWorkerLinks = { type: 'links', links: links.toWire() };
+      worker.postMessage(message);
+    },
     async stop() {
       settled = true;
       await worker.terminate();

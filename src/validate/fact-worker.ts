@@ -1,19 +1,23 @@
 // Entry of a validation's fact worker thread (see fact-pass.ts): it opens the configured source
-// again, maps its fact tables as the validation does, and sends back what that added up.
+// again, maps its fact tables as the validation does over the link index the validation sends it,
+// and sends back what that added up.
 import { parentPort, workerData } from 'node:worker_threads';
 import { coerceError } from '../errors.js';
 import { openConfiguredSource } from '../reading/open-source.js';
-import { mapFacts, type FactWorkerData, type FactWorkerMessage } from './fact-pass.js';
+import { LinkIndex } from '../transform/index.js';
+import { mapFacts, type FactWorkerData, type FactWorkerLinks, type FactWorkerMessage } from './fact-pass.js';
 
 const port = parentPort;
 if (port === null) throw new Error('fact-worker.js runs as a worker thread');
 const { config, setup } = workerData as FactWorkerData;
+// The validation's own index, once it has read the links: this thread opens its source meanwhile.
+const links = new Promise<LinkIndex>((resolve) => port.once('message', (message: FactWorkerLinks) => resolve(LinkIndex.fromWire(message.links))));
 
 async function main(): Promise<FactWorkerMessage> {
   try {
     const source = await openConfiguredSource(config);
     try {
-      return { type: 'done', pass: await mapFacts(source, setup) };
+      return { type: 'done', pass: await mapFacts(source, setup, links) };
     } finally {
       await source.close();
     }

@@ -13,7 +13,7 @@ import {
   type MigratedEntity,
   type RejectReason,
 } from '../transform/index.js';
-import { accountingCheck, countTarget, fanOutCheck, orphansCheck, referenceCheck, rowsCheck, tableOf, type EntityTally } from './checks.js';
+import { accountingCheck, countTarget, fanOutCheck, orphansCheck, referenceCheck, rowsCheck, tableOf, type EntityTally, type TargetCounts } from './checks.js';
 import { expectData, expectLinks, mayYieldRowIn, type RecordExpectation } from './expectations.js';
 import { RejectLedger } from './reject-ledger.js';
 import {
@@ -154,7 +154,13 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   };
 
   const refusedLinks = ledger.refusedSourceIds('GoalKpiLink');
-  // The fact worker reads its own link index (the same, from the same table) while this thread reads the lookups and the links.
+  // kpi_data's side of the target does not depend on which links the source produces (kept links
+  // are kpi_links rows): the database counts and digests it, then recomputes the progress cache,
+  // while this thread reads the lookups and the links and the worker waits for their index.
+  const dataFiguresRead = reconciliations.kpi_data.readTargetFigures(sql, tenantScope);
+  const dataCountsRead = started(dataFiguresRead.then(() => countTarget(sql, tenantScope, ['kpi_data'])));
+  const progressCacheRead = started(dataCountsRead.catch(() => undefined).then(() => progressCacheCheck(sql, schema, limit)));
+  // The fact worker starts and opens the source while this thread reads the lookups and the links, then maps over their index.
   const workerFacts = request.factWorker === undefined ? [] : FACTS_IN_WORKER;
   const factWorker =
     request.factWorker === undefined
@@ -178,18 +184,16 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const pass = ledger.startPass();
     say('mapping the links again');
     const links = await timedEntity(clock, tallies, 'GoalKpiLink', () => expectLinks(source, lookups, pass, { tenant, refusedLinks }, visit));
+    factWorker?.giveLinks(links);
     // Every link has been seen: the kept links, and so what the target side is, are known.
     const keptLinks = [...keptCandidates].sort();
     noteKeptLinks(keptLinks, limit, warnings);
     const scope: TargetScope = keptLinks.length === 0 ? tenantScope : { ...tenantScope, keptLinks };
-    // The database counts and digests the target while the facts stream through the transform here,
-    // one scan after another (the machine this was measured on has two cores, which the pass keeps busy).
-    const targetCountsRead = started(countTarget(sql, scope));
-    let previousRead: Promise<unknown> = targetCountsRead.catch(() => undefined);
-    for (const table of ['kpi_links', 'kpi_data'] as const) previousRead = reconciliations[table].readTargetFigures(sql, scope, previousRead);
-    // The progress cache is recomputed from the target alone: next in line, rather than after the
-    // pass with the database busy and this process idle (0.8 s at 200,000 facts).
-    const progressCacheRead = started(previousRead.then(() => progressCacheCheck(sql, schema, limit)));
+    // Then kpi_links's side, while the facts stream through the transform, one scan after another
+    // (the machine this was measured on has two cores, which the pass keeps busy).
+    const linkCountsRead = started(progressCacheRead.catch(() => undefined).then(() => countTarget(sql, scope, ['kpi_links'])));
+    reconciliations.kpi_links.readTargetFigures(sql, scope, linkCountsRead.catch(() => undefined));
+    const targetCountsRead = started(Promise.all([dataCountsRead, linkCountsRead]).then(([data, links]) => ({ ...data, ...links }) as Record<MigratedEntity, TargetCounts>));
     if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
     const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     for (const entity of DATA_ENTITIES) {
@@ -214,7 +218,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const recount = {} as Record<LegacyEntity, number>;
     for (const entity of LEGACY_ENTITIES) recount[entity] = reread.counts.get(entity)!;
     const readBefore = reread.items;
-    return { lookups, outcomes, links, scope, targetCountsRead, progressCacheRead, recount, readBefore };
+    return { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore };
   };
   let passed: Awaited<ReturnType<typeof passOverSource>>;
   try {
@@ -222,7 +226,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   } finally {
     await factWorker?.stop();
   }
-  const { lookups, outcomes, links, scope, targetCountsRead, progressCacheRead, recount, readBefore } = passed;
+  const { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore } = passed;
   const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 

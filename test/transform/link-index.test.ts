@@ -54,3 +54,50 @@ test('a kpi_links row gives the link the index keeps', () => {
     migratedLinkOf({ id: LINK_A, tenant_id: TENANT, kpi_id: KPI, is_primary: true, source_id: LINK_A.toUpperCase() }),
   ).toEqual({ id: LINK_A, tenantId: TENANT, kpiId: KPI, isPrimary: true, sourceId: LINK_A.toUpperCase() });
 });
+
+test('an index crosses to another thread whole: the same links in the same order, and it goes on taking and forgetting links as the original does', () => {
+  const guid = (n: number) => `${n.toString(16).padStart(8, '0')}-0000-4000-8000-${(n * 7919).toString(16).padStart(12, '0')}`;
+  const tenants = [TENANT, OTHER_TENANT];
+  const kpis = [KPI, guid(900001), guid(900002)];
+  let seed = 7;
+  const random = (below: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % below;
+  };
+  const made = (n: number): MigratedLink => {
+    const id = random(10) === 0 ? `not-a-guid-${n}` : guid(n);
+    return {
+      id,
+      tenantId: tenants[random(tenants.length)]!,
+      kpiId: kpis[random(kpis.length)]!,
+      isPrimary: random(4) === 0,
+      sourceId: random(5) === 0 ? `{${id.toUpperCase()}}` : id,
+    };
+  };
+  const original = new LinkIndex();
+  const added: MigratedLink[] = [];
+  for (let n = 1; n <= 3000; n++) {
+    // Now and then the same record again (it replaces its entry), or one forgotten.
+    const entry = n % 97 === 0 ? { ...added[random(added.length)]!, isPrimary: true } : made(n);
+    original.add(entry);
+    added.push(entry);
+    if (n % 53 === 0) original.remove(added[random(added.length)]!.sourceId);
+  }
+  const crossed = LinkIndex.fromWire(structuredClone(original.toWire()));
+  const everyKpi = (index: LinkIndex) => tenants.flatMap((tenant) => kpis.map((kpi) => index.linksOf(tenant, kpi)));
+  expect(crossed.size).toBe(original.size);
+  expect(everyKpi(crossed)).toEqual(everyKpi(original));
+  expect(everyKpi(original).flat().length).toBeGreaterThan(2000);
+
+  for (let n = 3001; n <= 3400; n++) {
+    const entry = made(n);
+    const forgotten = added[random(added.length)]!.sourceId;
+    for (const index of [original, crossed]) {
+      index.add(entry);
+      index.remove(forgotten);
+    }
+    added.push(entry);
+  }
+  expect(crossed.size).toBe(original.size);
+  expect(everyKpi(crossed)).toEqual(everyKpi(original));
+});
