@@ -33,22 +33,7 @@ export async function progressCacheCheck(sql: SqlSession, schema: string, limit:
     return check('progress-cache', 'warning', `the progress cache was never computed for the ${links} links (kpi-migrate finalize computes it)`, { links, cachedLinks: 0 });
   }
 
-  const linkDifferences = await compare(
-    sql,
-    linkProgressQuery(schema, 'true', 'true'),
-    target('kpi_progress_cache'),
-    ['kpi_link_id'],
-    LINK_CACHE_COLUMNS.slice(1),
-    limit,
-  );
-  const goalDifferences = await compare(
-    sql,
-    `${goalProgressQuery(`(${linkProgressQuery(schema, 'true', 'true')})`, 'true')}`,
-    target('goal_progress_cache'),
-    ['tenant_id', 'goal_id'],
-    GOAL_CACHE_COLUMNS.slice(2),
-    limit,
-  );
+  const { link: linkDifferences, goal: goalDifferences } = await compareBoth(sql, schema, limit);
   const list = new DifferenceList(limit);
   for (const [what, found] of [['link', linkDifferences], ['goal', goalDifferences]] as const) {
     for (const difference of found.listed) {
@@ -68,29 +53,41 @@ export async function progressCacheCheck(sql: SqlSession, schema: string, limit:
     : check('progress-cache', 'failed', `${linkDifferences.found} link(s) and ${goalDifferences.found} goal(s) differ from a fresh computation (kpi-migrate finalize recomputes them)`, evidence, list);
 }
 
-async function compare(
-  sql: SqlSession,
-  computed: string,
-  table: string,
-  keys: readonly string[],
-  values: readonly string[],
-  limit: number,
-): Promise<{ found: number; listed: CacheDifference[] }> {
+/**
+ * Both cache tables against a fresh computation in one statement: the link rows are computed once
+ * and the goal rows summed from them (as finalize does), where a statement per table computed the
+ * link rows twice.
+ */
+async function compareBoth(sql: SqlSession, schema: string, limit: number): Promise<Record<'link' | 'goal', { found: number; listed: CacheDifference[] }>> {
+  const target = (table: string) => `${quoteIdent(schema)}.${table}`;
+  const { rows } = await sql.query<{ what: 'link' | 'goal'; found: string; kind: CacheDifference['kind']; key: string; columns: string | null }>(
+    `with computed_links as (${linkProgressQuery(schema, 'true', 'true')}
+     ), computed_goals as (${goalProgressQuery('computed_links', 'true')}
+     ), link_differences as (${differing('computed_links', target('kpi_progress_cache'), ['kpi_link_id'], LINK_CACHE_COLUMNS.slice(1))}
+     ), goal_differences as (${differing('computed_goals', target('goal_progress_cache'), ['tenant_id', 'goal_id'], GOAL_CACHE_COLUMNS.slice(2))}
+     )
+     (select 'link' as what, count(*) over ()::text as found, kind, key, columns from link_differences order by key limit $1)
+     union all
+     (select 'goal', count(*) over ()::text, kind, key, columns from goal_differences order by key limit $1)`,
+    [limit],
+  );
+  const of = (what: 'link' | 'goal') => {
+    const listed = rows.filter((row) => row.what === what);
+    return { found: Number(listed[0]?.found ?? 0), listed: listed.map((row) => ({ kind: row.kind, key: row.key, columns: row.columns })) };
+  };
+  return { link: of('link'), goal: of('goal') };
+}
+
+/** The rows of `computed` and `table` that differ, by key: missing from the table, extra in it, or changed (which columns). */
+function differing(computed: string, table: string, keys: readonly string[], values: readonly string[]): string {
   const joined = keys.map((k) => `c.${k} = t.${k}`).join(' and ');
   const key = keys.map((k) => `coalesce(c.${k}, t.${k})::text`).join(` || ' ' || `);
   const changedColumns = `array_to_string(array[${values.map((v) => `case when c.${v} is distinct from t.${v} then '${v}' end`).join(', ')}], ', ')`;
-  const { rows } = await sql.query<{ found: string; kind: CacheDifference['kind']; key: string; columns: string | null }>(
-    `with computed as (${computed}
-     ), differing as (
+  return `
        select ${key} as key,
               case when t.${keys[0]} is null then 'missing' when c.${keys[0]} is null then 'extra' else 'changed' end as kind,
               case when t.${keys[0]} is not null and c.${keys[0]} is not null then ${changedColumns} end as columns
-         from computed c full join ${table} t on ${joined}
+         from ${computed} c full join ${table} t on ${joined}
         where t.${keys[0]} is null or c.${keys[0]} is null
-           or (${values.map((v) => `c.${v}`).join(', ')}) is distinct from (${values.map((v) => `t.${v}`).join(', ')})
-     )
-     select count(*) over ()::text as found, kind, key, columns from differing order by key limit $1`,
-    [limit],
-  );
-  return { found: Number(rows[0]?.found ?? 0), listed: rows.map((row) => ({ kind: row.kind, key: row.key, columns: row.columns })) };
+           or (${values.map((v) => `c.${v}`).join(', ')}) is distinct from (${values.map((v) => `t.${v}`).join(', ')})`;
 }
