@@ -7,8 +7,7 @@ import { MigrateError, type ErrorCode } from '../errors.js';
 import type { DataEntity } from '../model/entities.js';
 import type { RejectReason } from '../model/reject.js';
 import type { LegacySource } from '../model/source.js';
-import { readLinkIndex } from '../reading/lookups.js';
-import { LinkIndex, LinkLookups, type LinkIndexWire } from '../transform/index.js';
+import type { LinkIndex, LinkIndexWire } from '../transform/index.js';
 import { expectData } from './expectations.js';
 import { PassTotals, type PassTotalsWire } from './pass-totals.js';
 import { LedgerPass } from './reject-ledger.js';
@@ -22,8 +21,6 @@ export interface FactPassSetup {
   entities: DataEntity[];
   /** Canonical tenant GUID of a `--tenant` run. */
   tenant?: string;
-  /** Links the database refused: the link index leaves them out, as the validation's own does. */
-  refusedLinks: string[];
   runId?: string;
   /** The run's rejects of these entities' records (RejectLedger.recordsOf). */
   rejects: [string, RejectReason[]][];
@@ -41,18 +38,13 @@ export interface FactPassWire {
 
 /**
  * Some fact tables mapped again, as validateMigration maps them, from a source of their own and
- * the link index the validation built (or, without it, the index read afresh: the same, from the
- * same table), each record accounted against the run's rejects, and what that adds up returned
- * to be merged. Each entity's tally ends with the rejects none of its records took. Then its
- * tables are recounted and its sample candidates read again by key, here rather than after the
- * pass in the thread that merges.
+ * the link index the validation built (sent across as LinkIndex.toWire gives it), each record
+ * accounted against the run's rejects, and what that adds up returned to be merged. Each entity's
+ * tally ends with the rejects none of its records took. Then its tables are recounted and its
+ * sample candidates read again by key, here rather than after the pass in the thread that merges.
  */
-export async function mapFacts(source: LegacySource, setup: FactPassSetup, built?: Promise<LinkIndex>): Promise<FactPassWire> {
-  // Whether a link is migrated, and what the index keeps of it, does not depend on the KPIs and
-  // people (they give its person_id only): read afresh, the index is built without reading them.
-  const links =
-    (await built) ??
-    (await readLinkIndex(source, new LinkLookups(), { ...(setup.tenant === undefined ? {} : { tenant: setup.tenant }), refusedSourceIds: setup.refusedLinks }));
+export async function mapFacts(source: LegacySource, setup: FactPassSetup, built: Promise<LinkIndex>): Promise<FactPassWire> {
+  const links = await built;
   const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample);
   const pass = new LedgerPass(setup.runId, new Map(setup.rejects));
   for (const entity of setup.entities) {

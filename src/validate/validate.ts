@@ -170,7 +170,6 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
           setup: {
             entities: [...workerFacts],
             ...(tenant === undefined ? {} : { tenant }),
-            refusedLinks,
             ...(run === undefined ? {} : { runId: run.id }),
             rejects: ledger.recordsOf(workerFacts),
             full: request.full ?? false,

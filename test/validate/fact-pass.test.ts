@@ -9,7 +9,7 @@ import type { LegacySource } from '../../src/model/source.js';
 import { readLinkLookups } from '../../src/reading/lookups.js';
 import { itemsOf } from '../../src/reading/read-all.js';
 import { seed } from '../../src/seed/index.js';
-import { canonicalTenantOf } from '../../src/transform/index.js';
+import { canonicalTenantOf, LinkIndex } from '../../src/transform/index.js';
 import { expectData, expectLinks } from '../../src/validate/expectations.js';
 import { mapFacts, rereadOf } from '../../src/validate/fact-pass.js';
 import type { SourceReread } from '../../src/validate/samples.js';
@@ -59,7 +59,7 @@ async function inOneThread(full: boolean, tenant: string | undefined): Promise<P
   return totals;
 }
 
-/** The same with two fact tables mapped by mapFacts (as a worker thread does) and merged. */
+/** The same with two fact tables mapped by mapFacts (as a worker thread does, over this thread's link index) and merged. */
 async function split(full: boolean, tenant: string | undefined): Promise<{ totals: PassTotals; reread: SourceReread }> {
   const totals = new PassTotals(full ? CONTRACT_COLUMNS : KEY_COLUMNS, LIMIT, SAMPLE);
   const { lookups } = await readLinkLookups(source);
@@ -68,16 +68,17 @@ async function split(full: boolean, tenant: string | undefined): Promise<{ total
   const here = MIGRATED_ENTITIES.filter((entity) => !IN_WORKER.includes(entity as DataEntity));
   for (const entity of DATA_ENTITIES) if (here.includes(entity)) await expectData(source, entity, links, pass, tenant, (e) => void totals.add(e));
   for (const entity of here) for (const difference of pass.leftovers(entity)) totals.tallies[entity].differences.add(difference);
+  // The worker maps over the index this thread built, as it crosses threads.
+  const crossedLinks = LinkIndex.fromWire(structuredClone(links.toWire()));
   const wire = await mapFacts(source, {
     entities: IN_WORKER,
     ...(tenant === undefined ? {} : { tenant }),
-    refusedLinks,
     runId: RUN,
     rejects: rejects.filter(([key]) => IN_WORKER.some((entity) => key.startsWith(`${entity}\u0000`))),
     full,
     limit: LIMIT,
     sample: SAMPLE,
-  });
+  }, Promise.resolve(crossedLinks));
   const crossed = structuredClone(wire);
   totals.merge(crossed.totals);
   return { totals, reread: rereadOf(crossed.reread) };
