@@ -56,7 +56,7 @@ import {
   type Reject,
   toJsonText,
 } from '../transform/index.js';
-import { itemFromWire, itemToWire } from '../model/item-wire.js';
+import { itemFromWire, itemToWire } from './item-wire.js';
 import { ConflictLosers, imageKeysOf, SyncLinks, SyncLookups, type KpiKey } from './sync-state.js';
 
 /** What a sync session is asked to do: apply a change source to what a full run wrote (contract §5). */

@@ -7,7 +7,7 @@ import { encodedBatch, encodeRecords, type EncodedRecordFields, type EncodedReco
 import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
-import { itemFromWire, itemToWire } from '../model/item-wire.js';
+import { itemFromWire, itemToWire } from './item-wire.js';
 import { itemOfExportLine } from '../extract/export-source.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress } from './record-reader.js';
 

@@ -12,9 +12,7 @@ import { expectData } from './expectations.js';
 import { PassTotals, type PassTotalsWire } from './pass-totals.js';
 import { LedgerPass } from './reject-ledger.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
-import { carriedItem, itemCarried, type CarriedItem } from '../model/item-wire.js';
-import type { MigratedEntity } from '../model/entities.js';
-import { recountAndReadByKey, type SourceReread } from './samples.js';
+import type { SampledRecord } from './samples.js';
 
 /** What a pass over some fact tables needs besides its source, all of it data that crosses threads. */
 export interface FactPassSetup {
@@ -29,21 +27,20 @@ export interface FactPassSetup {
   sample: { size: number; seed: number };
 }
 
-/** What a fact pass gives back across the thread boundary. */
-export interface FactPassWire {
-  totals: PassTotalsWire;
-  /** Its tables recounted, and its sample candidates' items read again by key (as text: they hold classes structured clone would lose). */
-  reread: { counts: [DataEntity, number][]; items: [MigratedEntity, CarriedItem[]][] };
-}
-
 /**
  * Some fact tables mapped again, as validateMigration maps them, from a source of their own and
  * the link index the validation built (sent across as LinkIndex.toWire gives it), each record
  * accounted against the run's rejects, and what that adds up returned to be merged. Each entity's
- * tally ends with the rejects none of its records took. Then its tables are recounted and its
- * sample candidates read again by key, here rather than after the pass in the thread that merges.
+ * tally ends with the rejects none of its records took. As each table's pass ends, `mapped` is
+ * given its sample candidates: the sample's records of that table are among them, so the thread
+ * that merges can read them again by key (and recount the table) while this one maps the next.
  */
-export async function mapFacts(source: LegacySource, setup: FactPassSetup, built: Promise<LinkIndex>): Promise<FactPassWire> {
+export async function mapFacts(
+  source: LegacySource,
+  setup: FactPassSetup,
+  built: Promise<LinkIndex>,
+  mapped: (entity: DataEntity, candidates: SampledRecord[]) => void = () => {},
+): Promise<PassTotalsWire> {
   const links = await built;
   const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample);
   const pass = new LedgerPass(setup.runId, new Map(setup.rejects));
@@ -51,25 +48,10 @@ export async function mapFacts(source: LegacySource, setup: FactPassSetup, built
     const started = performance.now();
     await expectData(source, entity, links, pass, setup.tenant, (expectation) => void totals.add(expectation));
     totals.tallies[entity].seconds = (performance.now() - started) / 1000;
+    mapped(entity, totals.sampler.chosen().filter((record) => record.entity === entity));
   }
   for (const entity of setup.entities) for (const difference of pass.leftovers(entity)) totals.tallies[entity].differences.add(difference);
-  const wire = totals.toWire(setup.entities);
-  const reread = await recountAndReadByKey(source, setup.entities, wire.candidates);
-  return {
-    totals: wire,
-    reread: {
-      counts: setup.entities.map((entity) => [entity, reread.counts.get(entity)!]),
-      items: [...reread.items].map(([entity, items]) => [entity, items.map(carriedItem)]),
-    },
-  };
-}
-
-/** The reread of a fact pass, as it came across. */
-export function rereadOf(wire: FactPassWire['reread']): SourceReread {
-  return {
-    counts: new Map(wire.counts),
-    items: new Map(wire.items.map(([entity, items]) => [entity, items.map(itemCarried)])),
-  };
+  return totals.toWire(setup.entities);
 }
 
 const WORKER_FILE = new URL('./fact-worker.js', import.meta.url);
@@ -86,7 +68,10 @@ export interface FactWorkerLinks {
   links: LinkIndexWire;
 }
 
-export type FactWorkerMessage = { type: 'done'; pass: FactPassWire } | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
+export type FactWorkerMessage =
+  | { type: 'mapped'; entity: DataEntity; candidates: SampledRecord[] }
+  | { type: 'done'; totals: PassTotalsWire }
+  | { type: 'error'; code: ErrorCode; message: string; details: Record<string, unknown> };
 
 /**
  * Whether a worker thread can map facts for a validation of this configuration: the worker is
@@ -101,37 +86,57 @@ export function factWorkerAvailable(config: ResolvedConfig): boolean {
 }
 
 /**
- * A fact pass running in a worker thread, which starts mapping once it is given the link index;
- * what it gives back once done; `stop` ends it early (and waits for it).
+ * A fact pass running in a worker thread, which starts mapping once it is given the link index:
+ * each table's sample candidates as its pass ends, what the pass added up once done; `stop` ends
+ * it early (and waits for it).
  */
 export interface FactWorker {
-  readonly pass: Promise<FactPassWire>;
+  readonly totals: Promise<PassTotalsWire>;
+  candidates(entity: DataEntity): Promise<SampledRecord[]>;
   giveLinks(links: LinkIndex): void;
   stop(): Promise<void>;
+}
+
+/** A promise and what settles it (Node 20 has no Promise.withResolvers). */
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
 }
 
 export function startFactWorker(data: FactWorkerData): FactWorker {
   const worker = new Worker(WORKER_FILE, { workerData: data });
   let settled = false;
-  const pass = new Promise<FactPassWire>((resolve, reject) => {
-    const fail = (error: MigrateError): void => {
-      settled = true;
-      reject(error);
-    };
-    worker.on('message', (message: FactWorkerMessage) => {
-      settled = true;
-      if (message.type === 'done') resolve(message.pass);
-      else fail(new MigrateError(message.code, message.message, { details: message.details }));
-    });
-    worker.on('error', (error) => fail(new MigrateError('INTERNAL', `the validation's fact worker failed: ${error.message}`, { cause: error })));
-    worker.on('exit', (code) => {
-      if (!settled) fail(new MigrateError('INTERNAL', `the validation's fact worker exited (code ${code}) before it was done`));
-    });
+  const mapped = new Map(data.setup.entities.map((entity) => [entity, deferred<SampledRecord[]>()]));
+  const done = deferred<PassTotalsWire>();
+  const fail = (error: MigrateError): void => {
+    settled = true;
+    done.reject(error);
+    for (const waiting of mapped.values()) waiting.reject(error);
+  };
+  worker.on('message', (message: FactWorkerMessage) => {
+    if (message.type === 'mapped') return mapped.get(message.entity)?.resolve(message.candidates);
+    settled = true;
+    if (message.type === 'done') done.resolve(message.totals);
+    else fail(new MigrateError(message.code, message.message, { details: message.details }));
   });
-  // Awaited by the validation when it needs the totals; a failure before then is thrown there.
-  pass.catch(() => undefined);
+  worker.on('error', (error) => fail(new MigrateError('INTERNAL', `the validation's fact worker failed: ${error.message}`, { cause: error })));
+  worker.on('exit', (code) => {
+    if (!settled) fail(new MigrateError('INTERNAL', `the validation's fact worker exited (code ${code}) before it was done`));
+  });
+  // Awaited by the validation when it needs them; a failure before then is thrown there.
+  done.promise.catch(() => undefined);
+  for (const waiting of mapped.values()) waiting.promise.catch(() => undefined);
   return {
-    pass,
+    totals: done.promise,
+    candidates(entity) {
+      const waiting = mapped.get(entity);
+      return waiting === undefined ? Promise.reject(new MigrateError('INTERNAL', `the fact worker does not map ${entity}`)) : waiting.promise;
+    },
     giveLinks(links) {
       const message: FactWorkerLinks = { type: 'links', links: links.toWire() };
       worker.postMessage(message);

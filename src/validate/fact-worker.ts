@@ -4,7 +4,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { coerceError } from '../errors.js';
 import { openConfiguredSource } from '../reading/open-source.js';
-import { LinkIndex } from '../transform/index.js';
+import { LinkIndex, type DataEntity } from '../transform/index.js';
+import type { SampledRecord } from './samples.js';
 import { mapFacts, type FactWorkerData, type FactWorkerLinks, type FactWorkerMessage } from './fact-pass.js';
 
 const port = parentPort;
@@ -17,7 +18,8 @@ async function main(): Promise<FactWorkerMessage> {
   try {
     const source = await openConfiguredSource(config);
     try {
-      return { type: 'done', pass: await mapFacts(source, setup, links) };
+      const mapped = (entity: DataEntity, candidates: SampledRecord[]): void => parentPort!.postMessage({ type: 'mapped', entity, candidates } satisfies FactWorkerMessage);
+      return { type: 'done', totals: await mapFacts(source, setup, links, mapped) };
     } finally {
       await source.close();
     }

@@ -30,7 +30,7 @@ import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples, recountAndReadByKey } from './samples.js';
 import { PassTotals } from './pass-totals.js';
-import { rereadOf, startFactWorker } from './fact-pass.js';
+import { startFactWorker } from './fact-pass.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { checkIndexUse, checkSchema } from './schema-check.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
@@ -203,15 +203,19 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     for (const entity of here) for (const difference of pass.leftovers(entity)) tallies[entity].differences.add(difference);
 
     say('recounting the source and reading the sample’s candidates again by key');
-    // This thread's tables, while the worker finishes; the worker rereads its own.
+    // This thread's tables, then the worker's, each once the worker has mapped it (it maps the next meanwhile).
     const rereadHere = LEGACY_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
-    const reread = await clock.time('recount', () => recountAndReadByKey(source, rereadHere, totals.sampler.chosen()));
+    const reread = await clock.time('recount', async () => {
+      const read = await recountAndReadByKey(source, rereadHere, totals.sampler.chosen());
+      for (const entity of factWorker === undefined ? [] : workerFacts) {
+        const theirs = await recountAndReadByKey(source, [entity], await factWorker!.candidates(entity));
+        read.counts.set(entity, theirs.counts.get(entity)!);
+        for (const [migrated, items] of theirs.items) read.items.set(migrated, items);
+      }
+      return read;
+    });
     if (factWorker !== undefined) {
-      const fromWorker = await factWorker.pass;
-      totals.merge(fromWorker.totals);
-      const theirs = rereadOf(fromWorker.reread);
-      for (const [entity, count] of theirs.counts) reread.counts.set(entity, count);
-      for (const [entity, items] of theirs.items) reread.items.set(entity, items);
+      totals.merge(await factWorker.totals);
       for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
     }
     const recount = {} as Record<LegacyEntity, number>;

@@ -1,6 +1,5 @@
-import { isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from './legacy-value.js';
-import { fromAttributeMap } from './dynamodb-json.js';
-import { unreadableProblemOf, unreadableRecord, type UnreadableProblem } from './unreadable.js';
+import { isLegacyMap, LegacyNumber, LegacySet, type LegacyItem, type LegacyValue } from '../model/legacy-value.js';
+import { fromAttributeMap } from '../extract/dynamodb-json.js';
 
 /**
  * A legacy item as DynamoDB JSON text (binary as base64), to cross a thread boundary: structured
@@ -13,22 +12,6 @@ export function itemToWire(item: LegacyItem): string {
 
 export function itemFromWire(text: string): LegacyItem {
   return fromAttributeMap(JSON.parse(text) as Record<string, Record<string, unknown>>);
-}
-
-/** An item and, for a record its source could not read, the problem that rides on it: what itemToWire alone leaves behind. */
-export interface CarriedItem {
-  text: string;
-  unreadable?: UnreadableProblem;
-}
-
-export function carriedItem(item: LegacyItem): CarriedItem {
-  const unreadable = unreadableProblemOf(item);
-  return unreadable === undefined ? { text: itemToWire(item) } : { text: itemToWire(item), unreadable: { ...unreadable } };
-}
-
-export function itemCarried(carried: CarriedItem): LegacyItem {
-  const item = itemFromWire(carried.text);
-  return carried.unreadable === undefined ? item : unreadableRecord(item, carried.unreadable);
 }
 
 function mapText(map: { [attribute: string]: LegacyValue }): string {

@@ -1,6 +1,5 @@
 import { expect, test } from 'vitest';
-import { carriedItem, itemCarried, itemFromWire, itemToWire } from '../../src/model/item-wire.js';
-import { unreadableProblemOf, unreadableRecord } from '../../src/model/unreadable.js';
+import { itemFromWire, itemToWire } from '../../src/pipeline/item-wire.js';
 import { LegacyNumber, LegacySet, setAttribute, type LegacyItem } from '../../src/model/legacy-value.js';
 
 test('an item crosses as text and comes back equal, value kind for value kind', () => {
@@ -26,16 +25,4 @@ test('an item crosses as text and comes back equal, value kind for value kind', 
   expect(back.Strings).toBeInstanceOf(LegacySet);
   expect(back.Bytes).toBeInstanceOf(Uint8Array);
   expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
-});
-
-test('a record its source could not read crosses with its problem, through structured clone as a thread sends it', () => {
-  const problem = { attribute: 'Item', message: 'line 7 is not a DynamoDB JSON item: Item is a list' };
-  const unreadable = unreadableRecord({ Id: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', line: '{"Item":[1]}' }, problem);
-  const back = itemCarried(structuredClone(carriedItem(unreadable)));
-  expect(back).toEqual(unreadable);
-  expect(unreadableProblemOf(back)).toEqual(problem);
-
-  const readable = itemCarried(structuredClone(carriedItem({ Id: 'x', Value: new LegacyNumber('1') })));
-  expect(unreadableProblemOf(readable)).toBeUndefined();
-  expect(readable.Value).toBeInstanceOf(LegacyNumber);
 });
