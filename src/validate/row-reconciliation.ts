@@ -63,8 +63,14 @@ export class RowReconciliation {
    * same scope): the database works while the expected rows are still being added. Returns when
    * the reading is done (it never fails: compareBuckets throws its failure).
    */
-  readTargetFigures(sql: SqlSession, scope: TargetScope, after: Promise<unknown> = Promise.resolve()): Promise<unknown> {
-    const reading = after.then(() => targetBucketDigests(sql, this.table, this.columns, scope));
+  readTargetFigures(
+    sql: SqlSession,
+    scope: TargetScope,
+    after: Promise<unknown> = Promise.resolve(),
+    /** Where the reading runs: on `sql` itself unless the caller gives it a session of its own. */
+    within: <T>(read: (session: SqlSession) => Promise<T>) => Promise<T> = (read) => read(sql),
+  ): Promise<unknown> {
+    const reading = after.then(() => within((session) => targetBucketDigests(session, this.table, this.columns, scope)));
     this.#reading = reading;
     return reading.catch(() => undefined);
   }
