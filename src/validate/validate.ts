@@ -208,8 +208,9 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const rereadHere = LEGACY_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     const reread = await clock.time('recount', async () => {
       const read = await recountAndReadByKey(source, rereadHere, totals.sampler.chosen());
-      for (const entity of factWorker === undefined ? [] : workerFacts) {
-        const theirs = await recountAndReadByKey(source, [entity], await factWorker!.candidates(entity));
+      if (factWorker === undefined) return read;
+      for (const entity of workerFacts) {
+        const theirs = await recountAndReadByKey(source, [entity], await factWorker.candidates(entity));
         read.counts.set(entity, theirs.counts.get(entity)!);
         for (const [migrated, items] of theirs.items) read.items.set(migrated, items);
       }
