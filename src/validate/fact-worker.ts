@@ -13,13 +13,13 @@ if (port === null) throw new Error('fact-worker.js runs as a worker thread');
 const { config, setup } = workerData as FactWorkerData;
 // The validation's own index, once it has read the links: this thread opens its source meanwhile.
 const links = new Promise<LinkIndex>((resolve) => port.once('message', (message: FactWorkerLinks) => resolve(LinkIndex.fromWire(message.links))));
+const sendCandidates = (entity: DataEntity, candidates: SampledRecord[]): void => port.postMessage({ type: 'mapped', entity, candidates } satisfies FactWorkerMessage);
 
 async function main(): Promise<FactWorkerMessage> {
   try {
     const source = await openConfiguredSource(config);
     try {
-      const mapped = (entity: DataEntity, candidates: SampledRecord[]): void => parentPort!.postMessage({ type: 'mapped', entity, candidates } satisfies FactWorkerMessage);
-      return { type: 'done', totals: await mapFacts(source, setup, links, mapped) };
+      return { type: 'done', totals: await mapFacts(source, setup, links, sendCandidates) };
     } finally {
       await source.close();
     }
