@@ -97,13 +97,6 @@ export { grown as grownArray };
 const KEY_WORDS = 5;
 const EMPTY = 0;
 
-/**
- * (scope, GUID) → a dense entry number (0, 1, 2… in insertion order), for callers that keep
- * their values in parallel typed arrays. A scope is any string (a tenant id): scopes are few and
- * numbered once. Memory per entry: 20 bytes of key and about 8 bytes of slots. Keys that are
- * not canonical GUIDs still work, through an ordinary Map (the transform canonicalises ids, so
- * there are none in practice).
- */
 /** A ScopedGuidTable's contents as plain data (typed arrays and Maps), which structured clone carries to another thread as they are. */
 export interface ScopedGuidTableWire {
   scopes: Map<string, number>;
@@ -113,6 +106,13 @@ export interface ScopedGuidTableWire {
   unusual: Map<string, number>;
 }
 
+/**
+ * (scope, GUID) → a dense entry number (0, 1, 2… in insertion order), for callers that keep
+ * their values in parallel typed arrays. A scope is any string (a tenant id): scopes are few and
+ * numbered once. Memory per entry: 20 bytes of key and about 8 bytes of slots. Keys that are
+ * not canonical GUIDs still work, through an ordinary Map (the transform canonicalises ids, so
+ * there are none in practice).
+ */
 export class ScopedGuidTable {
   readonly #scopes = new Map<string, number>();
   #keys = new Uint32Array(KEY_WORDS * 1024);
