@@ -6,7 +6,7 @@ import { toJsonText, type LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import { databaseRefusalOf, refusesRecord, targetFailure, type DatabaseRefusal } from '../db/database-error.js';
-import { resolveIdConflicts, type ClaimingRecord, type RowHolder } from './id-conflicts.js';
+import { resolveIdConflicts, type ClaimingRecord, type IdConflictLoss, type RowHolder } from './id-conflicts.js';
 import { positionToJsonb, storableJson } from './jsonb-text.js';
 import { insertRejects } from './rejects.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
@@ -15,6 +15,7 @@ import { readRecordedLayout } from './target-ownership.js';
 import { prepareRecord, type LoadReject, type PreparedBatch, type RecordRows, type TargetRow } from './prepare-record.js';
 import {
   claimsOf,
+  claimsOfRecords,
   contestedRecords,
   copyDataOf,
   encodeRecords,
@@ -67,6 +68,12 @@ export interface BatchInput {
   converge?: boolean;
   /** A converge run scoped to this tenant: another tenant's rows are never stale to it. */
   tenant?: string;
+  /**
+   * The records' rows are likely in the target already (the previous batch's were: a re-run):
+   * staged and checked in the statement that writes them, not probed first. Only how long the
+   * batch takes depends on it, never what it writes.
+   */
+  rowsLikelyHeld?: boolean;
 }
 
 export interface BatchOutcome {
@@ -200,29 +207,9 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   const layout = (await readRecordedLayout(session, input.targetSchema))[planned.table.name];
   const plan = layout.owner === 'tool' ? planned : { ...planned, sql: tableStatements(input.targetSchema, planned.table, layout) };
 
-  const { holders: found, ownRows } = await loadHolders(session, plan);
-  // A fresh run would not know a row of a record that this run has not produced (yet): in a
-  // converge run, only the run's own rows and the application's defend their ids.
-  const stale = input.converge ? await staleHolders(session, plan, found) : new Set<string>();
-  const holders = stale.size === 0 ? found : new Map([...found].filter(([rowId]) => !stale.has(rowId)));
-  const { winners, losers, items } = await claimRows(plan, holders);
-  const conflictRejects: LoadReject[] = losers.map((loss) => ({
-    sourceEntity: input.entity,
-    sourceId: sourceIdOf(plan.candidates, loss.record),
-    reason: 'id_conflict',
-    attribute: 'Id',
-    message: loss.message,
-    item: items.get(loss.record)!,
-  }));
-
-  let loaded = NOTHING_LOADED;
-  if (winners.length > 0) {
-    // Nothing of these records is in the target yet (a first run): their rows can go straight into
-    // it, as the database's own fastest path; any refusal falls back to staging and isolation.
-    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, winners)));
-    loaded = await loadSuspectsApart({ session, plan, staged: false }, winners, fresh);
-    if (input.converge) await recordRunRows(session, plan, winners, loaded.rejects);
-  }
+  const context: LoadContext = { session, plan, staged: false };
+  const { conflictRejects, loaded } =
+    (input.rowsLikelyHeld === true && input.converge !== true ? await writeStagedFirst(context) : undefined) ?? (await writeProbedFirst(context));
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];
   await insertRejects(session, input.runId, rejects);
@@ -238,6 +225,131 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   };
   await addRunCounts(session, input, outcome);
   return outcome;
+}
+
+/** What a batch's records came to: those that lost a row to another record, and what the others loaded. */
+interface Written {
+  conflictRejects: LoadReject[];
+  loaded: LoadResult;
+}
+
+/**
+ * The batch's row ids probed for their holders first; the records that may have them loaded
+ * straight into the target when none of their rows is there yet (a first run), else through staging.
+ */
+async function writeProbedFirst(context: LoadContext): Promise<Written> {
+  const { session, plan } = context;
+  const { input } = plan;
+  const { holders: found, ownRows } = await loadHolders(session, plan);
+  // A fresh run would not know a row of a record that this run has not produced (yet): in a
+  // converge run, only the run's own rows and the application's defend their ids.
+  const stale = input.converge ? await staleHolders(session, plan, found) : new Set<string>();
+  const holders = stale.size === 0 ? found : new Map([...found].filter(([rowId]) => !stale.has(rowId)));
+  const { winners, losers, items } = await claimRows(plan, holders);
+  const conflictRejects = conflictRejectsOf(plan, losers, items);
+
+  let loaded = NOTHING_LOADED;
+  if (winners.length > 0) {
+    // Nothing of these records is in the target yet (a first run): their rows can go straight into
+    // it, as the database's own fastest path; any refusal falls back to staging and isolation.
+    const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, winners)));
+    loaded = await loadSuspectsApart(context, winners, fresh);
+    if (input.converge) await recordRunRows(session, plan, winners, loaded.rejects);
+  }
+  return { conflictRejects, loaded };
+}
+
+/**
+ * A batch whose records' rows are mostly in the target already (a re-run): every record staged
+ * first (but those holding U+0000, loaded apart after), then probed for holders, compared and
+ * written by one statement, rather than probed by one, staged and then written by two more.
+ * Undefined, with nothing left behind, when the batch has records whose fate depends on each
+ * other's (twins, or a row two records produce: then a record's loss frees a row for another) or
+ * the database refuses a record: the probe-first way decides and isolates those.
+ */
+async function writeStagedFirst(context: LoadContext): Promise<Written | undefined> {
+  const { session, plan } = context;
+  const { candidates } = plan;
+  if (contestedRecords(candidates, NO_HOLDERS).size > 0) return undefined;
+  const all = [...Array(recordCount(candidates)).keys()];
+  let suspects = Object.keys(candidates.suspectTexts).length === 0 ? [] : all.filter((index) => isSuspect(candidates, index));
+  let staged = suspects.length === 0 ? all : all.filter((index) => !isSuspect(candidates, index));
+  await ensureStaging(context);
+  await session.query('savepoint kpi_migrate_staged');
+  let written: StagedWrite;
+  let conflicts: Pick<Written, 'conflictRejects'> = { conflictRejects: [] };
+  try {
+    const rowCount = rowsOf(candidates, staged);
+    if (rowCount > 0) {
+      const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyDataOf(candidates, staged));
+      if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into staging took ${copied} rows, ${rowCount} were sent`);
+    }
+    written = await writeStaged(session, plan, suspects);
+    if (written.holders.size > 0) {
+      // No record claims a row another of the batch claims: each that touches a held row lost whole, as the statement decided.
+      const { losers, items } = await claimRows(plan, written.holders);
+      const lost = new Set(losers.map((loss) => loss.record));
+      staged = staged.filter((index) => !lost.has(index));
+      suspects = suspects.filter((index) => !lost.has(index));
+      conflicts = { conflictRejects: conflictRejectsOf(plan, losers, items) };
+    }
+    await session.query('release savepoint kpi_migrate_staged');
+  } catch (error) {
+    const refusal = databaseRefusalOf(error);
+    if (refusal === undefined || !refusesRecord(refusal)) throw error;
+    await session.query('rollback to savepoint kpi_migrate_staged');
+    await session.query('release savepoint kpi_migrate_staged');
+    return undefined;
+  }
+  const { inserted, updated, deleted } = written;
+  const rowCount = rowsOf(candidates, staged);
+  const results: LoadResult[] = [{ inserted, updated, unchanged: rowCount - inserted - updated, deleted, migrated: staged.length, rowsOut: rowCount, rejects: [] }];
+  if (suspects.length > 0) {
+    await session.query(plan.sql.clearStaging);
+    results.push(...(await loadEachUnderOneSavepoint(context, suspects)));
+  }
+  return { ...conflicts, loaded: combined(candidates, [...staged, ...suspects].sort((a, b) => a - b), results) };
+}
+
+const NO_HOLDERS: ReadonlyMap<string, RowHolder> = new Map();
+
+interface StagedWrite {
+  holders: Map<string, RowHolder>;
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** writeStaged, with these (unstaged) records' rows probed beside the staged ones. */
+async function writeStaged(session: SqlSession, plan: BatchPlan, unstaged: readonly number[]): Promise<StagedWrite> {
+  const claims = unstaged.length === 0 ? undefined : claimsOfRecords(plan.candidates, unstaged);
+  const { rows } = await session.query<{
+    kind: 'holder' | 'counts';
+    id: string | null;
+    source_entity: string | null;
+    source_id: string | null;
+    last_run_id: string | null;
+    inserted: number;
+    updated: number;
+    deleted: number;
+  }>(plan.sql.writeStaged, [plan.input.runId, claims?.rowIds ?? null, claims?.sourceIds ?? null, plan.input.entity]);
+  const written: StagedWrite = { holders: new Map(), inserted: 0, updated: 0, deleted: 0 };
+  for (const row of rows) {
+    if (row.kind === 'holder') written.holders.set(row.id!, { sourceEntity: row.source_entity, sourceId: row.source_id, lastRunId: row.last_run_id });
+    else Object.assign(written, { inserted: row.inserted, updated: row.updated, deleted: row.deleted });
+  }
+  return written;
+}
+
+function conflictRejectsOf(plan: BatchPlan, losers: readonly IdConflictLoss[], items: ReadonlyMap<number, LegacyItem>): LoadReject[] {
+  return losers.map((loss) => ({
+    sourceEntity: plan.input.entity,
+    sourceId: sourceIdOf(plan.candidates, loss.record),
+    reason: 'id_conflict',
+    attribute: 'Id',
+    message: loss.message,
+    item: items.get(loss.record)!,
+  }));
 }
 
 async function assertRunAcceptsBatches(session: SqlSession, input: BatchInput): Promise<void> {
@@ -356,6 +468,11 @@ async function loadSuspectsApart(context: LoadContext, records: number[], fresh:
   const rest = suspects.length === 0 ? records : records.filter((index) => !isSuspect(candidates, index));
   const results: LoadResult[] = suspects.length === 0 ? [] : await loadEachUnderOneSavepoint(context, suspects);
   if (rest.length > 0) results.push((fresh ? await copyFreshRecords(context, rest) : undefined) ?? (await loadIsolatingRefusals(context, rest)));
+  return combined(candidates, records, results);
+}
+
+/** The results of loading `records` (ascending) in parts, as one: the rejects in record order. */
+function combined(candidates: EncodedRecords, records: readonly number[], results: readonly LoadResult[]): LoadResult {
   if (results.length === 1) return results[0]!;
   // One record per source id among the winners (resolveIdConflicts), so the id gives the order.
   const position = new Map(records.map((index) => [sourceIdOf(candidates, index), index]));
@@ -372,6 +489,13 @@ async function loadSuspectsApart(context: LoadContext, records: number[], fresh:
   };
 }
 
+/** The staging table, made on first use in the transaction (outside any savepoint: rolling back to one must not drop it). */
+async function ensureStaging(context: LoadContext): Promise<void> {
+  if (context.staged) return;
+  await context.session.query(context.plan.sql.createStaging);
+  context.staged = true;
+}
+
 /**
  * Records one by one under ONE savepoint: a refused record costs its COPY and a rollback to the
  * savepoint, which stays for the next one (four round trips each otherwise). A record the database
@@ -379,10 +503,7 @@ async function loadSuspectsApart(context: LoadContext, records: number[], fresh:
  */
 async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly number[]): Promise<LoadResult[]> {
   const { session, plan } = context;
-  if (!context.staged) {
-    await session.query(plan.sql.createStaging);
-    context.staged = true;
-  }
+  await ensureStaging(context);
   const results: LoadResult[] = [];
   await session.query('savepoint kpi_migrate_one');
   for (const record of records) {
@@ -434,11 +555,7 @@ function sum(results: readonly LoadResult[], field: Exclude<keyof LoadResult, 'r
  */
 async function loadIsolatingRefusals(context: LoadContext, records: number[]): Promise<LoadResult> {
   const { session, plan } = context;
-  if (!context.staged) {
-    // Made outside the savepoint: rolling back to it must not drop the table.
-    await session.query(plan.sql.createStaging);
-    context.staged = true;
-  }
+  await ensureStaging(context);
   await session.query('savepoint kpi_migrate_records');
   try {
     const result = await loadRecords(context, records);

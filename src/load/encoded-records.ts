@@ -364,17 +364,17 @@ export function claimsOf(records: EncodedRecordFields): { rowIds: string; source
     }
     return { rowIds: `{${records.rowIds}}`, sourceIds: `{"${perRow.join('","')}"}` };
   }
+  return claimsOfRecords(records, [...Array(count).keys()]);
+}
+
+/** claimsOf for these records only. */
+export function claimsOfRecords(records: EncodedRecordFields, indexes: readonly number[]): { rowIds: string; sourceIds: string } | undefined {
   const rowIds: string[] = [];
   const sourceIds: string[] = [];
-  let row = 0;
-  for (let index = 0; index < count; index++) {
-    const end = records.recordRowEnds[index]!;
+  for (const index of indexes) {
     const sourceId = sourceIdOf(records, index);
-    if (sourceId.includes('\u0000')) {
-      row = end;
-      continue;
-    }
-    for (; row < end; row++) {
+    if (sourceId.includes('\u0000')) continue;
+    for (let row = index === 0 ? 0 : records.recordRowEnds[index - 1]!; row < records.recordRowEnds[index]!; row++) {
       const rowId = rowIdAt(records, row);
       if (!CANONICAL_UUID.test(rowId)) continue;
       rowIds.push(rowId);

@@ -117,6 +117,17 @@ export interface TableStatements {
   deleteDropped: string;
   /** Guarded upsert of the new and changed staged rows, old images into row_history; counts. */
   upsert: string;
+  /**
+   * The staged rows written in one statement that also makes the id_conflict probe, for a batch
+   * whose rows are mostly in the target already and whose records claim no row id in common:
+   * `$2` and `$3` are the row ids and source ids of the batch's records that are not staged (as
+   * for selectHolders, or null), `$4` the batch's entity. Each staged or listed row another record
+   * (or the application) holds comes back with its holder (`kind` 'holder'), and the staged
+   * records claiming one are left out whole. Of the others, the rows they no longer produce go
+   * (fansOut) and the new and changed rows are upserted, as deleteDropped and upsert do; one row
+   * (`kind` 'counts') gives inserted, updated, deleted.
+   */
+  writeStaged: string;
   clearStaging: string;
 }
 
@@ -140,6 +151,23 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         where t.source_entity is not null and ${changed('t', 'excluded')}
         returning (xmax = 0) as inserted
       )`;
+
+  /**
+   * A CTE `dropped` deleting (as deletingRows) the rows that staged records hold and no longer
+   * produce, of the records `r` (source_entity, source_id) for which `condition` holds.
+   */
+  function droppedRows(condition: string): string {
+    const heldNotStaged = (select: string, from: string) => `array(
+          select held.${select}
+          from (select distinct s.source_entity, s.source_id from ${staging} s) r
+          cross join lateral (select h.${select}${select === 'id' ? '' : ', h.id'} from ${from} h where h.source_entity = r.source_entity and h.source_id = r.source_id offset 0) held
+          where ${condition} and not exists (select 1 from ${staging} s where s.id = held.id)
+        )`;
+    return tool
+      ? `dropped as (delete from ${target} t where t.ctid = any(${heldNotStaged('ctid', target)}) returning t.*)`
+      : deletingRows(targetSchema, table, layout, 'dropped', `t.id = any(${heldNotStaged('id', rows)})`);
+  }
+
   return {
     target,
     rows,
@@ -166,24 +194,7 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         cross join lateral (select 1 from ${rows} t where t.source_entity = $1::text and t.source_id = r.source_id limit 1) t
       ) as found`,
     copyColumns: [...table.columns, 'first_run_id', 'last_run_id'],
-    deleteDropped: tool
-      ? `with dropped as (
-        delete from ${target} t
-        where t.ctid = any(array(
-          select held.ctid
-          from (select distinct s.source_entity, s.source_id from ${staging} s) r
-          cross join lateral (select t.ctid, t.id from ${target} t where t.source_entity = r.source_entity and t.source_id = r.source_id offset 0) held
-          where not exists (select 1 from ${staging} s where s.id = held.id)
-        ))
-        returning t.*
-      )
-      ${history('delete', 'dropped')}`
-      : `with ${deletingRows(targetSchema, table, layout, 'dropped', `t.id = any(array(
-          select held.id
-          from (select distinct s.source_entity, s.source_id from ${staging} s) r
-          cross join lateral (select h.id from ${rows} h where h.source_entity = r.source_entity and h.source_id = r.source_id offset 0) held
-          where not exists (select 1 from ${staging} s where s.id = held.id)
-        ))`)}
+    deleteDropped: `with ${droppedRows('true')}
       ${history('delete', 'dropped')}`,
     // One join of staging against the target finds the new and the changed rows (with the old
     // images); unchanged rows go no further, so a re-run costs one index probe per row.
@@ -198,8 +209,40 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
       ), ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
       select (count(*) filter (where inserted))::int as inserted, (count(*) filter (where not inserted))::int as updated
       from upserted`,
+    writeStaged: `with probed as materialized (
+        select s.*, t.id is null as is_new,
+          t.id is not null and (t.source_entity, t.source_id) is distinct from (s.source_entity, s.source_id) as held_by_other,
+          t.source_entity as holder_entity, t.source_id as holder_source_id, t.last_run_id as holder_run_id,
+          case when t.id is not null and t.source_entity is not null and ${changed('t', 's')} then to_jsonb(t) end as old_row
+        from ${staging} s
+        left join lateral (select * from ${rows} t where t.id = s.id limit 1) t on true
+      ), holders as (
+        select id, holder_entity as source_entity, holder_source_id as source_id, holder_run_id as last_run_id from probed where held_by_other
+        union all
+        select t.id, t.source_entity, t.source_id, t.last_run_id
+        from unnest($2::uuid[], $3::text[]) as r(id, source_id)
+        cross join lateral (select t.id, t.source_entity, t.source_id, t.last_run_id from ${rows} t where t.id = r.id limit 1) t
+        where (t.source_entity, t.source_id) is distinct from ($4::text, r.source_id)
+      ), lost as (
+        select distinct source_id from probed where held_by_other
+      ), changes as (
+        select * from probed p where (is_new or old_row is not null) and not exists (select 1 from lost l where l.source_id = p.source_id)
+      ), ${
+        table.fansOut
+          ? `${droppedRows('not exists (select 1 from lost l where l.source_id = r.source_id)')}, dropped_history as (${history('delete', 'dropped')}),`
+          : 'dropped as (select null where false),'
+      } history as (
+        insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
+        select $1::bigint, '${table.name}', c.id, 'update', c.old_row from changes c where not c.is_new
+      ), ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
+      select 'holder' as kind, id::text as id, source_entity, source_id, last_run_id::text as last_run_id, 0 as inserted, 0 as updated, 0 as deleted
+      from holders
+      union all
+      select 'counts', null, null, null, null, (select count(*) filter (where inserted) from upserted)::int,
+        (select count(*) filter (where not inserted) from upserted)::int, (select count(*) from dropped)::int`,
     clearStaging: `truncate ${staging}`,
   };
+
 }
 
 /**

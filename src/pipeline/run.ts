@@ -376,6 +376,8 @@ async function loadEntity(
   const { entity } = reading;
   const figures = newProgress(entity, 'load');
 
+  // A batch that found its records' rows in the target (a re-run) tells the writer the next will too.
+  let rowsLikelyHeld = false;
   const write = async (batch: MappedBatch): Promise<void> => {
     const outcome = await writeBatch(sql, {
       runId,
@@ -389,7 +391,9 @@ async function loadEntity(
       checkpoints: batch.checkpoints,
       converge: request.converge ?? false,
       tenant: request.converge ? request.tenant : undefined,
+      rowsLikelyHeld,
     });
+    rowsLikelyHeld = outcome.rowsOut > outcome.inserted || outcome.deleted > 0;
     batch.written?.();
     figures.read += batch.read;
     figures.skipped += batch.skipped;

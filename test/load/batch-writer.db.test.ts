@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeBatch } from '../../src/load/batch-writer.js';
+import { writeBatch as writeBatchOf, type BatchInput } from '../../src/load/batch-writer.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
 import { finishRun, loadCheckpoints, runCounts } from '../../src/load/ledger.js';
 import { listRejects } from '../../src/load/rejects.js';
 import { MigrateError } from '../../src/errors.js';
@@ -7,7 +8,10 @@ import type { Reject } from '../../src/model/reject.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { count, dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
 
-describe('writeBatch', () => {
+// Every case runs both ways a batch can go: probed for holders first, and staged first with the
+// probe in the statement that writes (what a batch of a re-run does). Both must come to the same.
+describe.each([false, true])('writeBatch (rows likely held: %s)', (rowsLikelyHeld) => {
+  const writeBatch = (sql: SqlClient, input: BatchInput) => writeBatchOf(sql, { ...input, rowsLikelyHeld });
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
