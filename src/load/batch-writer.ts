@@ -500,13 +500,24 @@ async function ensureStaging(context: LoadContext): Promise<void> {
  * Records one by one under ONE savepoint: a refused record costs its COPY and a rollback to the
  * savepoint, which stays for the next one (four round trips each otherwise). A record the database
  * takes is kept by releasing the savepoint and setting it again.
+ *
+ * The records holding U+0000 are all refused alike: the database checks the encoding of a COPY
+ * line's bytes before it reads any column, and refuses the byte 0x00 there, naming no column. Once
+ * it has refused one of them so, the others of the batch (each holds that byte) take the same
+ * refusal, in the database's words, without a COPY and a rollback each (about 0.7 ms apiece in
+ * the batch's chain); a refusal that names a column, or another reason, is not shared.
  */
 async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly number[]): Promise<LoadResult[]> {
   const { session, plan } = context;
   await ensureStaging(context);
   const results: LoadResult[] = [];
+  let nulRefusal: DatabaseRefusal | undefined;
   await session.query('savepoint kpi_migrate_one');
   for (const record of records) {
+    if (nulRefusal !== undefined && isSuspect(plan.candidates, record)) {
+      results.push({ ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, record, nulRefusal)] });
+      continue;
+    }
     try {
       results.push(await loadRecords(context, [record]));
       await session.exec('release savepoint kpi_migrate_one; savepoint kpi_migrate_one');
@@ -515,10 +526,16 @@ async function loadEachUnderOneSavepoint(context: LoadContext, records: readonly
       if (refusal === undefined || !refusesRecord(refusal)) throw error;
       await session.query('rollback to savepoint kpi_migrate_one');
       results.push({ ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, record, refusal)] });
+      if (isSuspect(plan.candidates, record) && refusesTheNulByte(refusal)) nulRefusal = refusal;
     }
   }
   await session.query('release savepoint kpi_migrate_one');
   return results;
+}
+
+/** A refusal of the byte 0x00 by the encoding check of a COPY line, before any column is read. */
+function refusesTheNulByte(refusal: DatabaseRefusal): boolean {
+  return refusal.sqlstate === '22021' && refusal.column === undefined && !/\bcolumn\b/.test(refusal.where ?? '') && refusal.message.includes('0x00');
 }
 
 /**

@@ -132,6 +132,27 @@ describe.each([false, true])('writeBatch (rows likely held: %s)', (rowsLikelyHel
     });
   });
 
+  it('rejects every record holding a NUL byte, wherever it is, in the words the database refused the first with', async () => {
+    const [l1, l2] = await givenLinks(32);
+    const run = await newRun(db.sql);
+    const records = [1, 2, 3, 4, 5, 6].map((n) => dataRecord('KpiActual', uuid(520 + n, 0x3333), n === 4 ? [l1, l2] : [l1]));
+    records[0]!.rows[0]!.label = 'a\u0000';
+    records[3]!.rows[1]!.override_comment = '\u0000b';
+    records[5]!.rows[0]!.recorded_by = '\u0000';
+    const outcome = await writeBatch(db.sql, dataBatch(run, 'KpiActual', records));
+
+    expect(outcome).toMatchObject({ inserted: 3, migrated: 3, rowsOut: 3 });
+    expect(outcome.rejects.map((reject) => [reject.sourceId, reject.reason, reject.sqlstate, reject.message])).toEqual(
+      [[521, 1], [524, 2], [526, 1]].map(([n, rows]) => [
+        uuid(n!, 0x3333),
+        'db_error',
+        '22021',
+        `PostgreSQL refused this record's rows [22021]: invalid byte sequence for encoding "UTF8": 0x00; none of its ${rows} row(s) were loaded`,
+      ]),
+    );
+    expect(await count(db.sql, 'select 1 from public.kpi_data where last_run_id = $1', [run])).toBe(3);
+  });
+
   it('rejects the one record whose link does not exist as db_error with the foreign key SQLSTATE', async () => {
     const [l1] = await givenLinks(40);
     const run = await newRun(db.sql);
