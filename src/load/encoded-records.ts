@@ -298,8 +298,6 @@ function isWhole(records: EncodedRecordFields, indexes: readonly number[] | unde
   return true;
 }
 
-const CANONICAL_UUID_LIST = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:,[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})*$/;
-
 /** Whether `rowIds` is a list of canonical uuids, one per row: then it is a uuid[] literal once braced. */
 function allRowIdsCanonical(records: EncodedRecordFields): boolean {
   // Asked by each statement of a batch (claims, holders, history): the batch's answer is kept.
@@ -315,7 +313,27 @@ function rowIdsCanonical(records: EncodedRecordFields): boolean {
   const rows = rowIdEnds.length;
   if (rows === 0 || rowIds.length !== rows * 37 - 1) return false;
   for (let row = 0; row < rows; row++) if (rowIdEnds[row] !== row * 37 + 36) return false;
-  return CANONICAL_UUID_LIST.test(rowIds);
+  return isCanonicalUuidList(rowIds);
+}
+
+/**
+ * Whether `text` is canonical uuids (lowercase, hyphenated) joined by commas, as
+ * /^uuid(?:,uuid)*$/ says, character by character: the regular expression took ~9 ns a character.
+ */
+export function isCanonicalUuidList(text: string): boolean {
+  if ((text.length + 1) % 37 !== 0) return false;
+  for (let at = 0, column = 0; at < text.length; at++, column = column === 36 ? 0 : column + 1) {
+    const code = text.charCodeAt(at);
+    if (column === 36 ? code !== COMMA : column === 8 || column === 13 || column === 18 || column === 23 ? code !== HYPHEN : !isLowerHex(code)) return false;
+  }
+  return true;
+}
+
+const COMMA = 0x2c;
+const HYPHEN = 0x2d;
+
+function isLowerHex(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66);
 }
 
 const NEEDS_ESCAPE = /["\\]/;
