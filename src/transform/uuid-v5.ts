@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { bytesToGuid } from './guid-table.js';
+import { sha1Into } from './sha1.js';
 
 /** RFC 4122 namespace for URLs (appendix C). */
 export const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
@@ -10,15 +11,15 @@ export const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
  */
 export const KPI_DATA_ID_NAMESPACE = 'c0a63ac9-6509-56a0-bea7-87ed95392458';
 
-// One id per fanned-out row: the namespace's bytes are kept, and namespace + name are hashed
-// from one reused buffer in one call, at half the cost of a Hash object fed twice.
+// One id per fanned-out row: the namespace's bytes are kept, and namespace + name hashed from one
+// reused buffer, into another (sha1Into: no allocation, no native call).
 const SCRATCH = Buffer.alloc(1024);
+const DIGEST = Buffer.alloc(20);
 let scratchNamespace: string | undefined;
 
 function sha1Of(namespace: string, name: string): Buffer {
-  // crypto.hash came with Node 20.12. A UTF-16 code unit takes at most 3 bytes in UTF-8: a
-  // longer name could be cut by write().
-  if (typeof crypto.hash !== 'function' || name.length * 3 > SCRATCH.length - 16) {
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8: a longer name could be cut by write().
+  if (name.length * 3 > SCRATCH.length - 16) {
     return crypto.createHash('sha1').update(Buffer.from(namespace.replaceAll('-', ''), 'hex')).update(name, 'utf8').digest();
   }
   if (scratchNamespace !== namespace) {
@@ -26,7 +27,8 @@ function sha1Of(namespace: string, name: string): Buffer {
     scratchNamespace = namespace;
   }
   const length = SCRATCH.write(name, 16, 'utf8');
-  return crypto.hash('sha1', SCRATCH.subarray(0, 16 + length), 'buffer');
+  sha1Into(SCRATCH, 16 + length, DIGEST);
+  return DIGEST;
 }
 
 /** RFC 4122 §4.3 name-based UUID, SHA-1 version (5), of a UTF-8 name; lowercase canonical text. */
