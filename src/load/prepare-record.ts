@@ -5,6 +5,7 @@ import type { Reject } from '../model/reject.js';
 import type { KpiDataRow, KpiLinkRow } from '../model/rows.js';
 import { CopyEncodingError, encodeCopyValue, type CopyValue } from './copy-text.js';
 import { canonicalUuid } from './id-conflicts.js';
+import { isCanonicalUuid } from '../model/uuid-text.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE } from './target-table.js';
 import type { EncodedRecords, EncodedRecordsBuilder } from './encoded-records.js';
 
@@ -132,11 +133,9 @@ export function runColumnsOf(runId: string): RunColumns {
   return { runId, text: `\t${runId}\t${runId}\n` };
 }
 
-export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** The transform already writes canonical ids; only the odd one needs canonicalUuid's work. */
 function canonicalRowId(id: string): string {
-  return CANONICAL_UUID.test(id) ? id : (canonicalUuid(id) ?? id);
+  return isCanonicalUuid(id) ? id : (canonicalUuid(id) ?? id);
 }
 
 /**

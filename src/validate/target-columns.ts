@@ -2,6 +2,7 @@ import { canonicalUuid } from '../load/id-conflicts.js';
 import { quoteIdent } from '../db/identifiers.js';
 import { toPlainDecimal } from '../model/decimal.js';
 import { KPI_DATA_COLUMNS, KPI_LINK_COLUMNS, type KpiDataRow, type KpiLinkRow } from '../model/rows.js';
+import { isCanonicalUuid } from '../model/uuid-text.js';
 import { jsonbOutputText } from './jsonb-output.js';
 
 export type ColumnType = 'uuid' | 'text' | 'numeric' | 'integer' | 'smallint' | 'boolean' | 'timestamptz' | 'jsonb' | 'bigint';
@@ -119,15 +120,13 @@ export function canonicalSql(table: TargetTableName, name: string, alias = 't'):
     : `${ref}::text`;
 }
 
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** An expected row's value as canonical text (see canonicalSql); null is SQL NULL. */
 export function canonicalValue(type: ColumnType, value: unknown): string | null {
   if (value === null || value === undefined) return null;
   switch (type) {
     case 'uuid': {
       const text = String(value);
-      return CANONICAL_UUID.test(text) ? text : (canonicalUuid(text) ?? text);
+      return isCanonicalUuid(text) ? text : (canonicalUuid(text) ?? text);
     }
     case 'numeric':
       return toPlainDecimal(String(value)) ?? String(value);
