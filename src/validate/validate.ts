@@ -162,6 +162,8 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   const dataFiguresRead = reconciliations.kpi_data.readTargetFigures(sql, tenantScope, undefined, background);
   const dataCountsRead = started(dataFiguresRead.then(() => background((session) => countTarget(session, tenantScope, ['kpi_data']))));
   const progressCacheRead = started(dataCountsRead.catch(() => undefined).then(() => background((session) => progressCacheCheck(session, schema, limit))));
+  // The orphans do not depend on the source either: counted then, not after the pass.
+  const orphansRead = started(progressCacheRead.catch(() => undefined).then(() => background((session) => orphansCheck(session, tenantScope, limit))));
   // The fact worker starts and opens the source while this thread reads the lookups and the links, then maps over their index.
   const workerFacts = request.factWorker === undefined ? [] : FACTS_IN_WORKER;
   const factWorker =
@@ -195,6 +197,13 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const linkCountsRead = started(progressCacheRead.catch(() => undefined).then(() => background((session) => countTarget(session, scope, ['kpi_links']))));
     reconciliations.kpi_links.readTargetFigures(sql, scope, linkCountsRead.catch(() => undefined), background);
     const targetCountsRead = started(Promise.all([dataCountsRead, linkCountsRead]).then(([data, links]) => ({ ...data, ...links }) as Record<MigratedEntity, TargetCounts>));
+    // The planner's choices for the application's main reads, at the tables' sizes, during the pass too.
+    const indexUseRead = started(
+      targetCountsRead.then((counts) => {
+        const tableRows = { kpi_links: counts.GoalKpiLink.rows, kpi_data: DATA_ENTITIES.reduce((sum, entity) => sum + counts[entity].rows, 0) };
+        return checkIndexUse(sql, schema, schemaFindings.indexes, tableRows, schemaFindings.layout);
+      }),
+    );
     if (factWorker !== undefined) say(`mapping ${workerFacts.join(', ')} again in a worker thread`);
     const here = MIGRATED_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     for (const entity of DATA_ENTITIES) {
@@ -224,7 +233,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const recount = {} as Record<LegacyEntity, number>;
     for (const entity of LEGACY_ENTITIES) recount[entity] = reread.counts.get(entity)!;
     const readBefore = reread.items;
-    return { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore };
+    return { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore };
   };
   let passed: Awaited<ReturnType<typeof passOverSource>>;
   try {
@@ -232,7 +241,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   } finally {
     await factWorker?.stop();
   }
-  const { lookups, outcomes, links, scope, targetCountsRead, recount, readBefore } = passed;
+  const { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore } = passed;
   const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
@@ -274,7 +283,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
       checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen(), readBefore),
     ),
   );
-  checks.push(await clock.time('orphans', () => orphansCheck(sql, tenantScope, limit)));
+  checks.push(await clock.time('orphans', () => orphansRead));
   say('the progress cache recomputed');
   checks.push(await clock.time('progress cache', () => progressCacheRead));
   checks.push(referenceCheck('unknown-kpis', unknownKpiLinks, (n) => `${n} migrated link(s) refer to a KPI the source’s kpis table does not hold (their person came from CreatedBy)`, 'every migrated link refers to a known KPI'));
@@ -283,8 +292,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
       runLedger: ledgerCounts?.entities.GoalKpiLink?.personFallbacks,
     }),
   );
-  const tableRows = { kpi_links: targetCounts.GoalKpiLink.rows, kpi_data: DATA_ENTITIES.reduce((sum, entity) => sum + targetCounts[entity].rows, 0) };
-  checks.push(...(await clock.time('index use', () => checkIndexUse(sql, schema, schemaFindings.indexes, tableRows, schemaFindings.layout))));
+  checks.push(...(await clock.time('index use', () => indexUseRead)));
 
   const entities: EntityReport[] = LEGACY_ENTITIES.map((entity) => {
     const fromLedger = ledgerCounts?.entities[entity];
