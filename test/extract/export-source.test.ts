@@ -147,14 +147,18 @@ describe('export source: items by key', () => {
       `{"Item":{"Id":{"S":"${id(14)}}}}`,
       `{"Item":{"Id":{"S":"${id(15)}"},"Note":{"S":"a \\"quoted\\" word"}}}`,
       `{"Item" : { "Id" : { "N" : "1", "S" : "${id(16)}" } } }`,
+      `{"Item":{"Name":{"S":"Id"},"Id":{"S":"${id(17)}"}}}`,
+      `{"Item":{"Id":{"S":"${id(18)}","S":"other"}}}`,
+      `{"Item":{"Extra":{"M":{"Id":{"S":"${id(19)}"}}}}}`,
+      `{"Item":{"Extra":{"M":{"Id":{"S":"nested"}}},"Id":{"S":"${id(20)}"}}}`,
     ];
     await writeFile(join(dir, `${table}.jsonl`), `${lines.join('\n')}\n`);
     const source = createExportSource({ dir, tableNames, pageSize: 4 });
     const all = (await readPages(source, ENTITY)).items;
-    const wanted = [...Array.from({ length: 17 }, (_, n) => id(n)), 'no-such-id'];
+    const wanted = [...Array.from({ length: 21 }, (_, n) => id(n)), 'no-such-id'];
     const firstOf = (key: string) => all.find((item) => item.Id === key);
     const expected = wanted.flatMap((key) => (firstOf(key) === undefined ? [] : [firstOf(key)!]));
-    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16)]);
+    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16), id(17), id(20)]);
     const found = await source.getItems(ENTITY, wanted);
     expect(found).toEqual(expected);
     expect(found.map((item) => unreadableProblemOf(item)?.attribute)).toEqual(expected.map((item) => unreadableProblemOf(item)?.attribute));
