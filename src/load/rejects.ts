@@ -156,22 +156,35 @@ const INSERT_REJECTS = `insert into kpi_migrate.rejects (run_id, source_entity, 
        attribute text, message text, sqlstate text, item jsonb)`;
 
 function rejectsJson(rejects: readonly (Reject & { sqlstate?: string })[]): string {
-  const entries = rejects.map((reject) => {
-    const item = storableItemJson(reject.item);
-    const notes = [...item.adjustments];
-    let sourceId = reject.sourceId;
-    // source_id is indexed, and a btree entry holds at most about 2.7 kB: a longer one (garbage in
-    // an Id) would fail the whole batch. The raw item keeps the Id whole.
-    if (sourceId !== null && sourceId.length > MAX_INDEXED_SOURCE_ID) {
-      notes.push(`source_id is the first ${MAX_INDEXED_SOURCE_ID} of its ${sourceId.length} characters; the item holds it whole`);
-      sourceId = `${sourceId.slice(0, MAX_INDEXED_SOURCE_ID)}…`;
-    }
-    const message = notes.length === 0 ? reject.message : `${reject.message} (stored item: ${notes.join('; ')})`;
-    return (
-      `{"source_entity":${storableJson(reject.sourceEntity)},"source_id":${storableJson(sourceId)},` +
-      `"reason":${storableJson(reject.reason)},"attribute":${storableJson(reject.attribute ?? null)},` +
-      `"message":${storableJson(message)},"sqlstate":${storableJson(reject.sqlstate ?? null)},"item":${item.json}}`
-    );
-  });
-  return `[${entries.join(',')}]`;
+  return `[${rejects.map((reject) => (reject as { [ENTRY]?: string })[ENTRY] ?? rejectEntry(reject)).join(',')}]`;
+}
+
+const ENTRY = Symbol('kpi-migrate.reject-entry');
+
+/**
+ * The reject with its entry (rejectEntry) made already, where its item was read: the thread that
+ * stores it then neither rebuilds the item's tree nor encodes it again.
+ */
+export function withRejectEntry<R extends Reject>(reject: R, entry: string): R {
+  Object.defineProperty(reject, ENTRY, { value: entry });
+  return reject;
+}
+
+/** A reject as one element of the JSON array INSERT_REJECTS reads, its item as jsonb can hold it. */
+export function rejectEntry(reject: Reject & { sqlstate?: string }): string {
+  const item = storableItemJson(reject.item);
+  const notes = [...item.adjustments];
+  let sourceId = reject.sourceId;
+  // source_id is indexed, and a btree entry holds at most about 2.7 kB: a longer one (garbage in
+  // an Id) would fail the whole batch. The raw item keeps the Id whole.
+  if (sourceId !== null && sourceId.length > MAX_INDEXED_SOURCE_ID) {
+    notes.push(`source_id is the first ${MAX_INDEXED_SOURCE_ID} of its ${sourceId.length} characters; the item holds it whole`);
+    sourceId = `${sourceId.slice(0, MAX_INDEXED_SOURCE_ID)}…`;
+  }
+  const message = notes.length === 0 ? reject.message : `${reject.message} (stored item: ${notes.join('; ')})`;
+  return (
+    `{"source_entity":${storableJson(reject.sourceEntity)},"source_id":${storableJson(sourceId)},` +
+    `"reason":${storableJson(reject.reason)},"attribute":${storableJson(reject.attribute ?? null)},` +
+    `"message":${storableJson(message)},"sqlstate":${storableJson(reject.sqlstate ?? null)},"item":${item.json}}`
+  );
 }

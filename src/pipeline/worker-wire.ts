@@ -8,6 +8,7 @@ import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';
 import type { Reject } from '../model/reject.js';
 import { itemFromWire, itemToWire } from './item-wire.js';
+import { rejectEntry, withRejectEntry } from '../load/rejects.js';
 import { itemOfExportLine } from '../extract/export-source.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress } from './record-reader.js';
 
@@ -19,8 +20,8 @@ export interface TransformWorkerData {
   batchRows: number;
 }
 
-/** A reject with its item as DynamoDB JSON text. */
-export type WireReject = Omit<LoadReject, 'item'> & { item: string };
+/** A reject with its item as DynamoDB JSON text, and (batches' rejects) its entry as stored (rejectEntry). */
+export type WireReject = Omit<LoadReject, 'item'> & { item: string; entry?: string };
 
 /**
  * A MappedBatch as it crosses the thread boundary: its records as the writer reads them
@@ -72,7 +73,18 @@ export function rejectToWire(reject: Reject | LoadReject): WireReject {
 }
 
 export function rejectFromWire(reject: WireReject): LoadReject {
-  return { ...reject, item: itemFromWire(reject.item) };
+  const { item: text, entry, ...fields } = reject;
+  if (entry === undefined) return { ...fields, item: itemFromWire(text) };
+  // Stored as its entry says; the item is rebuilt only if something else asks for it.
+  let item: LegacyItem | undefined;
+  const stored = { ...fields } as LoadReject;
+  Object.defineProperty(stored, 'item', { get: () => (item ??= itemFromWire(text)), enumerable: true, configurable: true });
+  return withRejectEntry(stored, entry);
+}
+
+/** A batch's reject as it crosses: its entry made here, where its item is. */
+function storedRejectToWire(reject: Reject | LoadReject): WireReject {
+  return { ...rejectToWire(reject), entry: rejectEntry(reject) };
 }
 
 /** An item as text: its export line, or DynamoDB JSON (itemToWire) for items of other sources. */
@@ -119,8 +131,8 @@ export async function batchToWire(batch: MappedBatch, seq: number): Promise<{ wi
     personFallbacks: batch.personFallbacks,
     checkpoints: batch.checkpoints,
     eagerItems,
-    encodingRejects: encodingRejects.map(rejectToWire),
-    mappingRejects: batch.mappingRejects.map(rejectToWire),
+    encodingRejects: encodingRejects.map(storedRejectToWire),
+    mappingRejects: batch.mappingRejects.map(storedRejectToWire),
   };
   const transfer = [copyBytes, sourceIdEnds, rowIdEnds, recordRowEnds, copyEnds].map((array) => array.buffer as ArrayBuffer);
   return { wire, transfer: [...new Set(transfer)] };
