@@ -303,10 +303,10 @@ async function writeStagedFirst(context: LoadContext): Promise<Written | undefin
   const { inserted, updated, deleted } = written;
   const rowCount = rowsOf(candidates, staged);
   const results: LoadResult[] = [{ inserted, updated, unchanged: rowCount - inserted - updated, deleted, migrated: staged.length, rowsOut: rowCount, rejects: [] }];
-  if (suspects.length > 0) {
-    await session.query(plan.sql.clearStaging);
-    results.push(...(await loadEachUnderOneSavepoint(context, suspects)));
-  }
+  // Emptied for what follows in this transaction: the records holding U+0000, or the next batch
+  // in a rehearsal (its batches are savepoints of one transaction, and the staging table stays).
+  await session.query(plan.sql.clearStaging);
+  if (suspects.length > 0) results.push(...(await loadEachUnderOneSavepoint(context, suspects)));
   const conflictRejects = conflicts === undefined ? [] : conflictRejectsOf(plan, conflicts.losers, await conflicts.items);
   return { conflictRejects, loaded: combined(candidates, [...staged, ...suspects].sort((a, b) => a - b), results) };
 }
