@@ -9,6 +9,7 @@ import { databaseRefusalOf, refusesRecord, targetFailure, type DatabaseRefusal }
 import { resolveIdConflicts, type ClaimingRecord, type IdConflictLoss, type RowHolder } from './id-conflicts.js';
 import { positionToJsonb, storableJson } from './jsonb-text.js';
 import { insertRejects } from './rejects.js';
+import { refusableUnderSavepoint } from './savepoint.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements, type TargetTable } from './target-table.js';
 import { readRecordedLayout } from './target-ownership.js';
@@ -274,16 +275,14 @@ async function writeStagedFirst(context: LoadContext): Promise<Written | undefin
   let suspects = Object.keys(candidates.suspectTexts).length === 0 ? [] : all.filter((index) => isSuspect(candidates, index));
   let staged = suspects.length === 0 ? all : all.filter((index) => !isSuspect(candidates, index));
   await ensureStaging(context);
-  await session.query('savepoint kpi_migrate_staged');
-  let written: StagedWrite;
   let conflicts: { losers: IdConflictLoss[]; items: Promise<ReadonlyMap<number, LegacyItem>> } | undefined;
-  try {
+  const attempt = await refusableUnderSavepoint(session, 'kpi_migrate_staged', async () => {
     const rowCount = rowsOf(candidates, staged);
     if (rowCount > 0) {
       const copied = await session.copyFrom(plan.sql.staging, plan.sql.copyColumns, copyDataOf(candidates, staged));
       if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into staging took ${copied} rows, ${rowCount} were sent`);
     }
-    written = await writeStaged(session, plan, suspects);
+    const written = await writeStaged(session, plan, suspects);
     if (written.holders.size > 0) {
       // No record claims a row another of the batch claims: each that touches a held row lost whole, as the statement decided.
       const { losers, items } = await claimRows(plan, written.holders);
@@ -292,15 +291,10 @@ async function writeStagedFirst(context: LoadContext): Promise<Written | undefin
       suspects = suspects.filter((index) => !lost.has(index));
       conflicts = { losers, items };
     }
-    await session.query('release savepoint kpi_migrate_staged');
-  } catch (error) {
-    const refusal = databaseRefusalOf(error);
-    if (refusal === undefined || !refusesRecord(refusal)) throw error;
-    await session.query('rollback to savepoint kpi_migrate_staged');
-    await session.query('release savepoint kpi_migrate_staged');
-    return undefined;
-  }
-  const { inserted, updated, deleted } = written;
+    return written;
+  });
+  if (!attempt.ok) return undefined;
+  const { inserted, updated, deleted } = attempt.value;
   const rowCount = rowsOf(candidates, staged);
   const results: LoadResult[] = [{ inserted, updated, unchanged: rowCount - inserted - updated, deleted, migrated: staged.length, rowsOut: rowCount, rejects: [] }];
   // Emptied for what follows in this transaction: the records holding U+0000, or the next batch
@@ -556,18 +550,11 @@ function refusesTheNulByte(refusal: DatabaseRefusal): boolean {
 async function copyFreshRecords({ session, plan }: LoadContext, records: number[]): Promise<LoadResult | undefined> {
   const rowCount = rowsOf(plan.candidates, records);
   if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
-  await session.query('savepoint kpi_migrate_fresh');
-  try {
+  const attempt = await refusableUnderSavepoint(session, 'kpi_migrate_fresh', async () => {
     const copied = await session.copyFrom(plan.sql.target, plan.sql.copyColumns, copyDataOf(plan.candidates, records));
     if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into ${plan.sql.target} took ${copied} rows, ${rowCount} were sent`);
-    await session.query('release savepoint kpi_migrate_fresh');
-  } catch (error) {
-    const refusal = databaseRefusalOf(error);
-    if (refusal === undefined || !refusesRecord(refusal)) throw error;
-    await session.query('rollback to savepoint kpi_migrate_fresh');
-    await session.query('release savepoint kpi_migrate_fresh');
-    return undefined;
-  }
+  });
+  if (!attempt.ok) return undefined;
   return { inserted: rowCount, updated: 0, unchanged: 0, deleted: 0, migrated: records.length, rowsOut: rowCount, rejects: [] };
 }
 
@@ -583,30 +570,13 @@ function sum(results: readonly LoadResult[], field: Exclude<keyof LoadResult, 'r
 async function loadIsolatingRefusals(context: LoadContext, records: number[]): Promise<LoadResult> {
   const { session, plan } = context;
   await ensureStaging(context);
-  await session.query('savepoint kpi_migrate_records');
-  try {
-    const result = await loadRecords(context, records);
-    await session.query('release savepoint kpi_migrate_records');
-    return result;
-  } catch (error) {
-    const refusal = databaseRefusalOf(error);
-    if (refusal === undefined || !refusesRecord(refusal)) throw error;
-    await session.query('rollback to savepoint kpi_migrate_records');
-    await session.query('release savepoint kpi_migrate_records');
-    if (records.length === 1) return { ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, records[0]!, refusal)] };
-    const middle = Math.ceil(records.length / 2);
-    const first = await loadIsolatingRefusals(context, records.slice(0, middle));
-    const second = await loadIsolatingRefusals(context, records.slice(middle));
-    return {
-      inserted: first.inserted + second.inserted,
-      updated: first.updated + second.updated,
-      unchanged: first.unchanged + second.unchanged,
-      deleted: first.deleted + second.deleted,
-      migrated: first.migrated + second.migrated,
-      rowsOut: first.rowsOut + second.rowsOut,
-      rejects: [...first.rejects, ...second.rejects],
-    };
-  }
+  const attempt = await refusableUnderSavepoint(session, 'kpi_migrate_records', () => loadRecords(context, records));
+  if (attempt.ok) return attempt.value;
+  if (records.length === 1) return { ...NOTHING_LOADED, rejects: [await refusedRecordReject(plan, records[0]!, attempt.refusal)] };
+  const middle = Math.ceil(records.length / 2);
+  const first = await loadIsolatingRefusals(context, records.slice(0, middle));
+  const second = await loadIsolatingRefusals(context, records.slice(middle));
+  return combined(plan.candidates, records, [first, second]);
 }
 
 async function loadRecords(context: LoadContext, records: readonly number[]): Promise<LoadResult> {

@@ -1,6 +1,6 @@
 import { MigrateError } from '../errors.js';
 import type { SqlSession } from '../db/sql-client.js';
-import { databaseRefusalOf, refusesRecord } from '../db/database-error.js';
+import { refusableUnderSavepoint } from './savepoint.js';
 import { quoteIdent } from '../db/identifiers.js';
 import type { LegacyEntity, MigratedEntity } from '../model/entities.js';
 import type { Reject } from '../model/reject.js';
@@ -139,31 +139,24 @@ export async function upsertRecordRows(
     writes.unchanged += rowCount - (rows[0]?.inserted ?? 0) - (rows[0]?.updated ?? 0);
   };
   const isolating = async (some: readonly PreparedRecord[]): Promise<void> => {
-    await session.query('savepoint kpi_migrate_sync');
-    try {
-      await attempt(some);
-      await session.query('release savepoint kpi_migrate_sync');
-    } catch (error) {
-      const refusal = databaseRefusalOf(error);
-      if (refusal === undefined || !refusesRecord(refusal)) throw error;
-      await session.query('rollback to savepoint kpi_migrate_sync');
-      await session.query('release savepoint kpi_migrate_sync');
-      if (some.length === 1) {
-        const record = some[0]!;
-        writes.refused.push({
-          sourceEntity: entityOf(record),
-          sourceId: record.sourceId,
-          reason: 'db_error',
-          message: `PostgreSQL refused this record's rows [${refusal.sqlstate}]: ${refusal.message}; none of its ${record.rowIds.length} row(s) were loaded`,
-          item: await record.item(),
-          sqlstate: refusal.sqlstate,
-        });
-        return;
-      }
-      const middle = Math.ceil(some.length / 2);
-      await isolating(some.slice(0, middle));
-      await isolating(some.slice(middle));
+    const tried = await refusableUnderSavepoint(session, 'kpi_migrate_sync', () => attempt(some));
+    if (tried.ok) return;
+    const { refusal } = tried;
+    if (some.length === 1) {
+      const record = some[0]!;
+      writes.refused.push({
+        sourceEntity: entityOf(record),
+        sourceId: record.sourceId,
+        reason: 'db_error',
+        message: `PostgreSQL refused this record's rows [${refusal.sqlstate}]: ${refusal.message}; none of its ${record.rowIds.length} row(s) were loaded`,
+        item: await record.item(),
+        sqlstate: refusal.sqlstate,
+      });
+      return;
     }
+    const middle = Math.ceil(some.length / 2);
+    await isolating(some.slice(0, middle));
+    await isolating(some.slice(middle));
   };
   await isolating(records);
   return writes;
