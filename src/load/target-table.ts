@@ -143,6 +143,11 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
   const history = (operation: 'update' | 'delete', source: string): string =>
     `insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
      select $1::bigint, '${table.name}', h.id, '${operation}', to_jsonb(h) from ${source} h`;
+  // The old images of the changed rows (a CTE over `changes`, whose rows carry is_new and old_row).
+  const changesHistory = `history as (
+        insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
+        select $1::bigint, '${table.name}', c.id, 'update', c.old_row from changes c where not c.is_new
+      )`;
   const toolUpsert = `upserted as (
         insert into ${target} as t (${columns.join(', ')}, first_run_id, last_run_id)
         select ${columns.join(', ')}, $1::bigint, $1::bigint from changes
@@ -203,10 +208,7 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         from ${staging} s
         left join lateral (select * from ${rows} t where t.id = s.id limit 1) t on true
         where t.id is null or (t.source_entity is not null and ${changed('t', 's')})
-      ), history as (
-        insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
-        select $1::bigint, '${table.name}', c.id, 'update', c.old_row from changes c where not c.is_new
-      ), ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
+      ), ${changesHistory}, ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
       select (count(*) filter (where inserted))::int as inserted, (count(*) filter (where not inserted))::int as updated
       from upserted`,
     writeStaged: `with probed as materialized (
@@ -231,10 +233,7 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         table.fansOut
           ? `${droppedRows('not exists (select 1 from lost l where l.source_id = r.source_id)')}, dropped_history as (${history('delete', 'dropped')}),`
           : 'dropped as (select null where false),'
-      } history as (
-        insert into kpi_migrate.row_history (run_id, table_name, row_id, operation, old_row)
-        select $1::bigint, '${table.name}', c.id, 'update', c.old_row from changes c where not c.is_new
-      ), ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
+      } ${changesHistory}, ${tool ? toolUpsert : applicationUpsert(targetSchema, table, layout)}
       select 'holder' as kind, id::text as id, source_entity, source_id, last_run_id::text as last_run_id, 0 as inserted, 0 as updated, 0 as deleted
       from holders
       union all
@@ -242,7 +241,6 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         (select count(*) filter (where not inserted) from upserted)::int, (select count(*) from dropped)::int`,
     clearStaging: `truncate ${staging}`,
   };
-
 }
 
 /**
