@@ -109,10 +109,11 @@ export async function checkSamples(
   sampled: readonly SampledRecord[],
   /** Items some entities' records already read again by key (recountAndReadByKey), for these records and maybe others. */
   readBefore: ReadonlyMap<MigratedEntity, readonly LegacyItem[]> = new Map(),
+  /** These records' target rows, when their reading was started before (readSampleTargetRows). */
+  targetRowsRead?: SampleTargetRows,
 ): Promise<CheckResult> {
   const list = new DifferenceList(context.limit);
-  const byEntity = new Map<MigratedEntity, string[]>();
-  for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
+  const byEntity = sampledIdsByEntity(sampled);
   let rowsCompared = 0;
   let rejectsConfirmed = 0;
   const perEntity: Record<string, number> = {};
@@ -126,7 +127,7 @@ export async function checkSamples(
     perEntity[entity] = ids.length;
     const table = tableOf(entity);
     const columns = CONTRACT_COLUMNS[table];
-    const targetRows = await targetRowsOf(context.sql, context.scope, table, entity, ids);
+    const targetRows = await (targetRowsRead?.get(entity) ?? targetRowsOf(context.sql, context.scope, table, entity, ids));
     const items = new Map((await reads[at]!).map((item) => [item.Id as string, item]));
     for (const sourceId of ids) {
       const named = `${entity} ${sourceId}`;
@@ -240,6 +241,24 @@ export async function recountAndReadByKey(source: LegacySource, entities: readon
 }
 
 /** Every contract column (canonical text) of the target rows of these records, by source id then row id. */
+function sampledIdsByEntity(sampled: readonly SampledRecord[]): Map<MigratedEntity, string[]> {
+  const byEntity = new Map<MigratedEntity, string[]>();
+  for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
+  return byEntity;
+}
+
+/** The sampled records' target rows, by entity and source id, as checkSamples reads them. */
+export type SampleTargetRows = ReadonlyMap<MigratedEntity, Promise<Map<string, Map<string, (string | null)[]>>>>;
+
+/**
+ * The reading of the sampled records' target rows, started for checkSamples as soon as the sample
+ * is known (each entity's on a connection of its own, when `sql` is a pool), while the source's
+ * last table is still read again.
+ */
+export function readSampleTargetRows(sql: SqlSession, scope: TargetScope, sampled: readonly SampledRecord[]): SampleTargetRows {
+  return new Map([...sampledIdsByEntity(sampled)].map(([entity, ids]) => [entity, started(targetRowsOf(sql, scope, tableOf(entity), entity, ids))]));
+}
+
 async function targetRowsOf(
   sql: SqlSession,
   scope: TargetScope,

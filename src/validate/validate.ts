@@ -28,7 +28,7 @@ import {
 import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples, recountAndReadByKey } from './samples.js';
+import { checkSamples, readSampleTargetRows, recountAndReadByKey, type SampleTargetRows } from './samples.js';
 import { PassTotals } from './pass-totals.js';
 import { startFactWorker } from './fact-pass.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -216,24 +216,30 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     say('recounting the source and reading the sample’s candidates again by key');
     // This thread's tables, then the worker's, each once the worker has mapped it (it maps the next meanwhile).
     const rereadHere = LEGACY_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
+    let sampleRowsRead: SampleTargetRows | undefined;
     const reread = await clock.time('recount', async () => {
       const read = await recountAndReadByKey(source, rereadHere, totals.sampler.chosen());
       if (factWorker === undefined) return read;
-      for (const entity of workerFacts) {
-        const theirs = await recountAndReadByKey(source, [entity], await factWorker.candidates(entity));
+      for (const [at, entity] of workerFacts.entries()) {
+        const candidates = await factWorker.candidates(entity);
+        if (at === workerFacts.length - 1) {
+          // The worker is done: the sample is known, and its target rows are read while its last table is read again.
+          totals.merge(await factWorker.totals);
+          sampleRowsRead = readSampleTargetRows(sql, scope, totals.sampler.chosen());
+        }
+        const theirs = await recountAndReadByKey(source, [entity], candidates);
         read.counts.set(entity, theirs.counts.get(entity)!);
         for (const [migrated, items] of theirs.items) read.items.set(migrated, items);
       }
       return read;
     });
     if (factWorker !== undefined) {
-      totals.merge(await factWorker.totals);
       for (const entity of workerFacts) clock.insert({ name: entity, seconds: tallies[entity].seconds, items: tallies[entity].streamed }, 'recount');
     }
     const recount = {} as Record<LegacyEntity, number>;
     for (const entity of LEGACY_ENTITIES) recount[entity] = reread.counts.get(entity)!;
     const readBefore = reread.items;
-    return { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore };
+    return { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore, sampleRowsRead };
   };
   let passed: Awaited<ReturnType<typeof passOverSource>>;
   try {
@@ -241,7 +247,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   } finally {
     await factWorker?.stop();
   }
-  const { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore } = passed;
+  const { lookups, outcomes, links, scope, targetCountsRead, indexUseRead, recount, readBefore, sampleRowsRead } = passed;
   const targetCounts = await clock.time('target counts', () => targetCountsRead);
   const ledgerCounts = run === undefined ? undefined : await runCounts(sql, run.id);
 
@@ -280,7 +286,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   say(`re-reading ${request.sample} sampled records by key`);
   checks.push(
     await clock.time('samples', async () =>
-      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen(), readBefore),
+      checkSamples({ sql, source, scope, lookups, links, ledger, runName, limit, seed: request.seed, requested: request.sample }, totals.sampler.chosen(), readBefore, sampleRowsRead),
     ),
   );
   checks.push(await clock.time('orphans', () => orphansRead));
