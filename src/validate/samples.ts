@@ -118,7 +118,8 @@ export async function checkSamples(
   let rejectsConfirmed = 0;
   const perEntity: Record<string, number> = {};
   // Every entity's records are read again at once (a read of a whole export file each), while the
-  // target's rows are read one entity after another, one query at a time on the connection.
+  // target's rows are read one entity after another, one query at a time on the connection (unless
+  // their reading was started before: readSampleTargetRows).
   const reads = [...byEntity].map(([entity, ids]) => {
     const read = readBefore.get(entity);
     return read === undefined ? started(context.source.getItems(entity, ids)) : Promise.resolve(read);
@@ -240,7 +241,6 @@ export async function recountAndReadByKey(source: LegacySource, entities: readon
   return reread;
 }
 
-/** Every contract column (canonical text) of the target rows of these records, by source id then row id. */
 function sampledIdsByEntity(sampled: readonly SampledRecord[]): Map<MigratedEntity, string[]> {
   const byEntity = new Map<MigratedEntity, string[]>();
   for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
@@ -259,6 +259,7 @@ export function readSampleTargetRows(sql: SqlSession, scope: TargetScope, sample
   return new Map([...sampledIdsByEntity(sampled)].map(([entity, ids]) => [entity, started(targetRowsOf(sql, scope, tableOf(entity), entity, ids))]));
 }
 
+/** Every contract column (canonical text) of the target rows of these records, by source id then row id. */
 async function targetRowsOf(
   sql: SqlSession,
   scope: TargetScope,
