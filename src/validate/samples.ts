@@ -217,16 +217,11 @@ export interface SourceReread {
  * the same item.
  */
 export async function recountAndReadByKey(source: LegacySource, entities: readonly LegacyEntity[], candidates: readonly SampledRecord[]): Promise<SourceReread> {
-  const idsOf = new Map<LegacyEntity, string[]>();
-  for (const { entity, sourceId } of candidates) {
-    const ids = idsOf.get(entity) ?? [];
-    ids.push(sourceId);
-    idsOf.set(entity, ids);
-  }
+  const idsOf = sampledIdsByEntity(candidates);
   const reread: SourceReread = { counts: new Map(), items: new Map() };
   await Promise.all(
     entities.map(async (entity) => {
-      const ids = idsOf.get(entity) ?? [];
+      const ids = idsOf.get(entity as MigratedEntity) ?? [];
       if (ids.length === 0) {
         reread.counts.set(entity, await source.countItems(entity));
         return;
@@ -241,9 +236,14 @@ export async function recountAndReadByKey(source: LegacySource, entities: readon
   return reread;
 }
 
+/** The records' source ids by entity, in the order given. */
 function sampledIdsByEntity(sampled: readonly SampledRecord[]): Map<MigratedEntity, string[]> {
   const byEntity = new Map<MigratedEntity, string[]>();
-  for (const record of sampled) byEntity.set(record.entity, [...(byEntity.get(record.entity) ?? []), record.sourceId]);
+  for (const { entity, sourceId } of sampled) {
+    const ids = byEntity.get(entity);
+    if (ids === undefined) byEntity.set(entity, [sourceId]);
+    else ids.push(sourceId);
+  }
   return byEntity;
 }
 
