@@ -54,6 +54,37 @@ function integer(field: string): number | null {
   return field === '\\N' ? null : Number(field);
 }
 
+export type SharedDataValue = string | number | boolean | null;
+
+const BOOLEAN_SHARED_COLUMNS: ReadonlySet<string> = new Set(['is_manual_override', 'triggers_replan', 'replan_threshold_exceeded']);
+
+/** How each of SHARED_DATA_COLUMNS is read back from its COPY field, in their order: as the full path types it. */
+const SHARED_FIELD_READERS: readonly ((field: string) => SharedDataValue)[] = SHARED_DATA_COLUMNS.map((column) =>
+  column === 'confidence_level' ? integer : BOOLEAN_SHARED_COLUMNS.has(column) ? flag : text,
+);
+
+/**
+ * The values of some shared columns of a record the fast path vouched for (indexes into
+ * SHARED_DATA_COLUMNS, ascending), read back from its COPY fields without splitting the others
+ * off: a reader of a few columns (validation's keys) reads only those.
+ */
+export function sharedDataValues(record: TypedDataRecord, indexes: readonly number[]): SharedDataValue[] {
+  const fields = record.sharedFields;
+  const values: SharedDataValue[] = new Array<SharedDataValue>(indexes.length);
+  let start = 0;
+  let index = 0;
+  for (let at = 0; at < indexes.length; at++) {
+    const wanted = indexes[at]!;
+    for (; index < wanted; index++) {
+      start = fields.indexOf('\t', start) + 1;
+      if (start === 0) throw new TypeError(`no shared field ${wanted}: ${index + 1} fields`);
+    }
+    const end = fields.indexOf('\t', start);
+    values[at] = SHARED_FIELD_READERS[wanted]!(end === -1 ? fields.slice(start) : fields.slice(start, end));
+  }
+  return values;
+}
+
 /**
  * The rows of a record the fast path vouched for, as the full path's mapping gives them: its
  * shared COPY fields read back, each row with its id and link. For a reader of row values
@@ -62,38 +93,39 @@ function integer(field: string): number | null {
 export function dataRowsOf(record: TypedDataRecord, rows: readonly { id: string; linkId: string }[]): KpiDataRow[] {
   const f = record.sharedFields.split('\t');
   if (f.length !== SHARED_DATA_COLUMNS.length) throw new TypeError(`${f.length} shared fields for ${SHARED_DATA_COLUMNS.length} columns`);
+  const v = f.map((field, at) => SHARED_FIELD_READERS[at]!(field));
   // Typed as the full path types them; the property test holds the two to the same values.
   return rows.map(
     (row) =>
       ({
         id: row.id,
         kpi_link_id: row.linkId,
-        data_category: text(f[0]!),
-        target_subtype: text(f[1]!),
-        actual_subtype: text(f[2]!),
-        post_value: text(f[3]!),
-        post_date: text(f[4]!),
-        measured_period_start_date: text(f[5]!),
-        label: text(f[6]!),
-        confidence_level: integer(f[7]!),
-        rationale: text(f[8]!),
-        original_value: text(f[9]!),
-        is_manual_override: flag(f[10]!),
-        override_comment: text(f[11]!),
-        data_source: text(f[12]!),
-        source_reference_id: text(f[13]!),
-        triggers_replan: flag(f[14]!),
-        replan_threshold_exceeded: flag(f[15]!),
-        auto_adjustment_applied: text(f[16]!),
-        recorded_by: text(f[17]!),
-        recorded_at: text(f[18]!),
-        created_by: text(f[19]!),
-        created_at: text(f[20]!),
-        updated_by: text(f[21]!),
-        updated_at: text(f[22]!),
-        source_entity: text(f[23]!),
-        source_id: text(f[24]!),
-        legacy_extra: text(f[25]!),
+        data_category: v[0],
+        target_subtype: v[1],
+        actual_subtype: v[2],
+        post_value: v[3],
+        post_date: v[4],
+        measured_period_start_date: v[5],
+        label: v[6],
+        confidence_level: v[7],
+        rationale: v[8],
+        original_value: v[9],
+        is_manual_override: v[10],
+        override_comment: v[11],
+        data_source: v[12],
+        source_reference_id: v[13],
+        triggers_replan: v[14],
+        replan_threshold_exceeded: v[15],
+        auto_adjustment_applied: v[16],
+        recorded_by: v[17],
+        recorded_at: v[18],
+        created_by: v[19],
+        created_at: v[20],
+        updated_by: v[21],
+        updated_at: v[22],
+        source_entity: v[23],
+        source_id: v[24],
+        legacy_extra: v[25],
       }) as KpiDataRow,
   );
 }

@@ -21,8 +21,8 @@ export { unreadableRecord, unreadableProblemOf, type UnreadableProblem } from '.
 export { canonicalTenantOf } from './tenant.js';
 export { flatGoalKpiLink, goalKpiLinkSchema, mapGoalKpiLink, typedGoalKpiLink, type FlatLinkRecord, type LinkMapping } from './goal-kpi-link.js';
 export { LinkIndex, migratedLinkOf, type IndexedLink, type LinkIndexWire, type MigratedLink } from './link-index.js';
-export { dataRowsOf, fastDataRecord, fastLinkRecord, linkRowOf } from './fast-data.js';
-export { fanOut, fannedRowIds, kpiDataRowId, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
+export { dataRowsOf, fastDataRecord, fastLinkRecord, linkRowOf, sharedDataValues, type SharedDataValue } from './fast-data.js';
+export { fanOut, fannedRowIds, kpiDataRowId, SHARED_DATA_COLUMNS, type DataRecordKey, type DataRowContent, type TypedDataRecord } from './data-rows.js';
 export { flatKpiMilestone, kpiMilestoneSchema, mapKpiMilestone, typedKpiMilestone } from './kpi-milestone.js';
 export { flatKpiActual, kpiActualSchema, mapKpiActual, typedKpiActual } from './kpi-actual.js';
 export { flatKpiReading, kpiReadingSchema, mapKpiReading, typedKpiReading } from './kpi-reading.js';

@@ -1,6 +1,6 @@
 import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import { tableOf, type EntityTally } from './checks.js';
-import type { RecordExpectation } from './expectations.js';
+import { FannedRows, type RecordExpectation } from './expectations.js';
 import { DifferenceList, type Difference } from './report.js';
 import type { BucketFigures } from './row-digest.js';
 import { RowReconciliation } from './row-reconciliation.js';
@@ -58,7 +58,8 @@ export class PassTotals {
     tally.migrated += 1;
     tally.expectedRows += expectation.rows.length;
     const reconciliation = this.reconciliations[tableOf(expectation.entity)];
-    for (const row of expectation.rows) reconciliation.add(row);
+    if (expectation.rows instanceof FannedRows) reconciliation.addFanned(expectation.rows);
+    else for (const row of expectation.rows) reconciliation.add(row);
     return true;
   }
 

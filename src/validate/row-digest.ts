@@ -21,8 +21,13 @@ export interface BucketFigures {
 /** A row's canonical values as one text: each value length-prefixed (in characters), NULL as `~`. */
 export function digestText(values: readonly (string | null)[]): string {
   let text = '';
-  for (const value of values) text += value === null ? '~' : `${characterLength(value)}:${value}`;
+  for (const value of values) text += digestPart(value);
   return text;
+}
+
+/** One value's part of digestText: the text is the parts of the row's values, in their order. */
+export function digestPart(value: string | null): string {
+  return value === null ? '~' : `${characterLength(value)}:${value}`;
 }
 
 const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
@@ -59,7 +64,11 @@ function word(bytes: string, at: number): number {
 
 /** The row's 60-bit slice of MD5 (its first 15 hex digits): the SQL side's `substr(md5(…), 1, 15)::bit(60)::bigint`. */
 export function rowHash(values: readonly (string | null)[]): bigint {
-  const bytes = md5Bytes(digestText(values));
+  return rowHashOfText(digestText(values));
+}
+
+function rowHashOfText(text: string): bigint {
+  const bytes = md5Bytes(text);
   return (BigInt(word(bytes, 0)) << 28n) + BigInt(word(bytes, 4) >>> 4);
 }
 
@@ -101,13 +110,18 @@ export class BucketDigests {
   #figures: Map<string, BucketFigures> | undefined;
 
   add(id: string, values: readonly (string | null)[]): void {
+    this.addText(id, digestText(values));
+  }
+
+  /** A row by its id and its digestText. */
+  addText(id: string, text: string): void {
     this.rows += 1;
     this.#figures = undefined;
     const bucket = hexBucket(id);
     if (bucket < 0) {
       const name = bucketOf(id);
       const figures = this.#others.get(name);
-      const hash = rowHash(values);
+      const hash = rowHashOfText(text);
       if (figures === undefined) this.#others.set(name, { count: 1, sum: hash });
       else {
         figures.count += 1;
@@ -115,7 +129,7 @@ export class BucketDigests {
       }
       return;
     }
-    const bytes = md5Bytes(digestText(values));
+    const bytes = md5Bytes(text);
     this.#high[bucket]! += word(bytes, 0);
     this.#low[bucket]! += word(bytes, 4) >>> 4;
     this.#counts[bucket]! += 1;

@@ -2,6 +2,7 @@ import type { SqlSession } from '../db/sql-client.js';
 import {
   BucketDigests,
   bucketOf,
+  digestPart,
   differingBuckets,
   targetBucketDigests,
   targetRowsOfBucket,
@@ -9,7 +10,9 @@ import {
   type TargetScope,
 } from './row-digest.js';
 import { DifferenceList } from './report.js';
-import { rowCanonicaliser, type TargetRow, type TargetTableName } from './target-columns.js';
+import { SHARED_DATA_COLUMNS, sharedDataValues } from '../transform/index.js';
+import type { FannedRows } from './expectations.js';
+import { canonicalValue, columnType, rowCanonicaliser, type ColumnType, type TargetRow, type TargetTableName } from './target-columns.js';
 
 /** Expected rows held at most while drilling into differing buckets (the target's are read bucket by bucket). */
 export const DRILL_ROW_BUDGET = 100_000;
@@ -42,6 +45,8 @@ export class RowReconciliation {
   readonly #idAt: number;
   readonly #columnAt: (name: string) => number;
   readonly #canonical: (row: TargetRow) => (string | null)[];
+  /** For kpi_data's columns when they are id, kpi_link_id, then shared columns in their order: where addFanned finds those. */
+  readonly #sharedColumns: { indexes: number[]; types: ColumnType[] } | undefined;
 
   constructor(
     readonly table: TargetTableName,
@@ -50,12 +55,32 @@ export class RowReconciliation {
     this.#idAt = columns.indexOf('id');
     this.#canonical = rowCanonicaliser(table, columns);
     this.#columnAt = (name) => columns.indexOf(name);
+    this.#sharedColumns = table === 'kpi_data' ? sharedColumnsOf(columns) : undefined;
   }
 
   /** An expected row, during the first pass. */
   add(row: TargetRow): void {
     const values = this.#canonical(row);
     this.expected.add(values[this.#idAt] ?? '', values);
+  }
+
+  /**
+   * A fact's expected rows as the fast path gives them, during the first pass: the same figures as
+   * adding each row, with the columns its rows share read and made canonical once for all of them.
+   */
+  addFanned(fanned: FannedRows): void {
+    const shared = this.#sharedColumns;
+    if (shared === undefined) {
+      for (const row of fanned) this.add(row);
+      return;
+    }
+    const values = sharedDataValues(fanned.record, shared.indexes);
+    let sharedText = '';
+    for (let at = 0; at < values.length; at++) sharedText += digestPart(canonicalValue(shared.types[at]!, values[at]));
+    for (const { id, linkId } of fanned.ids) {
+      const canonicalId = canonicalValue('uuid', id) ?? '';
+      this.expected.addText(canonicalId, digestPart(canonicalId) + digestPart(canonicalValue('uuid', linkId)) + sharedText);
+    }
   }
 
   /**
@@ -178,6 +203,14 @@ export class RowReconciliation {
       });
     }
   }
+}
+
+function sharedColumnsOf(columns: readonly string[]): { indexes: number[]; types: ColumnType[] } | undefined {
+  if (columns[0] !== 'id' || columns[1] !== 'kpi_link_id') return undefined;
+  const rest = columns.slice(2);
+  const indexes = rest.map((name) => (SHARED_DATA_COLUMNS as readonly string[]).indexOf(name));
+  if (indexes.some((index, at) => index === -1 || (at > 0 && index <= indexes[at - 1]!))) return undefined;
+  return { indexes, types: rest.map((name) => columnType('kpi_data', name)) };
 }
 
 function shown(value: string | null): string {

@@ -147,8 +147,11 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
 
   const visit = (expectation: RecordExpectation): void => {
     if (!totals.add(expectation) || expectation.entity !== 'GoalKpiLink') return;
-    for (const row of expectation.rows) keptCandidates.delete(row.id.toLowerCase());
-    const link = expectation.rows[0]?.id;
+    let link: string | undefined;
+    for (const row of expectation.rows) {
+      keptCandidates.delete(row.id.toLowerCase());
+      link ??= row.id;
+    }
     const reference = (message: string): Difference => ({ kind: 'reference', id: link, table: 'kpi_links', entity: 'GoalKpiLink', sourceId: expectation.sourceId, message });
     if (expectation.kpiKnown === false) unknownKpiLinks.add(reference(`link ${link} refers to a KPI the source’s kpis table does not hold`));
     if (expectation.personFallback === true) fallbackLinks.add(reference(`link ${link}: no person is linked to its user, person_id is the user GUID`));

@@ -19,6 +19,8 @@ import { DATA_ENTITIES, defaultTableNames, type DataEntity } from '../../src/mod
 import { seed } from '../../src/seed/index.js';
 import {
   dataRowsOf,
+  sharedDataValues,
+  SHARED_DATA_COLUMNS,
   linkRowOf,
   fannedRowIds,
   LinkIndex,
@@ -48,6 +50,9 @@ import {
 import type { KpiDataRow } from '../../src/model/rows.js';
 import * as corpus from '../faults/bad-input-corpus.js';
 import { SMALL_FIXTURE_DIR } from '../../src/seed/write-fixtures.js';
+import { FannedRows } from '../../src/validate/expectations.js';
+import { RowReconciliation } from '../../src/validate/row-reconciliation.js';
+import { CONTRACT_COLUMNS, KEY_COLUMNS } from '../../src/validate/target-columns.js';
 import { fullPathOnly, readAll } from '../support/whole-read.js';
 
 import { RUN_ID } from '../support/whole-read.js';
@@ -455,6 +460,35 @@ describe('the fast path of each migrated entity', () => {
           expect(dataRowsOf(record, fannedRowIds(entity, record.key, links))).toEqual(mapped.rows);
         }),
         { numRuns: 1500 },
+      );
+      expect(compared).toBeGreaterThan(50);
+    });
+  }
+
+  for (const entity of DATA_ENTITIES) {
+    test(`${entity}: validation's bucket figures of a fact read from its fast-path fields are those of its full-path rows`, () => {
+      let compared = 0;
+      fc.assert(
+        fc.property(GENERATED[entity], fc.integer({ min: 1, max: 3 }), fc.subarray([...SHARED_DATA_COLUMNS.keys()]), (typed, linkCount, indexes) => {
+          const links = linkIndex(linkCount);
+          const record = FAST[entity](typed);
+          if (record === undefined) return;
+          const mapped = FULL[entity](fromAttributeMap(typed as Record<string, object>), links);
+          if (!mapped.ok) return;
+          compared += 1;
+          // Any shared columns read alone are what the whole rows hold.
+          const row = mapped.rows[0] as unknown as Record<string, unknown>;
+          expect(sharedDataValues(record, indexes)).toEqual(indexes.map((index) => row[SHARED_DATA_COLUMNS[index]!]));
+          for (const columns of [KEY_COLUMNS.kpi_data, CONTRACT_COLUMNS.kpi_data]) {
+            const fromFields = new RowReconciliation('kpi_data', columns);
+            fromFields.addFanned(new FannedRows(record, fannedRowIds(entity, record.key, links)));
+            const fromRows = new RowReconciliation('kpi_data', columns);
+            for (const mappedRow of mapped.rows) fromRows.add(mappedRow);
+            expect(fromFields.expected.rows).toBe(mapped.rows.length);
+            expect(fromFields.expected.buckets).toEqual(fromRows.expected.buckets);
+          }
+        }),
+        { numRuns: 1000 },
       );
       expect(compared).toBeGreaterThan(50);
     });
