@@ -168,7 +168,14 @@ export function legacyRecord<Shape extends z.core.$ZodShape>(entity: LegacyEntit
         }
         (extra ??= []).push([name, value]);
       }
-      return { record: record as z.output<z.ZodObject<Shape>>, legacyExtra: extra === undefined ? '{}' : legacyExtraText(extra) };
+      // Its only readers, the lookups, want the record alone: the extra attributes' text is made if asked for.
+      const extras = extra;
+      return {
+        record: record as z.output<z.ZodObject<Shape>>,
+        get legacyExtra() {
+          return extras === undefined ? '{}' : legacyExtraText(extras);
+        },
+      };
     },
   };
 }

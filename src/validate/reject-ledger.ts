@@ -91,7 +91,7 @@ export class RejectLedger {
 
   /** A fresh pass over the source: each record takes the reject that accounts for it. */
   startPass(): LedgerPass {
-    return new LedgerPass(this.runId, new Map([...this.reasons].map(([key, list]) => [key, [...list]])));
+    return new LedgerPass(this.runId, this.reasons);
   }
 }
 
@@ -104,10 +104,22 @@ export interface AccountingOutcome {
 const MIGRATED: AccountingOutcome = Object.freeze({ accounted: 'migrated' });
 
 export class LedgerPass {
+  /** The rejects not yet taken, by entity and source id (NO_ID for none): a record's lookup builds no key. */
+  private readonly remaining = new Map<string, Map<string, RejectReason[]>>();
+
   constructor(
     private readonly runId: string | undefined,
-    private readonly remaining: Map<string, RejectReason[]>,
-  ) {}
+    /** The rejects by keyOf(entity, source id), as RejectLedger keeps them; the pass takes them from its own copy. */
+    rejects: ReadonlyMap<string, readonly RejectReason[]>,
+  ) {
+    for (const [key, reasons] of rejects) {
+      const at = key.indexOf('\u0000');
+      const entity = key.slice(0, at);
+      let ofEntity = this.remaining.get(entity);
+      if (ofEntity === undefined) this.remaining.set(entity, (ofEntity = new Map()));
+      ofEntity.set(key.slice(at + 1), [...reasons]);
+    }
+  }
 
   /**
    * Accounts for one source record. `mapping` is what the transform makes of it now: a reject
@@ -118,8 +130,9 @@ export class LedgerPass {
     sourceId: string | null,
     mapping: { reason: RejectReason; message: string } | { rows: number },
   ): AccountingOutcome {
-    const key = keyOf(entity, sourceId);
-    const reasons = this.remaining.get(key);
+    const ofEntity = this.remaining.get(entity);
+    const key = sourceId ?? NO_ID;
+    const reasons = ofEntity?.get(key);
     // Nearly every record: migrated, and the run rejected it for nothing.
     if (reasons === undefined && !('reason' in mapping)) return MIGRATED;
     const takeReason = (wanted: (reason: RejectReason) => boolean): RejectReason | undefined => {
@@ -127,7 +140,7 @@ export class LedgerPass {
       const at = reasons.findIndex(wanted);
       if (at === -1) return undefined;
       const [reason] = reasons.splice(at, 1);
-      if (reasons.length === 0) this.remaining.delete(key);
+      if (reasons.length === 0) ofEntity!.delete(key);
       return reason;
     };
     const named = `${entity} ${sourceId ?? '(no Id)'}`;
@@ -168,12 +181,9 @@ export class LedgerPass {
 
   /** Rejects of the run that no source record took: records the source no longer holds, or twice-counted ones. */
   leftovers(entity: MigratedEntity): Difference[] {
-    const prefix = `${entity}\u0000`;
     const differences: Difference[] = [];
-    for (const [key, reasons] of this.remaining) {
-      if (!key.startsWith(prefix)) continue;
-      const raw = key.slice(prefix.length);
-      const sourceId = raw === NO_ID ? null : raw;
+    for (const [key, reasons] of this.remaining.get(entity) ?? []) {
+      const sourceId = key === NO_ID ? null : key;
       for (const reason of reasons) {
         differences.push({
           kind: 'unexplained_reject', entity, sourceId, expected: null, found: reason,
