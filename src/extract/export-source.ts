@@ -398,14 +398,53 @@ export function resumeLine(partition: string, position: { [key: string]: unknown
  * are the texts between its quotes, taken in pairs, as they stand: an Id its item (or unreadable
  * record) holds as text is one of them, and a line whose quotes do not pair is no JSON at all.
  */
-function quotesWanted(line: string, wanted: ReadonlySet<string>, lengths: ReadonlySet<number>): boolean {
+function quotesWanted(line: string, wanted: IdFilter): boolean {
   for (let open = line.indexOf('"'); open !== -1; ) {
     const close = line.indexOf('"', open + 1);
     if (close === -1) return false;
-    if (lengths.has(close - open - 1) && wanted.has(line.slice(open + 1, close))) return true;
+    if (wanted.mayQuote(line, open, close) && wanted.has(line.slice(open + 1, close))) return true;
     open = line.indexOf('"', close + 1);
   }
   return false;
+}
+
+/**
+ * The Ids a read by key looks for: `has` decides; `mayQuote` passes over quoted texts (between
+ * quotes at `open` and `close`) that cannot be one before a text is cut for `has`; `size` is how
+ * many there are, when a list gives them (the read may stop once it has found them all).
+ */
+interface IdFilter {
+  has(id: string): boolean;
+  mayQuote(line: string, open: number, close: number): boolean;
+  size?: number;
+}
+
+function listedIds(ids: readonly string[]): IdFilter {
+  const listed = new Set(ids);
+  const lengths = new Set(ids.map((id) => id.length));
+  return { has: (id) => listed.has(id), mayQuote: (_, open, close) => lengths.has(close - open - 1), size: listed.size };
+}
+
+function idsWhere(wanted: (id: string) => boolean): IdFilter {
+  // An Id is a value: after a colon (and any blanks), never a name, which follows { or a comma.
+  const mayQuote = (line: string, open: number): boolean => {
+    let at = open - 1;
+    while (at >= 0 && isJsonBlank(line.charCodeAt(at))) at--;
+    return line.charCodeAt(at) === 0x3a;
+  };
+  return { has: wanted, mayQuote };
+}
+
+function isJsonBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
+
+/** The items found for these Ids, in the order asked (each once). */
+function inOrderAsked(ids: readonly string[], found: ReadonlyMap<string, LegacyItem>): LegacyItem[] {
+  return [...new Set(ids)].flatMap((id) => {
+    const item = found.get(id);
+    return item === undefined ? [] : [item];
+  });
 }
 
 /** A line's Id read flat is no string at all (N, BOOL, NULL): its item has no text Id, readable or not. */
@@ -425,7 +464,7 @@ function flatIdOf(flat: FlatItem): string | typeof NO_TEXT_ID | undefined {
   return NO_TEXT_ID;
 }
 
-function mayBeWanted(id: string | typeof NO_TEXT_ID | undefined, wanted: ReadonlySet<string>): boolean {
+function mayBeWanted(id: string | typeof NO_TEXT_ID | undefined, wanted: IdFilter): boolean {
   return id === undefined || (id !== NO_TEXT_ID && wanted.has(id));
 }
 
@@ -542,44 +581,51 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
 
   /** A full read of the table's files (O(table)): export files have no index by Id. */
   async function getItems(entity: LegacyEntity, ids: readonly string[]): Promise<LegacyItem[]> {
-    return ids.length === 0 ? [] : (await readWanted(entity, ids, true)).items;
+    if (ids.length === 0) return [];
+    const found = (await readWanted(entity, listedIds(ids), true)).found;
+    return inOrderAsked(ids, found);
   }
 
   /** countItems and getItems in one read of the files: reading by Id reads them whole anyway. */
   async function countAndGetItems(entity: LegacyEntity, ids: readonly string[]): Promise<{ count: number; items: LegacyItem[] }> {
-    const found = await locate(entity);
-    const read = await readWanted(entity, ids, false);
-    if (found?.expectedItems !== undefined && read.count !== found.expectedItems) {
-      throw new MigrateError('SOURCE_CORRUPT', `${found.layout} of ${found.table} holds ${read.count} items but its summary says ${found.expectedItems}`);
+    const { count, found } = await countAndRead(entity, listedIds(ids));
+    return { count, items: inOrderAsked(ids, found) };
+  }
+
+  async function countAndGetItemsWhere(entity: LegacyEntity, wanted: (id: string) => boolean): Promise<{ count: number; items: LegacyItem[] }> {
+    const { count, found } = await countAndRead(entity, idsWhere(wanted));
+    return { count, items: [...found.values()] };
+  }
+
+  async function countAndRead(entity: LegacyEntity, wanted: IdFilter): Promise<{ count: number; found: Map<string, LegacyItem> }> {
+    const located = await locate(entity);
+    const read = await readWanted(entity, wanted, false);
+    if (located?.expectedItems !== undefined && read.count !== located.expectedItems) {
+      throw new MigrateError('SOURCE_CORRUPT', `${located.layout} of ${located.table} holds ${read.count} items but its summary says ${located.expectedItems}`);
     }
     return read;
   }
 
-  /** The items with these Ids, in the order asked, and the table's items counted (unless the read stops once every Id is found). */
-  async function readWanted(entity: LegacyEntity, ids: readonly string[], stopWhenFound: boolean): Promise<{ count: number; items: LegacyItem[] }> {
-    const wanted = new Set(ids);
+  /** The first item of each wanted Id, in the table's order, and the table's items counted (unless the read stops once every listed Id is found). */
+  async function readWanted(entity: LegacyEntity, wanted: IdFilter, stopWhenFound: boolean): Promise<{ count: number; found: Map<string, LegacyItem> }> {
     const found = new Map<string, LegacyItem>();
     const flat = new FlatItem();
-    const lengths = new Set(ids.map((id) => id.length));
+    const all = wanted.size ?? Infinity;
     let count = 0;
     for await (const page of readTypedTable(entity)) {
       count += page.count;
-      for (let index = 0; index < page.count && found.size < wanted.size; index++) {
+      for (let index = 0; index < page.count && found.size < all; index++) {
         // A line whose Id cannot be wanted is passed over unparsed: the item is built only for the few that may be.
         const line = page.line?.(index);
         if (line !== undefined && !line.includes('\\')) {
-          if (!quotesWanted(line, wanted, lengths)) continue;
+          if (!quotesWanted(line, wanted)) continue;
         } else if (page.flat?.(index, flat) && !mayBeWanted(flatIdOf(flat), wanted)) continue;
         const item = page.item(index);
         if (typeof item.Id === 'string' && wanted.has(item.Id) && !found.has(item.Id)) found.set(item.Id, item);
       }
-      if (stopWhenFound && found.size === wanted.size) break;
+      if (stopWhenFound && found.size === all) break;
     }
-    const items = [...wanted].flatMap((id) => {
-      const item = found.get(id);
-      return item === undefined ? [] : [item];
-    });
-    return { count, items };
+    return { count, found };
   }
 
   return {
@@ -589,6 +635,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     countItems,
     getItems,
     countAndGetItems,
+    countAndGetItemsWhere,
     async close() {},
   };
 }

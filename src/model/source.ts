@@ -78,5 +78,11 @@ export interface LegacySource {
    * anyway (export files): one read instead of two.
    */
   countAndGetItems?(entity: LegacyEntity, ids: readonly string[]): Promise<{ count: number; items: LegacyItem[] }>;
+  /**
+   * The same, for the Ids `wanted` says yes to rather than a list (the first item of each such
+   * Id, in the table's order): a source that reads the whole table to find any Id can find those
+   * before knowing which exactly it will be asked for.
+   */
+  countAndGetItemsWhere?(entity: LegacyEntity, wanted: (id: string) => boolean): Promise<{ count: number; items: LegacyItem[] }>;
   close(): Promise<void>;
 }

@@ -41,6 +41,20 @@ export class SampleChooser {
     if (this.#candidates.length >= 2 * this.size + 64) this.#trim();
   }
 
+  /**
+   * Which of an entity's records this chooser's sample could still hold (their priority is at most
+   * the one of its last record): a sample chosen later from more records, this chooser's among
+   * them, holds no other. Undefined while it holds fewer than `size` records: it could hold any.
+   */
+  couldChoose(entity: MigratedEntity): ((sourceId: string) => boolean) | undefined {
+    if (this.size <= 0) return () => false;
+    this.#trim();
+    const bound = this.#bound;
+    if (bound === Infinity) return undefined;
+    const seed = this.seed;
+    return (sourceId) => seededHash(entity, sourceId, seed) <= bound;
+  }
+
   chosen(): SampledRecord[] {
     this.#trim();
     return this.#candidates.map(({ entity, sourceId }) => ({ entity, sourceId }));

@@ -10,6 +10,7 @@ import {
   MIGRATED_ENTITIES,
   type DataEntity,
   type LegacyEntity,
+  type LegacyItem,
   type MigratedEntity,
   type RejectReason,
 } from '../transform/index.js';
@@ -221,18 +222,27 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
     const rereadHere = LEGACY_ENTITIES.filter((entity) => !workerFacts.includes(entity as DataEntity));
     let sampleRowsRead: SampleTargetRows | undefined;
     const reread = await clock.time('recount', async () => {
+      // Where the source reads by a condition on the Id, the worker's tables are read again while it
+      // maps them: the records this thread's sample could still choose, among which are the whole
+      // sample's records of those tables. Elsewhere each table's candidates once the worker has mapped it.
+      const readWhileMapped = new Map<DataEntity, Promise<{ count: number; items: LegacyItem[] }>>();
+      for (const entity of factWorker === undefined ? [] : workerFacts) {
+        const wanted = totals.sampler.couldChoose(entity);
+        if (wanted !== undefined && source.countAndGetItemsWhere !== undefined) readWhileMapped.set(entity, started(source.countAndGetItemsWhere(entity, wanted)));
+      }
       const read = await recountAndReadByKey(source, rereadHere, totals.sampler.chosen());
       if (factWorker === undefined) return read;
       for (const [at, entity] of workerFacts.entries()) {
-        const candidates = await factWorker.candidates(entity);
+        const candidates = readWhileMapped.has(entity) ? [] : await factWorker.candidates(entity);
         if (at === workerFacts.length - 1) {
-          // The worker is done: the sample is known, and its target rows are read while its last table is read again.
+          // The worker is done: the sample is known, and its target rows are read (while its last table is read again, if it is).
           totals.merge(await factWorker.totals);
           sampleRowsRead = readSampleTargetRows(sql, scope, totals.sampler.chosen());
         }
-        const theirs = await recountAndReadByKey(source, [entity], candidates);
-        read.counts.set(entity, theirs.counts.get(entity)!);
-        for (const [migrated, items] of theirs.items) read.items.set(migrated, items);
+        const { count, items } = await (readWhileMapped.get(entity) ??
+          recountAndReadByKey(source, [entity], candidates).then((theirs) => ({ count: theirs.counts.get(entity)!, items: theirs.items.get(entity) ?? [] })));
+        read.counts.set(entity, count);
+        read.items.set(entity, items);
       }
       return read;
     });

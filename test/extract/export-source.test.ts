@@ -169,6 +169,18 @@ describe('export source: items by key', () => {
     expect(both.count).toBe(all.length);
     expect(both.count).toBe(await source.countItems(ENTITY));
     expect(await source.countAndGetItems!(ENTITY, [])).toEqual({ count: all.length, items: [] });
+    // By a condition on the Id instead of a list: the first item of each Id it says yes to, in the file's order.
+    for (const accepted of [new Set(wanted), new Set(wanted.filter((_, n) => n % 3 !== 1)), new Set<string>()]) {
+      const where = await source.countAndGetItemsWhere!(ENTITY, (key) => accepted.has(key));
+      expect(where.count).toBe(all.length);
+      const inFileOrder = all.filter((item, at) => typeof item.Id === 'string' && accepted.has(item.Id) && all.findIndex((other) => other.Id === item.Id) === at);
+      expect(where.items).toEqual(inFileOrder);
+    }
+    // Values are asked about (an Id is one), never a name or a type, which no Id can be.
+    const asked = new Set<string>();
+    await source.countAndGetItemsWhere!(ENTITY, (key) => (asked.add(key), false));
+    for (const name of ['Item', 'S', 'N', 'M', 'Value', 'Extra', 'Note', 'Name']) expect(asked.has(name)).toBe(false);
+    for (const item of all) if (typeof item.Id === 'string') expect(asked.has(item.Id)).toBe(true);
   });
 
   it('reads a recount and items by key in one pass over a scan dump as over lines', async () => {

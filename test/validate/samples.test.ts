@@ -39,6 +39,27 @@ describe('the sample of a validation', () => {
     );
   });
 
+  it('holds no record that a chooser of some of the records says it could no longer choose', () => {
+    fc.assert(
+      fc.property(records, fc.integer({ min: 0, max: 60 }), fc.integer(), fc.integer({ min: 0, max: 300 }), (offered, size, seed, split) => {
+        const some = new SampleChooser(size, seed);
+        for (const record of offered.slice(0, split)) some.offer(record.entity, record.sourceId);
+        const whole = choose(size, seed, offered);
+        for (const entity of ['GoalKpiLink', 'KpiMilestone', 'KpiActual', 'KpiReading'] as const) {
+          const could = some.couldChoose(entity);
+          // Holding fewer than its size, it could still choose any record.
+          if (could === undefined) {
+            expect(size > 0 && Math.min(split, offered.length) < size).toBe(true);
+            continue;
+          }
+          for (const record of whole) if (record.entity === entity) expect(could(record.sourceId)).toBe(true);
+          // And it is a bound, not a yes to everything: past its size, most records are out.
+          if (size === 0) expect(offered.some((record) => could(record.sourceId))).toBe(false);
+        }
+      }),
+    );
+  });
+
   it('takes a record read twice once, and another seed draws another sample', () => {
     const offered = Array.from({ length: 500 }, (_, i) => ({ entity: 'KpiActual' as const, sourceId: `id-${i}` }));
     expect(choose(10, 1, [...offered, ...offered])).toEqual(choose(10, 1, offered));
