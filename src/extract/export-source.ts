@@ -399,6 +399,13 @@ export function resumeLine(partition: string, position: { [key: string]: unknown
  * record) holds as text is one of them, and a line whose quotes do not pair is no JSON at all.
  */
 function quotesWanted(line: string, wanted: IdFilter): boolean {
+  // Most lines name Id once, as {"S":…} alone: that text is the only one that can be the item's Id.
+  const name = line.indexOf('"Id"');
+  if (name !== -1 && line.startsWith(ID_AS_TEXT, name + 4) && line.indexOf('"Id"', name + 4) === -1) {
+    const start = name + 4 + ID_AS_TEXT.length;
+    const end = line.indexOf('"', start);
+    if (end !== -1 && line.charCodeAt(end + 1) === 0x7d) return wanted.has(line.slice(start, end));
+  }
   for (let open = line.indexOf('"'); open !== -1; ) {
     const close = line.indexOf('"', open + 1);
     if (close === -1) return false;
@@ -407,6 +414,8 @@ function quotesWanted(line: string, wanted: IdFilter): boolean {
   }
   return false;
 }
+
+const ID_AS_TEXT = ':{"S":"';
 
 /**
  * The Ids a read by key looks for: `has` decides; `mayQuote` passes over quoted texts (between

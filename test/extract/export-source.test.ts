@@ -155,10 +155,11 @@ describe('export source: items by key', () => {
     await writeFile(join(dir, `${table}.jsonl`), `${lines.join('\n')}\n`);
     const source = createExportSource({ dir, tableNames, pageSize: 4 });
     const all = (await readPages(source, ENTITY)).items;
-    const wanted = [...Array.from({ length: 21 }, (_, n) => id(n)), 'no-such-id'];
+    // `other` is the Id of a line whose Id object names S twice (JSON.parse keeps the last).
+    const wanted = [...Array.from({ length: 21 }, (_, n) => id(n)), 'no-such-id', 'other'];
     const firstOf = (key: string) => all.find((item) => item.Id === key);
     const expected = wanted.flatMap((key) => (firstOf(key) === undefined ? [] : [firstOf(key)!]));
-    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16), id(17), id(20)]);
+    expect(expected.map((item) => item.Id)).toEqual([id(1), id(2), id(3), id(5), id(7), id(8), id(9), id(13), id(15), id(16), id(17), id(20), 'other']);
     const found = await source.getItems(ENTITY, wanted);
     expect(found).toEqual(expected);
     expect(found.map((item) => unreadableProblemOf(item)?.attribute)).toEqual(expected.map((item) => unreadableProblemOf(item)?.attribute));
