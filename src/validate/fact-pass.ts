@@ -11,6 +11,7 @@ import type { LinkIndex, LinkIndexWire } from '../transform/index.js';
 import { expectData } from './expectations.js';
 import { PassTotals, type PassTotalsWire } from './pass-totals.js';
 import { LedgerPass } from './reject-ledger.js';
+import type { RowHash } from './row-digest.js';
 import { CONTRACT_COLUMNS, KEY_COLUMNS } from './target-columns.js';
 import type { SampledRecord } from './samples.js';
 
@@ -25,6 +26,8 @@ export interface FactPassSetup {
   full: boolean;
   limit: number;
   sample: { size: number; seed: number };
+  /** How rows are hashed (rowHashOf): as the thread that merges hashes them. */
+  rowHash: RowHash;
 }
 
 /**
@@ -42,7 +45,7 @@ export async function mapFacts(
   mapped: (entity: DataEntity, candidates: SampledRecord[]) => void = () => {},
 ): Promise<PassTotalsWire> {
   const links = await built;
-  const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample);
+  const totals = new PassTotals(setup.full ? CONTRACT_COLUMNS : KEY_COLUMNS, setup.limit, setup.sample, setup.rowHash);
   const pass = new LedgerPass(setup.runId, new Map(setup.rejects));
   for (const entity of setup.entities) {
     const started = performance.now();

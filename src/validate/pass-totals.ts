@@ -2,7 +2,7 @@ import { MIGRATED_ENTITIES, type MigratedEntity } from '../model/entities.js';
 import { tableOf, type EntityTally } from './checks.js';
 import { FannedRows, type RecordExpectation } from './expectations.js';
 import { DifferenceList, type Difference } from './report.js';
-import type { BucketFigures } from './row-digest.js';
+import type { BucketFigures, RowHash } from './row-digest.js';
 import { RowReconciliation } from './row-reconciliation.js';
 import { SampleChooser, type SampledRecord } from './samples.js';
 import type { TargetTableName } from './target-columns.js';
@@ -30,14 +30,15 @@ export class PassTotals {
     columns: Record<TargetTableName, readonly string[]>,
     readonly limit: number,
     sample: { size: number; seed: number },
+    hash: RowHash = 'hashtext',
   ) {
     this.tallies = Object.fromEntries(
       MIGRATED_ENTITIES.map((entity) => [entity, { streamed: 0, skipped: 0, migrated: 0, rejected: 0, refused: 0, expectedRows: 0, differences: new DifferenceList(limit), seconds: 0 }]),
     ) as Record<MigratedEntity, EntityTally>;
     this.sampler = new SampleChooser(sample.size, sample.seed);
     this.reconciliations = {
-      kpi_links: new RowReconciliation('kpi_links', columns.kpi_links),
-      kpi_data: new RowReconciliation('kpi_data', columns.kpi_data),
+      kpi_links: new RowReconciliation('kpi_links', columns.kpi_links, hash),
+      kpi_data: new RowReconciliation('kpi_data', columns.kpi_data, hash),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   targetBucketDigests,
   targetRowsOfBucket,
   type BucketFigures,
+  type RowHash,
   type TargetScope,
 } from './row-digest.js';
 import { DifferenceList } from './report.js';
@@ -35,7 +36,7 @@ export interface DrillPlan {
  * link, provenance) by default, every contract column with `--full`.
  */
 export class RowReconciliation {
-  readonly expected = new BucketDigests();
+  readonly expected: BucketDigests;
   #found: Map<string, BucketFigures> | undefined;
   #reading: Promise<Map<string, BucketFigures>> | undefined;
   #differing: string[] = [];
@@ -51,7 +52,9 @@ export class RowReconciliation {
   constructor(
     readonly table: TargetTableName,
     readonly columns: readonly string[],
+    hash: RowHash = 'hashtext',
   ) {
+    this.expected = new BucketDigests(hash);
     this.#idAt = columns.indexOf('id');
     this.#canonical = rowCanonicaliser(table, columns);
     this.#columnAt = (name) => columns.indexOf(name);
@@ -95,14 +98,14 @@ export class RowReconciliation {
     /** Where the reading runs: on `sql` itself unless the caller gives it a session of its own. */
     within: <T>(read: (session: SqlSession) => Promise<T>) => Promise<T> = (read) => read(sql),
   ): Promise<unknown> {
-    const reading = after.then(() => within((session) => targetBucketDigests(session, this.table, this.columns, scope)));
+    const reading = after.then(() => within((session) => targetBucketDigests(session, this.table, this.columns, scope, this.expected.hash)));
     this.#reading = reading;
     return reading.catch(() => undefined);
   }
 
   /** Reads the target's bucket figures (unless begun) and decides which differing buckets to read row by row. */
   async compareBuckets(sql: SqlSession, scope: TargetScope): Promise<DrillPlan | undefined> {
-    this.#found = await (this.#reading ?? targetBucketDigests(sql, this.table, this.columns, scope));
+    this.#found = await (this.#reading ?? targetBucketDigests(sql, this.table, this.columns, scope, this.expected.hash));
     this.#differing = differingBuckets(this.expected.buckets, this.#found);
     if (this.#differing.length === 0) return undefined;
     let rows = 0;

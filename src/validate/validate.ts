@@ -26,7 +26,7 @@ import {
   type EntityReport,
   type ValidationReport,
 } from './report.js';
-import { scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
+import { rowHashOf, scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
 import { checkSamples, readSampleTargetRows, recountAndReadByKey, type SampleTargetRows } from './samples.js';
@@ -141,7 +141,8 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
   const runName = run === undefined ? 'no run' : `run ${run.id}`;
   const ledger = await RejectLedger.load(sql, run?.id);
   const columns = request.full ? CONTRACT_COLUMNS : KEY_COLUMNS;
-  const totals = new PassTotals(columns, limit, { size: request.sample, seed: request.seed });
+  const rowHash = await rowHashOf(sql);
+  const totals = new PassTotals(columns, limit, { size: request.sample, seed: request.seed }, rowHash);
   const { tallies, reconciliations } = totals;
   const unknownKpiLinks = new DifferenceList(limit);
   const fallbackLinks = new DifferenceList(limit);
@@ -184,6 +185,7 @@ export async function validateMigration(request: ValidationRequest): Promise<Val
             full: request.full ?? false,
             limit,
             sample: { size: request.sample, seed: request.seed },
+            rowHash,
           },
         });
   const passOverSource = async () => {

@@ -78,6 +78,7 @@ async function split(full: boolean, tenant: string | undefined): Promise<{ total
     rejects: rejects.filter(([key]) => IN_WORKER.some((entity) => key.startsWith(`${entity}\u0000`))),
     full,
     limit: LIMIT,
+    rowHash: 'hashtext',
     sample: SAMPLE,
   }, Promise.resolve(crossedLinks), (entity, candidates) => mapped.set(entity, structuredClone(candidates)));
   totals.merge(structuredClone(wire));

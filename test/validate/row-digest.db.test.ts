@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCopyRows } from '../../src/load/copy-text.js';
 import { coerceDecimal, coerceTimestamp, KPI_DATA_COLUMNS, legacyExtraText, LegacyNumber, type KpiDataRow } from '../../src/transform/index.js';
+import { rowHashOf } from '../../src/validate/row-digest.js';
 import { RowReconciliation } from '../../src/validate/row-reconciliation.js';
+import { hashTextExtended } from '../../src/validate/text-hash.js';
 import { CONTRACT_COLUMNS } from '../../src/validate/target-columns.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -60,19 +62,36 @@ describe('row checksums: the same in JS (expected rows) and in SQL (target rows)
     await db.drop();
   });
 
-  it('for rows of every kind of value the transform writes', async () => {
+  it('hash a text as the server’s hashtextextended does (its UTF-8 bytes), so rowHashOf takes the server’s hash', async () => {
+    expect(await rowHashOf(db.sql)).toBe('hashtext');
+    const halves = new Uint32Array(2);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ unit: fc.oneof(fc.constantFrom('a', 'é', '😀', '\uD800', '~', ':'), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 40 }).filter((t) => !t.includes('\u0000')), { minLength: 1, maxLength: 30 }), async (texts) => {
+        const { rows } = await db.sql.query<{ h: string }>(`select hashtextextended(t collate "C", 0)::text as h from unnest($1::text[]) with ordinality as texts(t, n) order by n`, [texts]);
+        expect(
+          texts.map((text) => {
+            hashTextExtended(text, halves);
+            return BigInt.asIntN(64, (BigInt(halves[0]!) << 32n) | BigInt(halves[1]!)).toString();
+          }),
+        ).toEqual(rows.map((row) => row.h));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it.each(['hashtext', 'md5'] as const)('for rows of every kind of value the transform writes (%s)', async (hash) => {
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(row, { selector: (r) => r.id, minLength: 1, maxLength: 25 }), async (rows) => {
         await db.sql.transaction(async (tx) => {
           await tx.query('delete from kpi_data');
           await tx.copyFrom('public.kpi_data', [...KPI_DATA_COLUMNS, 'first_run_id', 'last_run_id'], encodeCopyRows(rows.map((r) => ({ ...r, first_run_id: 1, last_run_id: 1 })), [...KPI_DATA_COLUMNS, 'first_run_id', 'last_run_id']));
         });
-        const reconciliation = new RowReconciliation('kpi_data', CONTRACT_COLUMNS.kpi_data);
+        const reconciliation = new RowReconciliation('kpi_data', CONTRACT_COLUMNS.kpi_data, hash);
         for (const r of rows) reconciliation.add(r);
         const plan = await reconciliation.compareBuckets(db.sql, { schema: 'public' });
         const differences = plan === undefined ? [] : (await (async () => {
           // Show what differs, not only that a bucket does.
-          const drill = new RowReconciliation('kpi_data', CONTRACT_COLUMNS.kpi_data);
+          const drill = new RowReconciliation('kpi_data', CONTRACT_COLUMNS.kpi_data, hash);
           for (const r of rows) drill.add(r);
           await drill.compareBuckets(db.sql, { schema: 'public' });
           for (const r of rows) drill.addForDrill(r);
