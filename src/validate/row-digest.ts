@@ -2,7 +2,8 @@ import * as crypto from 'node:crypto';
 import { quoteIdent } from '../db/identifiers.js';
 import { provenancedRows, TARGET_TABLES } from '../load/target-table.js';
 import type { TargetLayout } from '../load/target-ownership.js';
-import type { SqlSession } from '../db/sql-client.js';
+import { databaseRefusalOf } from '../db/database-error.js';
+import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { canonicalSql, type TargetTableName } from './target-columns.js';
 import { hashTextExtended } from './text-hash.js';
 
@@ -11,13 +12,15 @@ import { hashTextExtended } from './text-hash.js';
  * digits, 4,096 buckets), a row count and the sum of a 60-bit hash of each row. Sums do not
  * depend on the order rows arrive in, so the expected side is hashed as the source streams and the
  * target side in one GROUP BY; only buckets whose figures differ are read row by row.
- *
- * The hash is the low 60 bits of PostgreSQL's hashtextextended of the row's digest text, which
- * costs the server half what MD5 did and is computed here the same way (text-hash.ts); MD5's first
- * 60 bits where the server's hashtextextended is not this tool's (a big-endian server: rowHashOf).
+ */
+export const BUCKET_DIGITS = 3;
+
+/**
+ * How a row is hashed: the low 60 bits of PostgreSQL's hashtextextended of its digest text, which
+ * costs the server half what MD5 does and is computed here the same way (text-hash.ts); or MD5's
+ * first 60 bits, where the server's hashtextextended is not this tool's (rowHashOf).
  */
 export type RowHash = 'hashtext' | 'md5';
-export const BUCKET_DIGITS = 3;
 
 export interface BucketFigures {
   count: number;
@@ -95,11 +98,22 @@ function rowHashOfText(hash: RowHash, text: string): bigint {
 
 /**
  * How this validation hashes rows: hashtext unless the server's hashtextextended of a few texts
- * is not what this tool computes (MD5 is the same everywhere).
+ * is not what this tool computes (a big-endian server reads the words the other way) or it has
+ * none (before PostgreSQL 11). MD5 is the same everywhere.
  */
-export async function rowHashOf(sql: SqlSession): Promise<RowHash> {
+export async function rowHashOf(sql: SqlClient): Promise<RowHash> {
   const probes = ['', 'kpi-migrate', '36:0fb3cec2-846b-4364-b5b3-3704ce90a72c~9:KpiActual', 'é日本🎉'];
-  const { rows } = await sql.query<{ h: string }>(`select hashtextextended(p collate "C", 0)::text as h from unnest($1::text[]) with ordinality as probes(p, n) order by n`, [probes]);
+  let rows: { h: string }[];
+  try {
+    // A transaction of its own: a refusal must not end another.
+    ({ rows } = await sql.transaction((session) =>
+      session.query<{ h: string }>(`select hashtextextended(p collate "C", 0)::text as h from unnest($1::text[]) with ordinality as probes(p, n) order by n`, [probes]),
+    ));
+  } catch (error) {
+    // undefined_function: a server older than hashtextextended.
+    if (databaseRefusalOf(error)?.sqlstate === '42883') return 'md5';
+    throw error;
+  }
   const halves = new Uint32Array(2);
   const same = probes.every((probe, at) => {
     hashTextExtended(probe, halves);

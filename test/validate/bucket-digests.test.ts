@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BucketDigests, digestText, type BucketFigures, type RowHash } from '../../src/validate/row-digest.js';
+import type { SqlClient } from '../../src/db/sql-client.js';
+import { BucketDigests, digestText, rowHashOf, type BucketFigures, type RowHash } from '../../src/validate/row-digest.js';
 import { hashTextExtended } from '../../src/validate/text-hash.js';
 
 /**
@@ -56,5 +57,29 @@ describe.each(['hashtext', 'md5'] as const)('bucket figures of expected rows (%s
     for (let n = 0; n < (1 << 20) + 3; n++) rows.push({ id: n % 2 === 0 ? 'abc' : 'ABC', values: [`row ${n}`] });
     for (const row of rows) digests.add(row.id, row.values);
     expect(sorted(digests.buckets)).toEqual(sorted(referenceFigures(rows, kind)));
+  });
+});
+
+describe('the row hash a validation takes', () => {
+  // Fault injection: servers this machine does not have (row-digest.db.test.ts asks a real one).
+  const answering = (answer: (texts: string[]) => { h: string }[] | Error): SqlClient =>
+    ({
+      transaction: async (work: (session: unknown) => Promise<unknown>) =>
+        work({
+          query: async (_text: string, [texts]: [string[]]) => {
+            const rows = answer(texts);
+            if (rows instanceof Error) throw rows;
+            return { rows };
+          },
+        }),
+    }) as unknown as SqlClient;
+
+  it('is MD5 on a server whose hashtextextended gives other hashes (a big-endian one), or that has none', async () => {
+    expect(await rowHashOf(answering((texts) => texts.map(() => ({ h: '42' }))))).toBe('md5');
+    const missing = Object.assign(new Error('function hashtextextended(text, integer) does not exist'), { code: '42883', severity: 'ERROR' });
+    expect(await rowHashOf(answering(() => missing))).toBe('md5');
+    // Any other refusal is the validation's failure, not a reason to hash otherwise.
+    const cut = Object.assign(new Error('terminating connection'), { code: '57P01', severity: 'FATAL' });
+    await expect(rowHashOf(answering(() => cut))).rejects.toThrow('terminating connection');
   });
 });
