@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's hashtextextended(text, 0) in JavaScript: hash_bytes_extended (src/common/hashfn.c,
  * Bob Jenkins' lookup3) over the text's UTF-8 bytes, as a little-endian server computes it (a
- * big-endian one reads the words the other way: validateMigration asks the server first).
+ * big-endian one reads the words the other way: rowHashOf asks the server first).
  * Its 64 bits are left in `out` as two unsigned 32-bit halves, [high, low].
  */
 export function hashTextExtended(text: string, out: Uint32Array): void {
