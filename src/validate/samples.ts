@@ -301,7 +301,7 @@ async function targetRowsOf(
 }
 
 /** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
-function started<T>(promise: Promise<T>): Promise<T> {
+export function started<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
 }

@@ -29,7 +29,7 @@ import {
 import { rowHashOf, scopeCondition, scopeParams, targetRows, type TargetScope } from './row-digest.js';
 import { readTargetLayout } from '../load/target-ownership.js';
 import { progressCacheCheck } from './progress-cache-check.js';
-import { checkSamples, readSampleTargetRows, recountAndReadByKey, type SampleTargetRows } from './samples.js';
+import { checkSamples, readSampleTargetRows, recountAndReadByKey, started, type SampleTargetRows } from './samples.js';
 import { PassTotals } from './pass-totals.js';
 import { startFactWorker } from './fact-pass.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -357,12 +357,6 @@ function inBackground<T>(sql: SqlClient, read: (session: SqlSession) => Promise<
     await session.query('set local max_parallel_workers_per_gather = 0');
     return read(session);
   });
-}
-
-/** A promise awaited later: its failure, if any, is thrown there, not reported unhandled meanwhile. */
-function started<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
 }
 
 async function timedEntity<T>(clock: PhaseClock, tallies: Record<MigratedEntity, EntityTally>, entity: MigratedEntity, work: () => Promise<T>): Promise<T> {
