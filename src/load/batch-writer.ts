@@ -14,6 +14,7 @@ import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements, type TargetTable } from './target-table.js';
 import { readRecordedLayout } from './target-ownership.js';
 import { prepareRecord, type LoadReject, type PreparedBatch, type RecordRows, type TargetRow } from './prepare-record.js';
+import type { SessionWrites, TableWrites } from './session-writes.js';
 import {
   claimsOf,
   claimsOfRecords,
@@ -75,6 +76,13 @@ export interface BatchInput {
    * batch takes depends on it, never what it writes.
    */
   rowsLikelyHeld?: boolean;
+  /**
+   * What this session of the run has written so far (one object for all its batches): in a table
+   * that held no row of the tool when the session began writing there, only the records it may
+   * have written before are probed for holders. Like rowsLikelyHeld, it changes only how long a
+   * batch takes, never what it writes. Not used by a converge run.
+   */
+  sessionWrites?: SessionWrites;
 }
 
 export interface BatchOutcome {
@@ -209,8 +217,12 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   const plan = layout.owner === 'tool' ? planned : { ...planned, sql: tableStatements(input.targetSchema, planned.table, layout) };
 
   const context: LoadContext = { session, plan, staged: false };
+  const writes = await tableWritesOf(session, plan);
   const { conflictRejects, loaded } =
-    (input.rowsLikelyHeld === true && input.converge !== true ? await writeStagedFirst(context) : undefined) ?? (await writeProbedFirst(context));
+    (input.rowsLikelyHeld === true && input.converge !== true ? await writeStagedFirst(context) : undefined) ??
+    (writes?.state === 'predicted' ? await writtenAsPredicted(context, writes) : undefined) ??
+    (await writeProbedFirst(context));
+  if (writes?.state === 'predicted') writes.add(plan.candidates, input.entity);
 
   const rejects = [...input.mappingRejects, ...plan.encodingRejects, ...conflictRejects, ...loaded.rejects];
   await insertRejects(session, input.runId, rejects);
@@ -235,6 +247,79 @@ interface Written {
 }
 
 /**
+ * The session's prediction for the batch's table (SessionWrites), made at the session's first
+ * batch there, under the table's lock: whether the table holds any row of the tool. Undefined
+ * where nothing is predicted (no SessionWrites, a converge run, the application's table).
+ */
+async function tableWritesOf(session: SqlSession, plan: BatchPlan): Promise<TableWrites | undefined> {
+  const { input } = plan;
+  if (input.sessionWrites === undefined || input.converge === true || !plan.sql.copiesIntoTarget) return undefined;
+  const writes = input.sessionWrites.table(plan.sql.target);
+  if (writes.state === 'unknown') {
+    const { rows } = await session.query<{ held: boolean }>(plan.sql.holdsToolRows);
+    writes.state = rows[0]?.held === false ? 'predicted' : 'probed';
+  }
+  return writes;
+}
+
+/**
+ * A batch of a table whose every row of the tool the session knows (SessionWrites): only the
+ * records the session may have written before, and those holding U+0000 (loaded apart), are
+ * probed for holders; the others COPY straight into the target, where the primary key proves that
+ * no one (the application, another process) holds their rows. Undefined, with nothing left
+ * behind, when that does not hold: a record that holds rows already, one with rows under other
+ * ids, or any refusal of the COPY. The probed way then decides the batch, and words its rejects.
+ */
+async function writtenAsPredicted(context: LoadContext, writes: TableWrites): Promise<Written | undefined> {
+  const { session, plan } = context;
+  const { candidates, input } = plan;
+  const probed: number[] = [];
+  for (let index = 0; index < recordCount(candidates); index++) {
+    if (isSuspect(candidates, index) || writes.mayHaveSeen(candidates, index, input.entity)) probed.push(index);
+  }
+  const stagedBefore = context.staged;
+  await session.query('savepoint kpi_migrate_predicted');
+  const attempt = await writeWithProbed(context, probed);
+  if ('refused' in attempt) {
+    await session.query('rollback to savepoint kpi_migrate_predicted');
+    await session.query('release savepoint kpi_migrate_predicted');
+    // Made under the savepoint, the staging table went with it.
+    context.staged = stagedBefore;
+    writes.figures.fellBack += 1;
+    // A row id held by something the session did not write: its knowledge of the table is gone.
+    if (attempt.refused?.sqlstate === UNIQUE_VIOLATION) writes.state = 'probed';
+    return undefined;
+  }
+  await session.query('release savepoint kpi_migrate_predicted');
+  writes.figures.predictedBatches += 1;
+  writes.figures.probedRecords += probed.length;
+  return attempt;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/** writtenAsPredicted's work: the batch's rows, only `probed` having been probed for holders; `refused` when it does not hold. */
+async function writeWithProbed(context: LoadContext, probed: readonly number[]): Promise<Written | Refused> {
+  const { session, plan } = context;
+  const { holders, ownRows } = await loadHolders(session, plan, probed);
+  if (ownRows > 0) return { refused: undefined };
+  const { winners, losers, items } = await claimRows(plan, holders);
+  let loaded = NOTHING_LOADED;
+  if (winners.length > 0) {
+    if (plan.table.fansOut && (await sourcesHaveRows(session, plan, winners))) return { refused: undefined };
+    const attempt = await loadSuspectsApart(context, winners, (rest) => copyFreshRecords(context, rest));
+    if ('refused' in attempt) return attempt;
+    loaded = attempt;
+  }
+  return { conflictRejects: conflictRejectsOf(plan, losers, await items), loaded };
+}
+
+/** A load that did not go as presumed: the database's refusal, when it refused. */
+interface Refused {
+  refused: DatabaseRefusal | undefined;
+}
+
+/**
  * The batch's row ids probed for their holders first; the records that may have them loaded
  * straight into the target when none of their rows is there yet (a first run), else through staging.
  */
@@ -253,7 +338,7 @@ async function writeProbedFirst(context: LoadContext): Promise<Written> {
     // Nothing of these records is in the target yet (a first run): their rows can go straight into
     // it, as the database's own fastest path; any refusal falls back to staging and isolation.
     const fresh = plan.sql.copiesIntoTarget && ownRows === 0 && stale.size === 0 && !(plan.table.fansOut && (await sourcesHaveRows(session, plan, winners)));
-    loaded = await loadSuspectsApart(context, winners, fresh);
+    loaded = await loadSuspectsApart(context, winners, fresh ? (rest) => copyFreshElseIsolate(context, rest) : (rest) => loadIsolatingRefusals(context, rest));
     if (input.converge) await recordRunRows(session, plan, winners, loaded.rejects);
   }
   return { conflictRejects: conflictRejectsOf(plan, losers, await items), loaded };
@@ -362,12 +447,13 @@ async function assertRunAcceptsBatches(session: SqlSession, input: BatchInput): 
 }
 
 /**
- * Who holds the batch's row ids now, other than the record claiming them (id_conflict material),
- * and how many of the ids their claiming record holds already (none: a first run).
+ * Who holds the batch's row ids now (of `records` only, when given), other than the record
+ * claiming them (id_conflict material), and how many of the ids their claiming record holds
+ * already (none: a first run).
  */
-async function loadHolders(session: SqlSession, plan: BatchPlan): Promise<{ holders: Map<string, RowHolder>; ownRows: number }> {
+async function loadHolders(session: SqlSession, plan: BatchPlan, records?: readonly number[]): Promise<{ holders: Map<string, RowHolder>; ownRows: number }> {
   const holders = new Map<string, RowHolder>();
-  const claims = claimsOf(plan.candidates);
+  const claims = records === undefined ? claimsOf(plan.candidates) : claimsOfRecords(plan.candidates, records);
   if (claims === undefined) return { holders, ownRows: 0 };
   const { rows } = await session.query<{ id: string | null; source_entity: string | null; source_id: string | null; last_run_id: string | null; summary: boolean }>(
     plan.sql.selectHolders,
@@ -466,13 +552,25 @@ async function claimRows(
  * dozen bad records; sent one by one first, each costs one refused COPY, and the database still
  * decides (and words) every refusal. The rejects keep the batch's record order.
  */
-async function loadSuspectsApart(context: LoadContext, records: number[], fresh: boolean): Promise<LoadResult> {
+async function loadSuspectsApart<NotLoaded>(
+  context: LoadContext,
+  records: number[],
+  loadRest: (records: number[]) => Promise<LoadResult | NotLoaded>,
+): Promise<LoadResult | NotLoaded> {
   const { candidates } = context.plan;
   const suspects = Object.keys(candidates.suspectTexts).length === 0 ? [] : records.filter((index) => isSuspect(candidates, index));
   const rest = suspects.length === 0 ? records : records.filter((index) => !isSuspect(candidates, index));
   const results: LoadResult[] = suspects.length === 0 ? [] : await loadEachUnderOneSavepoint(context, suspects);
-  if (rest.length > 0) results.push((fresh ? await copyFreshRecords(context, rest) : undefined) ?? (await loadIsolatingRefusals(context, rest)));
+  if (rest.length > 0) {
+    const loaded = await loadRest(rest);
+    if (!isLoadResult(loaded)) return loaded;
+    results.push(loaded);
+  }
   return combined(candidates, records, results);
+}
+
+function isLoadResult(value: unknown): value is LoadResult {
+  return typeof value === 'object' && value !== null && 'rowsOut' in value;
 }
 
 /** The results of loading `records` (ascending) in parts, as one: the rejects in record order. */
@@ -544,18 +642,24 @@ function refusesTheNulByte(refusal: DatabaseRefusal): boolean {
 
 /**
  * COPY straight into the target, for records none of whose rows (nor any other row of theirs)
- * exist there: every row is an insert, nothing needs an old image. Undefined when the database
- * refuses a record: the savepoint undoes the COPY and the caller isolates it the usual way.
+ * exist there: every row is an insert, nothing needs an old image. `refused` when the database
+ * refuses a record: the savepoint undoes the COPY.
  */
-async function copyFreshRecords({ session, plan }: LoadContext, records: number[]): Promise<LoadResult | undefined> {
+async function copyFreshRecords({ session, plan }: LoadContext, records: number[]): Promise<LoadResult | Refused> {
   const rowCount = rowsOf(plan.candidates, records);
   if (rowCount === 0) return { ...NOTHING_LOADED, migrated: records.length };
   const attempt = await refusableUnderSavepoint(session, 'kpi_migrate_fresh', async () => {
     const copied = await session.copyFrom(plan.sql.target, plan.sql.copyColumns, copyDataOf(plan.candidates, records));
     if (copied !== rowCount) throw new MigrateError('INTERNAL', `COPY into ${plan.sql.target} took ${copied} rows, ${rowCount} were sent`);
   });
-  if (!attempt.ok) return undefined;
+  if (!attempt.ok) return { refused: attempt.refusal };
   return { inserted: rowCount, updated: 0, unchanged: 0, deleted: 0, migrated: records.length, rowsOut: rowCount, rejects: [] };
+}
+
+/** copyFreshRecords, and when the database refuses a record, the records isolated the usual way. */
+async function copyFreshElseIsolate(context: LoadContext, records: number[]): Promise<LoadResult> {
+  const copied = await copyFreshRecords(context, records);
+  return isLoadResult(copied) ? copied : loadIsolatingRefusals(context, records);
 }
 
 function sum(results: readonly LoadResult[], field: Exclude<keyof LoadResult, 'rejects'>): number {

@@ -4,6 +4,7 @@ export { openSqlClient } from '../db/open.js';
 export { applyMigrations, loadMigrations, type Migration } from './migrate.js';
 export { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 export { writeBatch, type BatchInput, type BatchOutcome, type CheckpointAdvance } from './batch-writer.js';
+export { SessionWrites } from './session-writes.js';
 export type { LoadReject, RecordRows } from './prepare-record.js';
 export {
   findRun,

@@ -111,6 +111,8 @@ export interface TableStatements {
   selectHolders: string;
   /** `$1` the batch's entity, `$2` source ids (text[] literal): whether any of them has a row. */
   sourcesHaveRows: string;
+  /** Whether the table holds any row the tool wrote (its own rows, in the tool's layout): one index probe. */
+  holdsToolRows: string;
   /** The columns a batch COPYs, into staging or straight into the target: the data columns, then first_run_id, last_run_id. */
   copyColumns: readonly string[];
   /** Removes (and records in row_history) rows that staged records no longer produce. */
@@ -198,6 +200,7 @@ export function tableStatements(targetSchema: string, table: TargetTable, layout
         select 1 from unnest($2::text[]) as r(source_id)
         cross join lateral (select 1 from ${rows} t where t.source_entity = $1::text and t.source_id = r.source_id limit 1) t
       ) as found`,
+    holdsToolRows: `select exists (select 1 from ${rows} t where t.source_entity is not null) as held`,
     copyColumns: [...table.columns, 'first_run_id', 'last_run_id'],
     deleteDropped: `with ${droppedRows('true')}
       ${history('delete', 'dropped')}`,

@@ -17,6 +17,7 @@ import {
   writeBatch,
   type RunClaim,
   type RunCounts,
+  SessionWrites,
 } from '../load/index.js';
 import { openRehearsal, type Rehearsal } from '../load/rehearsal.js';
 import { MigrateError } from '../errors.js';
@@ -142,7 +143,9 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
     const afterLookups = indexLinks ? { entity: 'GoalKpiLink' as const, from: linksFrom } : undefined;
     for (const outcome of await reader.readLookups(report, afterLookups)) await recordLookupOutcome(sql, runId, outcome.entity, outcome);
     if (!indexLinks) await reader.indexLinks(report);
-    await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks, { next: DATA_ENTITIES[0] }), progress);
+    // What this session writes, batch after batch: in a first run, most records need no probe.
+    const writes = new SessionWrites();
+    await loadEntity(request, runId, await openEntity(request, reader, runId, 'GoalKpiLink', indexLinks, { next: DATA_ENTITIES[0] }), progress, writes);
     await waitForOtherWorkers(request, runId, 'GoalKpiLink', progress, claim);
     // Links the database refused (id_conflict, db_error) must not receive fan-out rows; earlier
     // sessions of a resumed run refused some too, so the ledger is asked, not just this session.
@@ -174,7 +177,7 @@ async function runWith(request: RunRequest, reader: RecordReader, runId: string,
         loading = at;
         if (readDone[at]) open(at + 1);
         const reading = await open(at)!;
-        await loadEntity(request, runId, reading, progress, async () => void (await open(at + 1)));
+        await loadEntity(request, runId, reading, progress, writes, async () => void (await open(at + 1)));
         await waitForOtherWorkers(request, runId, entity, progress, claim);
       }
     } finally {
@@ -370,6 +373,7 @@ async function loadEntity(
   runId: string,
   reading: EntityReading,
   progress: ProgressSink,
+  sessionWrites: SessionWrites,
   readNext?: () => Promise<void>,
 ): Promise<void> {
   const { sql } = request;
@@ -392,6 +396,7 @@ async function loadEntity(
       converge: request.converge ?? false,
       tenant: request.converge ? request.tenant : undefined,
       rowsLikelyHeld,
+      sessionWrites,
     });
     rowsLikelyHeld = outcome.rowsOut > outcome.inserted || outcome.deleted > 0;
     batch.written?.();
