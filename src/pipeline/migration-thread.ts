@@ -4,7 +4,7 @@ import { MigrateError } from '../errors.js';
 import type { MigrateOptions, MigrateResult } from './migrate.js';
 import type { EntityProgress } from './progress.js';
 import { isPostgresServerUrl } from '../db/open.js';
-import { builtWorkerExists, workerFailure, workerHeapLimits } from './worker-threads.js';
+import { builtWorkerExists, startWorkerWithOldSpace, workerFailure, workerHeapLimits, WRITER_INITIAL_OLD_SPACE_MB } from './worker-threads.js';
 import { errorFromWire, type WireError } from './worker-wire.js';
 
 const WORKER_FILE = new URL('./migration-worker.js', import.meta.url);
@@ -37,7 +37,7 @@ export function migrationWorkerAvailable(config: ResolvedConfig): boolean {
 export function migrateInWorker(config: ResolvedConfig, options: MigrateOptions): Promise<MigrateResult> {
   const { progress, workerThreads: _threads, ...rest } = options;
   const workerData: MigrationWorkerData = { config, options: rest };
-  const worker = new Worker(WORKER_FILE, { workerData, resourceLimits: workerHeapLimits('writer', config.batchRows) });
+  const worker = startWorkerWithOldSpace(WRITER_INITIAL_OLD_SPACE_MB, () => new Worker(WORKER_FILE, { workerData, resourceLimits: workerHeapLimits('writer', config.batchRows) }));
   return new Promise<MigrateResult>((resolve, reject) => {
     let settled = false;
     const settle = (outcome: () => void): void => {
