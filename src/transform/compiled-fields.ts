@@ -7,6 +7,7 @@ import type { AttributeInput, Coercion } from './coercion.js';
 import { legacyExtraJson, sortedByName } from './legacy-extra.js';
 import { NOT_PLAIN, scalarValueOf, type AttributeCoercionOf } from './legacy-record.js';
 import { canonicalUtcText } from './timestamp.js';
+import { transcodedExtraJson } from './typed-extra-text.js';
 
 /**
  * Where a target column's value comes from: an attribute of the legacy record (its coerced value;
@@ -137,6 +138,10 @@ function readerOf(name: string, { coerce, base, optional }: AttributeCoercionOf)
 function extraJsonOf(item: FlatItem, at: number): string | undefined {
   const tag = item.tags[at]!;
   if (tag !== FLAT_OTHER) return scalarExtraJson(tag, item.texts[at]!);
+  // Read from an export line: its typed JSON text, in the plain form nearly always, needs no tree.
+  const text = item.texts[at]!;
+  const transcoded = text === '' ? undefined : transcodedExtraJson(text);
+  if (transcoded !== undefined) return transcoded;
   let raw: unknown;
   try {
     raw = item.raw(at);

@@ -14,6 +14,7 @@ import { copyTextOf, EncodedRecordsBuilder, rowIdsOf, sourceIdOf } from '../../s
 import { FlatItem, fromAttributeMap, fromAttributeValue, type TypedItem } from '../../src/model/dynamodb-json.js';
 import { scanExportLine, scanTypedItem } from '../../src/extract/export-line-scan.js';
 import { typedExtraJson } from '../../src/transform/compiled-fields.js';
+import { transcodedExtraJson } from '../../src/transform/typed-extra-text.js';
 import { legacyExtraJson } from '../../src/transform/legacy-extra.js';
 import { DATA_ENTITIES, defaultTableNames, type DataEntity } from '../../src/model/entities.js';
 import { seed } from '../../src/seed/index.js';
@@ -177,6 +178,21 @@ const anyTyped: fc.Arbitrary<unknown> = fc.oneof(
   fc.array(fc.oneof(fc.uint8Array({ maxLength: 6 }).map((bytes) => Buffer.from(bytes).toString('base64')), fc.uint8Array({ maxLength: 6 })), { maxLength: 3 }).map((members) => ({ BS: members })),
   fc.constantFrom({ B: 'AB==' }, { B: 'AAB=' }, { B: 'A===' }, { B: null }, { B: 5 }, { SS: 'a' }, { SS: ['a', 1] }, { NS: [1] }, { BS: 'AAE=' }, { BS: ['!'] }, { SS: ['a'], B: 'AA==' }, { NS: ['1'], SS: ['x'] }, { BS: [], NS: ['2'] }, { Q: 'x' }),
 );
+
+/** A typed value of any depth: maps (names in any order, `__proto__` among them) and lists of anyTyped, and maps beside another tag. */
+const nestedTyped = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    anyTyped,
+    fc.dictionary(fc.constantFrom('b', 'a', 'B', '__proto__', 'é', 'z'), tie('value'), { maxKeys: 4 }).map((members) => {
+      const map: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(members)) Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
+      return { M: map };
+    }),
+    fc.array(tie('value'), { maxLength: 4 }).map((members) => ({ L: members })),
+    fc.tuple(tie('value'), anyTyped).map(([m, other]) => ({ ...(other as object), M: m })),
+  ),
+})).value;
 
 /** Each attribute of the entity: often a value of its kind, sometimes anything, sometimes absent. */
 function typedItem(attributes: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<TypedItem> {
@@ -367,22 +383,9 @@ describe('the fast path of each migrated entity', () => {
   });
 
   test('legacy_extra straight from typed JSON is what legacyExtraText writes of the legacy value (or no value at all)', () => {
-    const nested = fc.letrec<{ value: unknown }>((tie) => ({
-      value: fc.oneof(
-        { depthSize: 'small' },
-        anyTyped,
-        fc.dictionary(fc.constantFrom('b', 'a', 'B', '__proto__', 'é', 'z'), tie('value'), { maxKeys: 4 }).map((members) => {
-          const map: Record<string, unknown> = {};
-          for (const [name, value] of Object.entries(members)) Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
-          return { M: map };
-        }),
-        fc.array(tie('value'), { maxLength: 4 }).map((members) => ({ L: members })),
-        fc.tuple(tie('value'), anyTyped).map(([m, other]) => ({ ...(other as object), M: m })),
-      ),
-    }));
     let values = 0;
     fc.assert(
-      fc.property(nested.value, (typed) => {
+      fc.property(nestedTyped, (typed) => {
         let expected: string | undefined;
         try {
           expected = legacyExtraJson(fromAttributeValue(typed as object));
@@ -395,6 +398,44 @@ describe('the fast path of each migrated entity', () => {
       { numRuns: 3000 },
     );
     expect(values).toBeGreaterThan(500);
+  });
+
+  test("legacy_extra from an attribute's typed JSON text, without a tree, is what it is from the parsed value (or the parsed value decides)", () => {
+    let transcoded = 0;
+    const sameAnswer = (text: string): void => {
+      const fast = transcodedExtraJson(text);
+      if (fast === undefined) return;
+      transcoded += 1;
+      expect(fast).toBe(typedExtraJson(JSON.parse(text)));
+    };
+    fc.assert(
+      fc.property(nestedTyped, fc.boolean(), (typed, spaced) => {
+        const text = JSON.stringify(typed, null, spaced ? 1 : undefined) as string | undefined;
+        if (text !== undefined) sameAnswer(text);
+      }),
+      { numRuns: 3000 },
+    );
+    // About one value in five: half are written with whitespace, and many hold a string with an escape.
+    expect(transcoded).toBeGreaterThan(300);
+    // Forms JSON.stringify never writes: a name twice (JSON.parse keeps the last), escapes, another member.
+    for (const text of [
+      '{"M":{"a":{"S":"x"},"a":{"S":"y"}}}',
+      '{"M":{"b":{"N":"1"},"a":{"S":"\\u00e9"}}}',
+      '{"S":"a\\"b"}',
+      '{"SS":["b","a\\/"]}',
+      '{"S":"a","N":"1"}',
+      '{"N":"1","S":"a"}',
+      '{"M":{"a":{"S":"x"}},"L":[]}',
+      '{"L":[{"S":"x"},]}',
+      '{"NULL":false}',
+      '{"BOOL":"true"}',
+      '{"B":"AB=="}',
+      '{"NS":["1.50"," 2 ","x"]}',
+      '{"M":{}}',
+      '{"L":[]}',
+    ]) {
+      sameAnswer(text);
+    }
   });
 
   for (const entity of DATA_ENTITIES) {
