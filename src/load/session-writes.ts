@@ -51,75 +51,87 @@ export class TableWrites {
    */
   readonly figures = { predictedBatches: 0, probedRecords: 0, fellBack: 0 };
   #filter: Uint32Array | undefined;
+  // A batch's keys are hashed once, for mayHaveSeen and for add.
+  readonly #hashed = new WeakMap<EncodedRecordFields, { entity: MigratedEntity; keys: BatchKeys }>();
 
   /** Whether the filter may have seen record `index`'s source id (as `entity`) or any of its row ids. */
   mayHaveSeen(records: EncodedRecordFields, index: number, entity: MigratedEntity): boolean {
     const filter = this.#filter;
     if (filter === undefined) return false;
-    if (hasKey(filter, hashKey(entity, records.sourceIds, pieceStart(records.sourceIdEnds, index), records.sourceIdEnds[index]!))) return true;
+    const { sourceKeys, rowKeys } = this.#keysOf(records, entity);
+    if (hasKey(filter, sourceKeys[index]!)) return true;
     const lastRow = records.recordRowEnds[index]!;
-    for (let row = index === 0 ? 0 : records.recordRowEnds[index - 1]!; row < lastRow; row++) {
-      if (hasKey(filter, hashKey(ROW_ID, records.rowIds, pieceStart(records.rowIdEnds, row), records.rowIdEnds[row]!))) return true;
-    }
+    for (let row = index === 0 ? 0 : records.recordRowEnds[index - 1]!; row < lastRow; row++) if (hasKey(filter, rowKeys[row]!)) return true;
     return false;
   }
 
   /** Every record of the batch, seen: its source id (as `entity`) and its row ids. */
   add(records: EncodedRecordFields, entity: MigratedEntity): void {
     const filter = (this.#filter ??= new Uint32Array(1 << (FILTER_BITS_LOG2 - 5)));
-    for (let index = 0; index < recordCount(records); index++) {
-      addKey(filter, hashKey(entity, records.sourceIds, pieceStart(records.sourceIdEnds, index), records.sourceIdEnds[index]!));
-    }
-    for (let row = 0; row < records.rowIdEnds.length; row++) {
-      addKey(filter, hashKey(ROW_ID, records.rowIds, pieceStart(records.rowIdEnds, row), records.rowIdEnds[row]!));
-    }
+    const { sourceKeys, rowKeys } = this.#keysOf(records, entity);
+    for (let at = 0; at < sourceKeys.length; at++) addKey(filter, sourceKeys[at]!);
+    for (let at = 0; at < rowKeys.length; at++) addKey(filter, rowKeys[at]!);
   }
+
+  #keysOf(records: EncodedRecordFields, entity: MigratedEntity): BatchKeys {
+    const known = this.#hashed.get(records);
+    if (known?.entity === entity) return known.keys;
+    const keys = {
+      sourceKeys: hashedPieces(entity, records.sourceIds, records.sourceIdEnds, recordCount(records)),
+      rowKeys: hashedPieces(ROW_ID, records.rowIds, records.rowIdEnds, records.rowIdEnds.length),
+    };
+    this.#hashed.set(records, { entity, keys });
+    return keys;
+  }
+}
+
+/** A batch's keys, hashed: each record's source id, and each row's id. */
+interface BatchKeys {
+  sourceKeys: Uint32Array;
+  rowKeys: Uint32Array;
 }
 
 /** The namespace of row ids, apart from every entity's source ids. */
 const ROW_ID = '\u0000row id';
 
-/** Piece k of a separated string starts one separator after piece k - 1 ends. */
-function pieceStart(ends: Uint32Array, index: number): number {
-  return index === 0 ? 0 : ends[index - 1]! + 1;
+/**
+ * The 32-bit FNV-1a hash of (namespace, U+FFFF, piece) of each of the `count` pieces of `text`
+ * (piece k ends at `ends[k]`, the next begins one separator later), avalanched (murmur3's
+ * finaliser: FNV's low bits mix poorly, and they index the filter).
+ */
+function hashedPieces(namespace: string, text: string, ends: Uint32Array, count: number): Uint32Array {
+  let seed = 0x811c9dc5;
+  for (let at = 0; at < namespace.length; at++) seed = Math.imul(seed ^ namespace.charCodeAt(at), 0x01000193);
+  seed = Math.imul(seed ^ 0xffff, 0x01000193);
+  const hashes = new Uint32Array(count);
+  let start = 0;
+  for (let piece = 0; piece < count; piece++) {
+    const end = ends[piece]!;
+    let hash = seed;
+    for (let at = start; at < end; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193);
+    hashes[piece] = mixed(hash);
+    start = end + 1;
+  }
+  return hashes;
 }
 
-// The two bits of a key: two 32-bit FNV-1a hashes of (namespace, separator, text[start, end)) from
-// two offset bases, written here rather than into an array made per key.
-const keyBits = new Uint32Array(2);
-
-function hashKey(namespace: string, text: string, start: number, end: number): Uint32Array {
-  let first = 0x811c9dc5;
-  let second = 0x050c5d1f;
-  for (let at = 0; at < namespace.length; at++) {
-    const code = namespace.charCodeAt(at);
-    first = Math.imul(first ^ code, 0x01000193);
-    second = Math.imul(second ^ code, 0x01000193);
-  }
-  first = Math.imul(first ^ 0xffff, 0x01000193);
-  second = Math.imul(second ^ 0xffff, 0x01000193);
-  for (let at = start; at < end; at++) {
-    const code = text.charCodeAt(at);
-    first = Math.imul(first ^ code, 0x01000193);
-    second = Math.imul(second ^ code, 0x01000193);
-  }
-  keyBits[0] = mixed(first) & FILTER_MASK;
-  keyBits[1] = mixed(second) & FILTER_MASK;
-  return keyBits;
-}
-
-/** FNV's low bits mix poorly: a final avalanche (murmur3's) before they index the filter. */
 function mixed(hash: number): number {
   hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
   hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
   return (hash ^ (hash >>> 16)) >>> 0;
 }
 
-function addKey(filter: Uint32Array, key: Uint32Array): void {
-  for (let at = 0; at < 2; at++) filter[key[at]! >>> 5] = filter[key[at]! >>> 5]! | (1 << (key[at]! & 31));
+// A key's two bits: its hash's low 24 bits, and those of the hash mixed again.
+function addKey(filter: Uint32Array, hash: number): void {
+  const second = mixed(hash + 0x9e3779b9) & FILTER_MASK;
+  const first = hash & FILTER_MASK;
+  filter[first >>> 5] = filter[first >>> 5]! | (1 << (first & 31));
+  filter[second >>> 5] = filter[second >>> 5]! | (1 << (second & 31));
 }
 
-function hasKey(filter: Uint32Array, key: Uint32Array): boolean {
-  for (let at = 0; at < 2; at++) if ((filter[key[at]! >>> 5]! & (1 << (key[at]! & 31))) === 0) return false;
-  return true;
+function hasKey(filter: Uint32Array, hash: number): boolean {
+  const first = hash & FILTER_MASK;
+  if ((filter[first >>> 5]! & (1 << (first & 31))) === 0) return false;
+  const second = mixed(hash + 0x9e3779b9) & FILTER_MASK;
+  return (filter[second >>> 5]! & (1 << (second & 31))) !== 0;
 }

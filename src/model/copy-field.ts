@@ -20,6 +20,8 @@ export class CopyEncodingError extends Error {
 const SURROGATE = /[\uD800-\uDFFF]/;
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const HAS_COPY_SPECIAL = /[\\\t\n\r]/;
+// Either of the above: most values hold neither, and are read once rather than twice.
+const SURROGATE_OR_COPY_SPECIAL = /[\uD800-\uDFFF\\\t\n\r]/;
 const COPY_SPECIAL = /[\\\t\n\r]/g;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
@@ -33,6 +35,7 @@ export function encodeCopyValue(value: CopyValue, column = '?'): string {
   // Integers only (display_order, confidence_level); anything else is refused by the server.
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'string') throw new TypeError(`column ${column}: not a COPY value: ${typeof value}`);
+  if (!SURROGATE_OR_COPY_SPECIAL.test(value)) return value;
   if (SURROGATE.test(value) && UNPAIRED_SURROGATE.test(value)) {
     throw new CopyEncodingError(column, `column ${column} holds an unpaired UTF-16 surrogate, which has no UTF-8 form`);
   }
