@@ -4,7 +4,8 @@ import { recordCount, type EncodedRecordFields } from './encoded-records.js';
 /**
  * What one session of a run has sent into each target table, kept so that a batch of a first run
  * need not ask the database who holds each of its rows before it COPYs them straight in: that
- * probe was about a sixth of the database's time in a first run (5,000 index lookups a batch).
+ * probe was about a ninth of the database's statement time in a first run (5,000 index lookups a
+ * batch).
  *
  * Per table, a Bloom filter of the row ids and of the (entity, source id) of every record the
  * session sent there, in a fixed size whatever the data's. It predicts which records of a batch

@@ -7,8 +7,8 @@ import { sortedByName } from './legacy-extra.js';
  * writes it, `{"M":{"Batch":{"N":"362"},…}}`: what typedExtraJson makes of JSON.parse(text),
  * without the tree. Only for the plain form: no whitespace, one tag a value, strings without an
  * escape or a surrogate (their JSON is then their text, quoted), no name given twice. Undefined
- * for any other text, which JSON.parse then reads (test/transform/typed-extra-text.test.ts holds
- * the two to the same answer).
+ * for any other text, which JSON.parse then reads (test/transform/fast-path.test.ts holds the
+ * two to the same answer).
  */
 export function transcodedExtraJson(text: string): string | undefined {
   source = text;
