@@ -454,8 +454,7 @@ export function duplicatePieces(text: string, ends: Uint32Array): number[] {
   for (let piece = 0; piece < count; piece++) {
     const start = piece === 0 ? 0 : ends[piece - 1]! + 1;
     const end = ends[piece]!;
-    let hash = 0x811c9dc5;
-    for (let at = start; at < end; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193);
+    const hash = pieceHash(text, start, end);
     let slot = (hash ^ (hash >>> 15)) & mask;
     for (;;) {
       const other = slots[slot]!;
@@ -471,6 +470,13 @@ export function duplicatePieces(text: string, ends: Uint32Array): number[] {
     }
   }
   return pairs;
+}
+
+/** The 32-bit FNV-1a hash of text[start, end), from `basis` (FNV's offset basis, or the hash of what comes before). */
+export function pieceHash(text: string, start: number, end: number, basis = 0x811c9dc5): number {
+  let hash = basis;
+  for (let at = start; at < end; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193);
+  return hash;
 }
 
 function samePiece(text: string, ends: Uint32Array, other: number, start: number, end: number): boolean {

@@ -1,5 +1,5 @@
 import type { MigratedEntity } from '../model/entities.js';
-import { recordCount, type EncodedRecordFields } from './encoded-records.js';
+import { pieceHash, recordCount, type EncodedRecordFields } from './encoded-records.js';
 
 /**
  * What one session of a run has sent into each target table, kept so that a batch of a first run
@@ -101,16 +101,13 @@ const ROW_ID = '\u0000row id';
  * finaliser: FNV's low bits mix poorly, and they index the filter).
  */
 function hashedPieces(namespace: string, text: string, ends: Uint32Array, count: number): Uint32Array {
-  let seed = 0x811c9dc5;
-  for (let at = 0; at < namespace.length; at++) seed = Math.imul(seed ^ namespace.charCodeAt(at), 0x01000193);
-  seed = Math.imul(seed ^ 0xffff, 0x01000193);
+  const prefix = `${namespace}\uffff`;
+  const basis = pieceHash(prefix, 0, prefix.length);
   const hashes = new Uint32Array(count);
   let start = 0;
   for (let piece = 0; piece < count; piece++) {
     const end = ends[piece]!;
-    let hash = seed;
-    for (let at = start; at < end; at++) hash = Math.imul(hash ^ text.charCodeAt(at), 0x01000193);
-    hashes[piece] = mixed(hash);
+    hashes[piece] = mixed(pieceHash(text, start, end, basis));
     start = end + 1;
   }
   return hashes;
