@@ -517,14 +517,18 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
     return found;
   }
 
-  /** The table's files from `from` on, each read by `readFile`; a table with no files is one empty done page. */
+  /**
+   * The table's files from `from` on, each read by `readFile`; a table with no files is one empty
+   * done page. `located`: the table as a caller located it already (it is not looked for again).
+   */
   async function* readFiles<Page>(
     entity: LegacyEntity,
     from: ResumeState | undefined,
     readFile: (file: ExportDataFile, format: 'lines' | 'dump', skip: number) => AsyncIterable<Page>,
     emptyPage: (partition: string) => Page,
+    located?: { found: TableExport | undefined },
   ): AsyncGenerator<Page> {
-    const found = await locate(entity);
+    const found = located === undefined ? await locate(entity) : located.found;
     const files = found?.files ?? [];
     const known = new Set(files.map((f) => f.partition));
     for (const partition of Object.keys(from ?? {})) {
@@ -564,12 +568,24 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
   }
 
   function readTypedTable(entity: LegacyEntity, from?: ResumeState): AsyncGenerator<TypedSourcePage> {
+    return typedPages(entity, from);
+  }
+
+  function typedPages(entity: LegacyEntity, from?: ResumeState, located?: { found: TableExport | undefined }): AsyncGenerator<TypedSourcePage> {
     return readFiles(
       entity,
       from,
       (file, format, skip) => (format === 'dump' ? typedDumpFile(file, entity, skip) : readTypedLineFile(file, entity, skip, pageSize)),
       (partition): TypedSourcePage => ({ entity, partition, count: 0, typed: () => undefined, item: () => { throw new RangeError('an empty page has no items'); }, position: null, done: true }),
+      located,
     );
+  }
+
+  /** A table's items counted whole must be as many as its summary (a manifest, a dump's Count) says, when it says. */
+  function checkSummaryCount(found: TableExport | undefined, count: number): void {
+    if (found?.expectedItems !== undefined && count !== found.expectedItems) {
+      throw new MigrateError('SOURCE_CORRUPT', `${found.layout} of ${found.table} holds ${count} items but its summary says ${found.expectedItems}`);
+    }
   }
 
   async function countItems(entity: LegacyEntity): Promise<number> {
@@ -582,9 +598,7 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
         for await (const page of readDumpFile(file, entity, 0, pageSize)) total += page.items.length;
       }
     }
-    if (found?.expectedItems !== undefined && total !== found.expectedItems) {
-      throw new MigrateError('SOURCE_CORRUPT', `${found.layout} of ${found.table} holds ${total} items but its summary says ${found.expectedItems}`);
-    }
+    checkSummaryCount(found, total);
     return total;
   }
 
@@ -607,21 +621,24 @@ export function createExportSource(options: ExportSourceOptions): LegacySource {
   }
 
   async function countAndRead(entity: LegacyEntity, wanted: IdFilter): Promise<{ count: number; found: Map<string, LegacyItem> }> {
-    const located = await locate(entity);
-    const read = await readWanted(entity, wanted, false);
-    if (located?.expectedItems !== undefined && read.count !== located.expectedItems) {
-      throw new MigrateError('SOURCE_CORRUPT', `${located.layout} of ${located.table} holds ${read.count} items but its summary says ${located.expectedItems}`);
-    }
+    const found = await locate(entity);
+    const read = await readWanted(entity, wanted, false, { found });
+    checkSummaryCount(found, read.count);
     return read;
   }
 
   /** The first item of each wanted Id, in the table's order, and the table's items counted (unless the read stops once every listed Id is found). */
-  async function readWanted(entity: LegacyEntity, wanted: IdFilter, stopWhenFound: boolean): Promise<{ count: number; found: Map<string, LegacyItem> }> {
+  async function readWanted(
+    entity: LegacyEntity,
+    wanted: IdFilter,
+    stopWhenFound: boolean,
+    located?: { found: TableExport | undefined },
+  ): Promise<{ count: number; found: Map<string, LegacyItem> }> {
     const found = new Map<string, LegacyItem>();
     const flat = new FlatItem();
     const all = wanted.size ?? Infinity;
     let count = 0;
-    for await (const page of readTypedTable(entity)) {
+    for await (const page of typedPages(entity, undefined, located)) {
       count += page.count;
       for (let index = 0; index < page.count && found.size < all; index++) {
         // A line whose Id cannot be wanted is passed over unparsed: the item is built only for the few that may be.
