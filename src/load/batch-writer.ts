@@ -15,6 +15,7 @@ import { KPI_DATA_TABLE, KPI_LINKS_TABLE, tableStatements, type TableStatements,
 import { readRecordedLayout } from './target-ownership.js';
 import { prepareRecord, type LoadReject, type PreparedBatch, type RecordRows, type TargetRow } from './prepare-record.js';
 import type { SessionWrites, TableWrites } from './session-writes.js';
+import { takeWriteGeneration } from './target-writes.js';
 import {
   claimsOf,
   claimsOfRecords,
@@ -150,13 +151,17 @@ class DryRunRollback extends Error {
  */
 export async function writeBatch(sql: SqlClient, input: BatchInput): Promise<BatchOutcome> {
   const plan = planBatch(input);
+  const writes = input.sessionWrites?.table(plan.sql.target);
   try {
-    return await sql.transaction(async (session) => {
+    const outcome = await sql.transaction(async (session) => {
       const outcome = await writeInTransaction(session, plan);
       if (input.dryRun) throw new DryRunRollback(outcome);
       return outcome;
     });
+    writes?.end(true);
+    return outcome;
   } catch (error) {
+    writes?.end(false);
     if (error instanceof DryRunRollback) return error.outcome;
     throw targetFailure(error, `writing a ${input.entity} batch of run ${input.runId}`);
   }
@@ -212,15 +217,18 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   const { input } = planned;
   await assertRunAcceptsBatches(session, input);
   await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, planned.sql.target]);
+  const generation = await takeWriteGeneration(session, planned.table);
   // The application's table keeps the tool's provenance beside its rows: other statements.
   const layout = (await readRecordedLayout(session, input.targetSchema))[planned.table.name];
   const plan = layout.owner === 'tool' ? planned : { ...planned, sql: tableStatements(input.targetSchema, planned.table, layout) };
 
   const context: LoadContext = { session, plan, staged: false };
   const writes = await tableWritesOf(session, plan);
+  // After tableWritesOf: a session's first batch in the table asks what it holds under this generation.
+  const alone = input.sessionWrites?.table(plan.sql.target).begin(generation) ?? false;
   const { conflictRejects, loaded } =
     (input.rowsLikelyHeld === true && input.converge !== true ? await writeStagedFirst(context) : undefined) ??
-    (writes?.state === 'predicted' ? await writtenAsPredicted(context, writes) : undefined) ??
+    (writes?.state === 'predicted' ? await writtenAsPredicted(context, writes, alone) : undefined) ??
     (await writeProbedFirst(context));
   if (writes?.state === 'predicted') writes.add(plan.candidates, input.entity);
 
@@ -269,17 +277,27 @@ async function tableWritesOf(session: SqlSession, plan: BatchPlan): Promise<Tabl
  * no one (the application, another process) holds their rows. Undefined, with nothing left
  * behind, when that does not hold: a record that holds rows already, one with rows under other
  * ids, or any refusal of the COPY. The probed way then decides the batch, and words its rejects.
+ *
+ * `alone`: no other writer of the tool has written the table since the session began there
+ * (TableWrites.begin), so only the records the session may have written can have rows under other
+ * ids; otherwise every record is asked.
  */
-async function writtenAsPredicted(context: LoadContext, writes: TableWrites): Promise<Written | undefined> {
+async function writtenAsPredicted(context: LoadContext, writes: TableWrites, alone: boolean): Promise<Written | undefined> {
   const { session, plan } = context;
   const { candidates, input } = plan;
   const probed: number[] = [];
+  const seen = new Set<number>();
   for (let index = 0; index < recordCount(candidates); index++) {
-    if (isSuspect(candidates, index) || writes.mayHaveSeen(candidates, index, input.entity)) probed.push(index);
+    if (writes.mayHaveSeen(candidates, index, input.entity)) seen.add(index);
+    if (isSuspect(candidates, index) || seen.has(index)) probed.push(index);
   }
   const stagedBefore = context.staged;
   await session.query('savepoint kpi_migrate_predicted');
-  const attempt = await writeWithProbed(context, probed);
+  const attempt = await writeWithProbed(context, probed, (winners) => {
+    const asked = alone ? winners.filter((index) => seen.has(index)) : winners;
+    writes.figures.askedForOtherRows += asked.length;
+    return asked;
+  });
   if ('refused' in attempt) {
     await session.query('rollback to savepoint kpi_migrate_predicted');
     await session.query('release savepoint kpi_migrate_predicted');
@@ -298,15 +316,22 @@ async function writtenAsPredicted(context: LoadContext, writes: TableWrites): Pr
 
 const UNIQUE_VIOLATION = '23505';
 
-/** writtenAsPredicted's work: the batch's rows, only `probed` having been probed for holders; `refused` when it does not hold. */
-async function writeWithProbed(context: LoadContext, probed: readonly number[]): Promise<Written | Refused> {
+/**
+ * writtenAsPredicted's work: the batch's rows, only `probed` having been probed for holders, and
+ * only the winners `mayHaveOtherRows` keeps asked for rows under other ids; `refused` when it does not hold.
+ */
+async function writeWithProbed(
+  context: LoadContext,
+  probed: readonly number[],
+  mayHaveOtherRows: (winners: readonly number[]) => readonly number[],
+): Promise<Written | Refused> {
   const { session, plan } = context;
   const { holders, ownRows } = await loadHolders(session, plan, probed);
   if (ownRows > 0) return { refused: undefined };
   const { winners, losers, items } = await claimRows(plan, holders);
   let loaded = NOTHING_LOADED;
   if (winners.length > 0) {
-    if (plan.table.fansOut && (await sourcesHaveRows(session, plan, winners))) return { refused: undefined };
+    if (plan.table.fansOut && (await sourcesHaveRows(session, plan, mayHaveOtherRows(winners)))) return { refused: undefined };
     const attempt = await loadSuspectsApart(context, winners, (rest) => copyFreshRecords(context, rest));
     if ('refused' in attempt) return attempt;
     loaded = attempt;

@@ -4,6 +4,7 @@ import { finishRun, type RunId, type RunStatus } from './ledger.js';
 import { claimRun, type RunClaim, proveClaim } from './run-claim.js';
 import { isSafeIdentifier, quoteIdent } from '../db/identifiers.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
+import { takeWriteGenerations } from './target-writes.js';
 import { deletingRows, KPI_DATA_TABLE, KPI_LINKS_TABLE, provenancedRows, tableStatements, writingRows, type TargetTable } from './target-table.js';
 import { contractColumnType, readRecordedLayout, type TargetLayout } from './target-ownership.js';
 import { clearImage, unmarkImageBuilt } from './source-image.js';
@@ -201,6 +202,8 @@ async function undoRuns(session: SqlSession, request: RollbackRequest): Promise<
 
   const tables = [KPI_LINKS_TABLE, KPI_DATA_TABLE];
   for (const table of tables) await session.query('select pg_advisory_xact_lock($1, hashtext($2))', [TABLE_LOCK_CLASS, tableStatements(schema, table).target]);
+  // Restored images are rows of the tool a run's session did not write (target-writes.ts).
+  await takeWriteGenerations(session);
   await session.query(
     `create temp table if not exists ${TOUCHED} (table_name text not null, row_id uuid not null, image jsonb,
        primary key (table_name, row_id)) on commit drop`,

@@ -16,7 +16,9 @@ import { pieceHash, recordCount, type EncodedRecordFields } from './encoded-reco
  *   batch goes the probed way, whole, as if nothing had been predicted;
  * - a record it may have seen (read twice, a row id another record took, or a false positive) is
  *   probed as before;
- * - whether a record has rows under other ids is still asked of the database for every record.
+ * - whether a record has rows under other ids is asked of the database only for the records the
+ *   filter may have seen, as long as the session alone has written there (TableWrites.begin);
+ *   from the first batch after another writer of the tool has, for every record.
  *
  * Only a table that held no row of the tool when the session first wrote to it is predicted; after
  * a COPY refused for a row id someone holds, it no longer is (something else writes there).
@@ -48,12 +50,45 @@ export class TableWrites {
   state: 'unknown' | 'predicted' | 'probed' = 'unknown';
   /**
    * Batches written as predicted and the records probed in them; batches that went the probed
-   * way after all (a record's own rows there, rows under other ids, a refused COPY).
+   * way after all (a record's own rows there, rows under other ids, a refused COPY); records
+   * asked whether they have rows under other ids, in the batches that tried to be written as
+   * predicted (those of a kpi_data batch that was not refused before).
    */
-  readonly figures = { predictedBatches: 0, probedRecords: 0, fellBack: 0 };
+  readonly figures = { predictedBatches: 0, probedRecords: 0, fellBack: 0, askedForOtherRows: 0 };
   #filter: Uint32Array | undefined;
+  /** The write generation (takeWriteGeneration) of the session's last batch here that committed. */
+  #committed: bigint | undefined;
+  /** The generation the batch in progress took, until it ends. */
+  #pending: bigint | undefined;
+  /** False from the first batch here that did not commit (its generation went with it). */
+  #unbroken = true;
   // A batch's keys are hashed once, for mayHaveSeen and for add.
   readonly #hashed = new WeakMap<EncodedRecordFields, { entity: MigratedEntity; keys: BatchKeys }>();
+
+  /**
+   * The batch in progress took write generation `generation`, after its table's first batch of the
+   * session asked whether the table holds rows of the tool (so a writer that wrote before it is
+   * seen there, and one after it takes the next generation). Whether every row of the tool in the
+   * table is one this session wrote, each of whose records the filter has seen: the table held
+   * none when the session began, and every generation since, this one included, is the session's
+   * own (each writer of the tool takes one before it writes; a batch that did not commit ends the
+   * chain, since its generation was given back).
+   */
+  begin(generation: bigint): boolean {
+    // Two batches of one session at once: which one's generation follows which is not known.
+    if (this.#pending !== undefined) this.#unbroken = false;
+    // Another writer took a generation since the session's last batch here: what it wrote is not in the filter.
+    if (this.#committed !== undefined && this.#committed + 1n !== generation) this.#unbroken = false;
+    this.#pending = generation;
+    return this.state === 'predicted' && this.#unbroken;
+  }
+
+  /** The batch in progress ended: committed, or rolled back (a failure, a dry run). */
+  end(committed: boolean): void {
+    if (committed && this.#pending !== undefined) this.#committed = this.#pending;
+    else this.#unbroken = false;
+    this.#pending = undefined;
+  }
 
   /** Whether the filter may have seen record `index`'s source id (as `entity`) or any of its row ids. */
   mayHaveSeen(records: EncodedRecordFields, index: number, entity: MigratedEntity): boolean {

@@ -8,6 +8,7 @@ import { insertRejectsReturningIds } from './rejects.js';
 import type { LoadReject, PreparedRecord } from './prepare-record.js';
 import { deletingRows, provenancedRows, tableStatements, TARGET_TABLES } from './target-table.js';
 import type { TargetLayout } from './target-ownership.js';
+import { takeWriteGenerations } from './target-writes.js';
 
 /** Who wrote a target row: a source record, or (both null) the application. */
 export interface RowProvenance {
@@ -125,6 +126,7 @@ export async function upsertRecordRows(
 ): Promise<RowWrites> {
   const writes: RowWrites = { inserted: 0, updated: 0, unchanged: 0, refused: [] };
   if (records.length === 0) return writes;
+  await takeWriteGenerations(session);
   const statements = tableStatements(target.schema, TARGET_TABLES[table], target.layout[table]);
   await session.query(statements.createStaging);
   const attempt = async (some: readonly PreparedRecord[]): Promise<void> => {
@@ -175,6 +177,9 @@ export async function deleteToolRows(
   rowIds: readonly string[],
 ): Promise<{ sourceEntity: string; linkId: string }[]> {
   if (rowIds.length === 0) return [];
+  // A delete makes no record's rows appear, but the generations come before any row this
+  // transaction touches, in whichever order its writes come (takeWriteGenerations).
+  await takeWriteGenerations(session);
   const unreferenced = table === 'kpi_links' ? `and not exists (select 1 from ${quoteIdent(target.schema)}.kpi_data d where d.kpi_link_id = h.id)` : '';
   const toolWritten = `t.id = any(array(select h.id from ${rowsOf(target, table)} h where h.id = any($2::uuid[]) and h.source_entity is not null ${unreferenced}))`;
   const { rows } = await session.query<{ source_entity: string; link_id: string }>(

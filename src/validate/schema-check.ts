@@ -9,6 +9,8 @@ const LEDGER_TABLES = [
   'runs', 'checkpoints', 'run_counts', 'rejects', 'row_history', 'reports', 'claim_generations', 'run_rows', 'row_provenance', 'target_tables',
   // sync (migrations 010–012): the run's source image, its streams and positions, export origins, replaced rejects
   'source_image', 'change_streams', 'change_positions', 'export_origins', 'reject_history',
+  // who writes the target tables (013)
+  'target_writes',
   'schema_migrations',
 ] as const;
 /** Without these, nothing else can be checked. */

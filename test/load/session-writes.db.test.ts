@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeBatch, type BatchInput, type BatchOutcome } from '../../src/load/batch-writer.js';
 import { EncodedRecordsBuilder } from '../../src/load/encoded-records.js';
 import { SessionWrites, TableWrites } from '../../src/load/session-writes.js';
+import { prepareRecord } from '../../src/load/prepare-record.js';
+import { rollbackRun } from '../../src/load/rollback.js';
+import { deleteToolRows, upsertRecordRows } from '../../src/load/sync-writer.js';
+import { TOOL_OWNED_TARGET } from '../../src/load/target-ownership.js';
 import type { SqlClient } from '../../src/db/sql-client.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
@@ -88,8 +92,10 @@ describe('writing as a session predicts', () => {
     // The link and the actual read again (their own rows are there) and the foreign key's refusal went
     // the probed way; the others as predicted, probing only the record holding U+0000 and the actual
     // whose row id the milestone took.
-    expect(states.kpi_links.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 1 });
-    expect(states.kpi_data.figures).toEqual({ predictedBatches: 3, probedRecords: 2, fellBack: 2 });
+    // No record the session wrote before reached the check for rows under other ids (the actual
+    // read again held its own rows, and the milestone's id-twin lost): none was asked.
+    expect(states.kpi_links.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 1, askedForOtherRows: 0 });
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 3, probedRecords: 2, fellBack: 2, askedForOtherRows: 0 });
   });
 
   it("a row id the application holds is refused by the COPY: the batch goes the probed way (id_conflict) and the table is probed from then on", async () => {
@@ -116,7 +122,7 @@ describe('writing as a session predicts', () => {
     ]);
     expect(states.kpi_links.state).toBe('predicted');
     expect(states.kpi_data.state).toBe('probed');
-    expect(states.kpi_data.figures).toEqual({ predictedBatches: 0, probedRecords: 0, fellBack: 1 });
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 0, probedRecords: 0, fellBack: 1, askedForOtherRows: 0 });
   });
 
   it("another run writing a record's rows between two batches: the source check finds them, and the outcome is the probed way's", async () => {
@@ -132,9 +138,68 @@ describe('writing as a session predicts', () => {
       { outside: async (sql) => void (await writeBatch(sql, dataBatch(await newRun(sql), 'KpiActual', [dataRecord('KpiActual', uuid(44, 0x3333), [l1])]))) },
       { batch: (run) => dataBatch(run, 'KpiActual', [dataRecord('KpiActual', uuid(44, 0x3333), [l1], { post_value: '9' })]) },
     ]);
-    // Both records the other run wrote were found before any COPY; no row id was refused.
-    expect(states.kpi_data.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 2 });
+    // Both records the other run wrote were found before any COPY; no row id was refused. Once
+    // another writer had written the table, every record was asked (two, then one).
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 2, askedForOtherRows: 3 });
     expect(states.kpi_data.state).toBe('predicted');
+  });
+
+  it('while the session alone writes the table, only a record it may have written is asked for rows under other ids: one read again on other links is found', async () => {
+    const first = dataRecord('KpiReading', uuid(50, 0x3333), [l1]);
+    // Read again on another link, under a row id of its own: the primary key would not see its old row.
+    const again = dataRecord('KpiReading', uuid(50, 0x3333), [l2]);
+    again.rows[0]!.id = uuid(51, 0x4444);
+    const states = await bothWays([
+      ...linkSteps,
+      { batch: (run) => dataBatch(run, 'KpiReading', [first, dataRecord('KpiReading', uuid(52, 0x3333), [l3])]) },
+      { batch: (run) => dataBatch(run, 'KpiReading', [again, dataRecord('KpiReading', uuid(53, 0x3333), [l4])]) },
+      { batch: (run) => dataBatch(run, 'KpiReading', [dataRecord('KpiReading', uuid(54, 0x3333), [l5])]) },
+    ]);
+    // Of the second batch only the record read again was asked (its old row found: that batch went
+    // the probed way, and probed records are counted in batches written as predicted).
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 2, probedRecords: 0, fellBack: 1, askedForOtherRows: 1 });
+  });
+
+  it("a sync writing a record's rows between two batches is seen by its generation: every record is asked again", async () => {
+    const elsewhere = dataRecord('KpiReading', uuid(60, 0x3333), [l3]);
+    elsewhere.rows[0]!.id = uuid(61, 0x4444);
+    const states = await bothWays([
+      ...linkSteps,
+      { batch: (run) => dataBatch(run, 'KpiReading', [dataRecord('KpiReading', uuid(62, 0x3333), [l4])]) },
+      {
+        outside: async (sql) => {
+          const syncRun = await newRun(sql);
+          const prepared = prepareRecord('KpiReading', elsewhere, syncRun);
+          if (!prepared.ok) throw new Error('the fixture record must be loadable');
+          await sql.transaction((tx) => upsertRecordRows(tx, { schema: 'public', layout: TOOL_OWNED_TARGET }, 'kpi_data', () => 'KpiReading', syncRun, [prepared.record]));
+        },
+      },
+      { batch: (run) => dataBatch(run, 'KpiReading', [dataRecord('KpiReading', uuid(60, 0x3333), [l1]), dataRecord('KpiReading', uuid(63, 0x3333), [l5])]) },
+    ]);
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 1, askedForOtherRows: 2 });
+  });
+
+  it('rows a rollback puts back between two batches are seen by its generation', async () => {
+    // Written by one run and removed by another before the session begins: the table then holds
+    // no row of the tool. Rolling the removal back after the session's first batch restores it.
+    const removed = dataRecord('KpiReading', uuid(70, 0x3333), [l3]);
+    removed.rows[0]!.id = uuid(71, 0x4444);
+    let remover = '';
+    const states = await bothWays([
+      ...linkSteps,
+      {
+        outside: async (sql) => {
+          await writeBatch(sql, dataBatch(await newRun(sql), 'KpiReading', [removed]));
+          remover = await newRun(sql);
+          await sql.transaction((tx) => deleteToolRows(tx, { schema: 'public', layout: TOOL_OWNED_TARGET }, 'kpi_data', remover, [uuid(71, 0x4444)]));
+        },
+      },
+      { batch: (run) => dataBatch(run, 'KpiReading', [dataRecord('KpiReading', uuid(72, 0x3333), [l4])]) },
+      { outside: async (sql) => void (await rollbackRun(sql, { runId: remover, schema: 'public', confirm: true })) },
+      { batch: (run) => dataBatch(run, 'KpiReading', [dataRecord('KpiReading', uuid(70, 0x3333), [l1]), dataRecord('KpiReading', uuid(73, 0x3333), [l5])]) },
+    ]);
+    expect(states.kpi_data.state).toBe('predicted');
+    expect(states.kpi_data.figures).toEqual({ predictedBatches: 1, probedRecords: 0, fellBack: 1, askedForOtherRows: 2 });
   });
 
   it('a table holding rows of the tool when the session begins is never predicted', async () => {
@@ -155,6 +220,33 @@ describe('writing as a session predicts', () => {
 });
 
 describe('TableWrites', () => {
+  it('knows the session alone wrote the table while each generation follows its own last committed one', () => {
+    const writes = new TableWrites();
+    writes.state = 'predicted';
+    expect(writes.begin(7n)).toBe(true);
+    writes.end(true);
+    expect(writes.begin(8n)).toBe(true);
+    writes.end(true);
+    // Another writer took 9.
+    expect(writes.begin(10n)).toBe(false);
+    writes.end(true);
+    // Its own generations follow each other again, but what that writer wrote is not in the filter.
+    expect(writes.begin(11n)).toBe(false);
+  });
+
+  it('does not know it once a batch did not commit (its generation was given back), nor for a table it does not predict', () => {
+    const failed = new TableWrites();
+    failed.state = 'predicted';
+    expect(failed.begin(1n)).toBe(true);
+    failed.end(false);
+    // The next writer may have taken 1 again, or 2: which is not known.
+    expect(failed.begin(1n)).toBe(false);
+    expect(failed.begin(2n)).toBe(false);
+    const probed = new TableWrites();
+    probed.state = 'probed';
+    expect(probed.begin(1n)).toBe(false);
+  });
+
   /** Records with these source ids, each with its row ids. */
   function encoded(records: readonly { sourceId: string; rowIds: readonly string[] }[]) {
     const builder = new EncodedRecordsBuilder(64);
