@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBatch as writeBatchOf, type BatchInput } from '../../src/load/batch-writer.js';
 import type { SqlClient } from '../../src/db/sql-client.js';
+import { openPgClient } from '../../src/db/pg-client.js';
 import { finishRun, loadCheckpoints, runCounts } from '../../src/load/ledger.js';
 import { listRejects } from '../../src/load/rejects.js';
 import { MigrateError } from '../../src/errors.js';
 import type { Reject } from '../../src/model/reject.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';
 import { count, dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
 
 // Every case runs both ways a batch can go: probed for holders first, and staged first with the
@@ -378,5 +379,48 @@ describe.each([false, true])('writeBatch (rows likely held: %s)', (rowsLikelyHel
       await expect(writeBatch(db.sql, linkBatch('987654', [linkRecord(142)]))).rejects.toMatchObject({ code: 'RUN_CHANGED', message: 'run 987654 does not exist (any more)' });
       expect(await count(db.sql, 'select 1 from public.kpi_links where id = $1', [uuid(142, 0x1111)])).toBe(0);
     });
+  });
+});
+
+describe('a batch’s commit', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  // The connection's own setting is what the run's end commits with: a server of the test run is needed to hold one connection.
+  it.runIf(usesRealPostgres())('does not wait for the disk, and leaves the connection as it found it (the run’s end commits the default way)', async () => {
+    const oneConnection = openPgClient(db.url, 1);
+    try {
+      const settings: string[] = [];
+      const setting = async (session: Pick<SqlClient, 'query'>) =>
+        (await session.query<{ setting: string }>("select current_setting('synchronous_commit') as setting")).rows[0]!.setting;
+      // The real client, each statement of the batch's transaction followed by a look at the setting it runs under.
+      const watched: SqlClient = {
+        ...oneConnection,
+        transaction: (work) =>
+          oneConnection.transaction((session) =>
+            work({
+              ...session,
+              async query<Row>(text: string, params?: readonly unknown[]) {
+                const result = await session.query<Row>(text, params);
+                settings.push(await setting(session));
+                return result;
+              },
+            }),
+          ),
+      };
+      const run = await newRun(oneConnection);
+      expect(await setting(oneConnection)).toBe('on');
+      await writeBatchOf(watched, linkBatch(run, [linkRecord(300)]));
+      expect(settings.length).toBeGreaterThan(3);
+      expect(new Set(settings)).toEqual(new Set(['off']));
+      expect(await setting(oneConnection)).toBe('on');
+      await finishRun(oneConnection, run, 'completed');
+      expect(await count(oneConnection, 'select 1 from public.kpi_links where id = $1', [uuid(300, 0x1111)])).toBe(1);
+    } finally {
+      await oneConnection.close();
+    }
   });
 });
