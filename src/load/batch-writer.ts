@@ -154,7 +154,7 @@ export async function writeBatch(sql: SqlClient, input: BatchInput): Promise<Bat
   const writes = input.sessionWrites?.table(plan.sql.target);
   try {
     const outcome = await sql.transaction(async (session) => {
-      const outcome = await writeInTransaction(session, plan);
+      const outcome = await writeInTransaction(session, plan, writes);
       if (input.dryRun) throw new DryRunRollback(outcome);
       return outcome;
     });
@@ -213,7 +213,8 @@ function encodedHere({ records }: PreparedBatch): EncodedRecords {
   return { ...encodeRecords(records), item: (index) => records[index]!.item() };
 }
 
-async function writeInTransaction(session: SqlSession, planned: BatchPlan): Promise<BatchOutcome> {
+/** `sessionTable`: what the batch's session has written into the batch's table (SessionWrites.table), if it keeps that. */
+async function writeInTransaction(session: SqlSession, planned: BatchPlan, sessionTable: TableWrites | undefined): Promise<BatchOutcome> {
   const { input } = planned;
   // The batch's COMMIT does not wait for its WAL to reach the disk. It is as atomic and as visible
   // as ever; only a crash of the server (not of this process) within a moment of it loses it,
@@ -230,9 +231,9 @@ async function writeInTransaction(session: SqlSession, planned: BatchPlan): Prom
   const plan = layout.owner === 'tool' ? planned : { ...planned, sql: tableStatements(input.targetSchema, planned.table, layout) };
 
   const context: LoadContext = { session, plan, staged: false };
-  const writes = await tableWritesOf(session, plan);
+  const writes = await tableWritesOf(session, plan, sessionTable);
   // After tableWritesOf: a session's first batch in the table asks what it holds under this generation.
-  const alone = input.sessionWrites?.table(plan.sql.target).begin(generation) ?? false;
+  const alone = sessionTable?.begin(generation) ?? false;
   const { conflictRejects, loaded } =
     (input.rowsLikelyHeld === true && input.converge !== true ? await writeStagedFirst(context) : undefined) ??
     (writes?.state === 'predicted' ? await writtenAsPredicted(context, writes, alone) : undefined) ??
@@ -266,10 +267,8 @@ interface Written {
  * batch there, under the table's lock: whether the table holds any row of the tool. Undefined
  * where nothing is predicted (no SessionWrites, a converge run, the application's table).
  */
-async function tableWritesOf(session: SqlSession, plan: BatchPlan): Promise<TableWrites | undefined> {
-  const { input } = plan;
-  if (input.sessionWrites === undefined || input.converge === true || !plan.sql.copiesIntoTarget) return undefined;
-  const writes = input.sessionWrites.table(plan.sql.target);
+async function tableWritesOf(session: SqlSession, plan: BatchPlan, writes: TableWrites | undefined): Promise<TableWrites | undefined> {
+  if (writes === undefined || plan.input.converge === true || !plan.sql.copiesIntoTarget) return undefined;
   if (writes.state === 'unknown') {
     const { rows } = await session.query<{ held: boolean }>(plan.sql.holdsToolRows);
     writes.state = rows[0]?.held === false ? 'predicted' : 'probed';
