@@ -239,8 +239,9 @@ describe('TableWrites', () => {
     failed.state = 'predicted';
     expect(failed.begin(1n)).toBe(true);
     failed.end(false);
-    // The next writer may have taken 1 again, or 2: which is not known.
+    // The next writer may have taken 1 again, or 2: which is not known, and stays unknown after a batch that commits.
     expect(failed.begin(1n)).toBe(false);
+    failed.end(true);
     expect(failed.begin(2n)).toBe(false);
     const probed = new TableWrites();
     probed.state = 'probed';
