@@ -6,7 +6,7 @@ import { canonicalGuid, coerceActor, coerceDecimal, coerceGuid, coerceText, coer
 import type { AttributeInput, Coercion } from './coercion.js';
 import { legacyExtraJson, sortedByName } from './legacy-extra.js';
 import { NOT_PLAIN, scalarValueOf, type AttributeCoercionOf } from './legacy-record.js';
-import { canonicalUtcText } from './timestamp.js';
+import { canonicalUtcText, epochMillisUtcText, sevenDigitRoundedAway, sevenDigitUtcText } from './timestamp.js';
 import { transcodedExtraJson } from './typed-extra-text.js';
 
 /**
@@ -117,9 +117,19 @@ const SPECIALISED = new Map<(value: AttributeInput) => Coercion<unknown>, (name:
   [coerceTimestamp, (name) => {
     const full = coercedField(coerceTimestamp, name);
     return (item, at, extra) => {
-      // The usual `…Z` text is canonical as it stands (padded); any other form takes the full coercion.
+      // The usual `…Z` text is canonical as it stands (padded), the .NET service's seven digits are
+      // rounded, epoch milliseconds written out; any other form takes the full coercion.
       if (at >= 0 && item.tags[at] === FLAT_S) {
-        const utc = canonicalUtcText(item.texts[at]!);
+        const text = item.texts[at]!;
+        const utc = canonicalUtcText(text);
+        if (utc !== undefined) return utc;
+        const rounded = sevenDigitUtcText(text);
+        if (rounded !== undefined) {
+          if (sevenDigitRoundedAway(text)) (extra.list ??= []).push([name, JSON.stringify(text)]);
+          return rounded;
+        }
+      } else if (at >= 0 && item.tags[at] === FLAT_N) {
+        const utc = epochMillisUtcText(item.texts[at]!);
         if (utc !== undefined) return utc;
       }
       return full(item, at, extra);

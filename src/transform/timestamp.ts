@@ -117,6 +117,48 @@ export function canonicalUtcText(text: string): string | undefined {
   return `${formatSecond(epochSecond)}.${fraction}Z`;
 }
 
+/**
+ * The .NET service's round-trip form, seven fraction digits (`…:SS.fffffffZ`, or with a `±HH:MM`
+ * offset), rounded to the microsecond without the full parse: the six digits, one more when the
+ * seventh is above 5, then read as canonicalUtcText reads six. Undefined for any other text, for a
+ * seventh digit of 5 (a tie: the full parse rounds it as PostgreSQL does, through a double) and
+ * for a round up that carries into the second. What the full parse gives for such text
+ * (test/transform/timestamp.test.ts holds the two to it); its seventh digit was rounded away
+ * unless it is 0 (sevenDigitRoundedAway).
+ */
+export function sevenDigitUtcText(text: string): string | undefined {
+  const length = text.length;
+  if ((length !== 28 && length !== 33) || text.charCodeAt(19) !== 0x2e /* . */) return undefined;
+  const seventh = text.charCodeAt(26) - ZERO;
+  if (seventh < 0 || seventh > 9 || seventh === 5) return undefined;
+  const micros = digitsAt(text, 20, 26);
+  if (micros < 0) return undefined;
+  const rounded = seventh > 5 ? micros + 1 : micros;
+  if (rounded === 1_000_000) return undefined;
+  const six = seventh > 5 ? String(rounded).padStart(6, '0') : text.slice(20, 26);
+  return canonicalUtcText(`${text.slice(0, 20)}${six}${text.slice(27)}`);
+}
+
+/** Whether the full parse flags a digit rounded away in text sevenDigitUtcText reads. */
+export function sevenDigitRoundedAway(text: string): boolean {
+  return text.charCodeAt(26) !== ZERO;
+}
+
+/**
+ * Epoch milliseconds written as digits alone (at most 15, so exact as a double), read without the
+ * full parse up to the year 9999; undefined for any other text, which the full parse takes. What
+ * coerceTimestamp gives for a number of that text (test/transform/timestamp.test.ts).
+ */
+export function epochMillisUtcText(text: string): string | undefined {
+  const length = text.length;
+  if (length === 0 || length > 15) return undefined;
+  const millis = digitsAt(text, 0, length);
+  if (millis < 0) return undefined;
+  const epochSecond = Math.floor(millis / 1000);
+  if (epochSecond >= TEN_THOUSAND_SECOND) return undefined;
+  return `${formatSecond(epochSecond)}.${String(millis % 1000).padStart(3, '0')}000Z`;
+}
+
 /** `YYYY-MM-DD` → midnight UTC, or undefined (not that form, or no such date). */
 function dateOnlyUtcText(text: string): string | undefined {
   if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import { coerceTimestamp, type UtcTimestamp } from '../../src/transform/coerce.js';
-import { canonicalUtcText } from '../../src/transform/timestamp.js';
+import { canonicalUtcText, epochMillisUtcText, sevenDigitRoundedAway, sevenDigitUtcText } from '../../src/transform/timestamp.js';
 import type { AttributeInput } from '../../src/transform/coerce.js';
 import { N } from './legacy-items.js';
 
@@ -204,4 +204,81 @@ describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z`, `…±HH:MM` and a date a
       expect(outcome(text)).toEqual(outcome(` ${text}`));
     },
   );
+});
+
+describe('the shortcuts for seven fraction digits (the .NET service) and for epoch milliseconds give what the full parse gives', () => {
+  const full = (input: AttributeInput) => {
+    const result = coerceTimestamp(input);
+    return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
+  };
+  const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
+  // Fields anywhere near valid (impossible dates and times too), seven digits, any zone the shortcut might misread.
+  const sevenDigits = fc
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }).map(pad(4)),
+      fc.integer({ min: 0, max: 13 }).map(pad(2)),
+      fc.integer({ min: 0, max: 32 }).map(pad(2)),
+      fc.integer({ min: 0, max: 24 }).map(pad(2)),
+      fc.integer({ min: 0, max: 60 }).map(pad(2)),
+      fc.integer({ min: 0, max: 60 }).map(pad(2)),
+      fc.oneof(fc.integer({ min: 0, max: 9_999_999 }).map(pad(7)), fc.constantFrom('9999999', '9999995', '9999994', '0000005', '1234560', '5000000'), fc.stringMatching(/^[0-9a]{7}$/)),
+      fc.oneof(
+        fc.constantFrom('Z', 'z', '+00:00', '-00:00'),
+        fc.tuple(fc.constantFrom('+', '-', '~'), fc.integer({ min: 0, max: 16 }).map(pad(2)), fc.constantFrom(':', '.'), fc.integer({ min: 0, max: 60 }).map(pad(2))).map((parts) => parts.join('')),
+      ),
+    )
+    .map(([year, month, day, hour, minute, second, fraction, zone]) => `${year}-${month}-${day}T${hour}:${minute}:${second}.${fraction}${zone}`);
+
+  test('seven digits: the rounded text and the flag, or undefined where the full parse decides', () => {
+    let taken = 0;
+    fc.assert(
+      fc.property(sevenDigits, (text) => {
+        const rounded = sevenDigitUtcText(text);
+        if (rounded === undefined) return;
+        taken += 1;
+        expect({ text: rounded, roundedAway: sevenDigitRoundedAway(text) }).toEqual(full(text));
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(taken).toBeGreaterThan(2_000);
+  });
+
+  test.each([
+    ['2024-01-02T03:04:05.1234567Z', '2024-01-02T03:04:05.123457Z', true],
+    ['2024-01-02T03:04:05.1234564Z', '2024-01-02T03:04:05.123456Z', true],
+    ['2024-01-02T03:04:05.1234560Z', '2024-01-02T03:04:05.123456Z', false],
+    ['2024-01-02T03:04:05.0999996Z', '2024-01-02T03:04:05.100000Z', true],
+    ['2024-01-02T03:04:05.1234567+05:30', '2024-01-01T21:34:05.123457Z', true],
+    ['2024-12-31T23:59:59.9999996Z', undefined, true],
+    ['2024-01-02T03:04:05.1234565Z', undefined, true],
+    ['2024-02-30T03:04:05.1234567Z', undefined, true],
+    ['2024-01-02T03:04:05.123456Z', undefined, true],
+  ] as const)('%s → %s', (text, expected, roundedAway) => {
+    expect(sevenDigitUtcText(text)).toBe(expected);
+    if (expected !== undefined) expect(full(text)).toEqual({ text: expected, roundedAway });
+  });
+
+  test('epoch milliseconds: digits alone up to the year 9999, as a number or as text', () => {
+    const digits = fc.oneof(
+      fc.bigInt({ min: 0n, max: 253_402_300_799_999n }).map(String),
+      fc.bigInt({ min: 0n, max: 999_999_999_999_999n }).map(String),
+      fc.stringMatching(/^[0-9]{1,16}$/),
+      fc.stringMatching(/^[0-9.e+-]{1,14}$/),
+      fc.constantFrom('0', '000', '253402300800000', '253402300799999', '1704164645000', ''),
+    );
+    let taken = 0;
+    fc.assert(
+      fc.property(digits, (text) => {
+        const utc = epochMillisUtcText(text);
+        if (utc === undefined) return;
+        taken += 1;
+        expect({ text: utc, roundedAway: false }).toEqual(full(N(text)));
+        expect({ text: utc, roundedAway: false }).toEqual(full(text));
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(taken).toBeGreaterThan(5_000);
+    expect(epochMillisUtcText('253402300800000')).toBeUndefined();
+    expect(epochMillisUtcText('1704164645000')).toBe('2024-01-02T03:04:05.000000Z');
+  });
 });
