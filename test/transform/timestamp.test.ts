@@ -11,6 +11,9 @@ function timestampOf(input: AttributeInput): UtcTimestamp {
   return result.value;
 }
 
+/** A number as `width` digits, zero-padded (fields of generated timestamps). */
+const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
+
 describe('timestamps → UTC text with microseconds', () => {
   test.each([
     ['2024-01-02T03:04:05Z', '2024-01-02T03:04:05.000000Z'],
@@ -150,7 +153,6 @@ describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z`, `…±HH:MM` and a date a
   });
 
   test('for texts of plausible fields, most of which it takes', () => {
-    const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
     const plausible = fc
       .tuple(
         fc.integer({ min: 1, max: 9999 }).map(pad(4)),
@@ -211,7 +213,6 @@ describe('the shortcuts for seven fraction digits (the .NET service) and for epo
     const result = coerceTimestamp(input);
     return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
   };
-  const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
   // Fields anywhere near valid (impossible dates and times too), seven digits, any zone the shortcut might misread.
   const sevenDigits = fc
     .tuple(
