@@ -11,6 +11,12 @@ function timestampOf(input: AttributeInput): UtcTimestamp {
   return result.value;
 }
 
+/** What the full parse makes of a value: the text and whether a digit was rounded away, or the reason it refuses. */
+function outcome(input: AttributeInput) {
+  const result = coerceTimestamp(input);
+  return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
+}
+
 /** A number as `width` digits, zero-padded (fields of generated timestamps). */
 const pad = (width: number) => (n: number) => String(n).padStart(width, '0');
 
@@ -116,11 +122,7 @@ describe('timestamps → UTC text with microseconds', () => {
 
 describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z`, `…±HH:MM` and a date alone gives what the full parse gives', () => {
   // A leading space keeps a text off the shortcut (the full parse trims it): both must agree.
-  const outcome = (input: string) => {
-    const result = coerceTimestamp(input);
-    return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
-  };
-  const twoDigits = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+  const twoDigits = fc.integer({ min: 0, max: 99 }).map(pad(2));
   const utcText = fc
     .tuple(
       fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
@@ -209,10 +211,6 @@ describe('the shortcut for `YYYY-MM-DDTHH:MM:SS[.f]Z`, `…±HH:MM` and a date a
 });
 
 describe('the shortcuts for seven fraction digits (the .NET service) and for epoch milliseconds give what the full parse gives', () => {
-  const full = (input: AttributeInput) => {
-    const result = coerceTimestamp(input);
-    return result.ok ? { text: result.value.text, roundedAway: result.value.roundedAway } : result.reason;
-  };
   // Fields anywhere near valid (impossible dates and times too), seven digits, any zone the shortcut might misread.
   const sevenDigits = fc
     .tuple(
@@ -237,7 +235,7 @@ describe('the shortcuts for seven fraction digits (the .NET service) and for epo
         const rounded = sevenDigitUtcText(text);
         if (rounded === undefined) return;
         taken += 1;
-        expect({ text: rounded, roundedAway: sevenDigitRoundedAway(text) }).toEqual(full(text));
+        expect({ text: rounded, roundedAway: sevenDigitRoundedAway(text) }).toEqual(outcome(text));
       }),
       { numRuns: 20_000 },
     );
@@ -256,7 +254,7 @@ describe('the shortcuts for seven fraction digits (the .NET service) and for epo
     ['2024-01-02T03:04:05.123456Z', undefined, true],
   ] as const)('%s → %s', (text, expected, roundedAway) => {
     expect(sevenDigitUtcText(text)).toBe(expected);
-    if (expected !== undefined) expect(full(text)).toEqual({ text: expected, roundedAway });
+    if (expected !== undefined) expect(outcome(text)).toEqual({ text: expected, roundedAway });
   });
 
   test('epoch milliseconds: digits alone up to the year 9999, as a number or as text', () => {
@@ -273,8 +271,8 @@ describe('the shortcuts for seven fraction digits (the .NET service) and for epo
         const utc = epochMillisUtcText(text);
         if (utc === undefined) return;
         taken += 1;
-        expect({ text: utc, roundedAway: false }).toEqual(full(N(text)));
-        expect({ text: utc, roundedAway: false }).toEqual(full(text));
+        expect({ text: utc, roundedAway: false }).toEqual(outcome(N(text)));
+        expect({ text: utc, roundedAway: false }).toEqual(outcome(text));
       }),
       { numRuns: 20_000 },
     );
