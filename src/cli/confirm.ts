@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { redactUrl } from '../config/resolve.js';
+import { redactUrl } from '../config/secrets.js';
 import { MigrateError } from '../errors.js';
 
 export interface ConfirmOptions {

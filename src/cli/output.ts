@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import pino from 'pino';
-import { redactUrl } from '../config/resolve.js';
+import { redactUrl } from '../config/secrets.js';
 
 /** Strings that must never reach a terminal, a log or a report. */
 const secretPatterns: [RegExp, string][] = [

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { MigrateError } from '../errors.js';
 import { configFileSchema, environmentSchema, type ConfigFile, type SourceConfig } from './schema.js';
+import { isSecretParameter, redactUrl } from './secrets.js';
 
 export const DEFAULT_CONFIG_FILE = 'kpi-migrate.config.json';
 /** The embedded default target when nothing else is configured. */
@@ -65,13 +65,6 @@ function readConfigFile(file: string): unknown {
 }
 
 const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
-
-/** TLS settings name a mode or a file (a key file is not its content); `sslpassword`, its passphrase, is a secret. */
-const TLS_PARAMETERS = new Set(['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslcrl', 'sslnegotiation', 'uselibpqcompat']);
-
-function isSecretParameter(key: string): boolean {
-  return !TLS_PARAMETERS.has(key.toLowerCase()) && /pass|secret|token|key/i.test(key);
-}
 
 /** Why a URL (in a config file, or a flag) would put a secret where others can read it, if it would. */
 export function secretInUrl(value: unknown): string | undefined {
@@ -226,25 +219,4 @@ export function resolveConfig(input: ResolveInput = {}): ResolvedConfig {
 export function maskedConfig(config: ResolvedConfig): ResolvedConfig {
   const source = config.source?.kind === 'kv' && config.source.url !== undefined ? { ...config.source, url: redactUrl(config.source.url) } : config.source;
   return { ...config, source, target: { ...config.target, databaseUrl: redactUrl(config.target.databaseUrl) } };
-}
-
-/** A stable fingerprint of what a run was configured to do, without secrets. */
-export function configHash(config: ResolvedConfig): string {
-  const { target, ...rest } = config;
-  const fingerprint = JSON.stringify({ ...rest, target: { schema: target.schema, database: redactUrl(target.databaseUrl) } });
-  return createHash('sha256').update(fingerprint).digest('hex').slice(0, 16);
-}
-
-/** A URL with its password (and any token-looking query value) replaced, safe to print or store. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '*****';
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (isSecretParameter(key)) parsed.searchParams.set(key, '*****');
-    }
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:*****@');
-  }
 }

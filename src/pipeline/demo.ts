@@ -13,7 +13,6 @@ import { DATA_ENTITIES, LEGACY_ENTITIES, defaultTableNames, type LegacyEntity } 
 import { migrate, type MigrateResult } from './migrate.js';
 import type { ProgressSink } from './progress.js';
 
-export const DEFAULT_DEMO_DIR = '.kpi-migrate/demo';
 /** The committed fixtures: `scan/` (dumps to load into DynamoDB Local) and `export/`, each with its expected outcome. */
 export const DEMO_FIXTURES = path.join(packageRoot, 'fixtures', 'small');
 
@@ -40,7 +39,7 @@ export interface DemoValidation {
 
 export interface DemoOptions {
   /** Holds the PGlite database (`pglite/`, recreated each time) and the reports (`reports/`). */
-  workDir?: string;
+  workDir: string;
   /** `auto`: DynamoDB Local, or the export files when it cannot start (no Java). */
   source?: 'auto' | 'dynamodb' | 'export';
   progress?: ProgressSink;
@@ -81,9 +80,9 @@ export interface DemoResult {
  * fixtures loaded into the bundled DynamoDB Local (or read as export files when Java is
  * missing), migrated into a fresh PGlite database on disk, then checked.
  */
-export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const say = options.say ?? (() => {});
-  const workDir = path.resolve(options.workDir ?? DEFAULT_DEMO_DIR);
+  const workDir = path.resolve(options.workDir);
   const fixturesDir = options.fixturesDir ?? DEMO_FIXTURES;
   const databaseDir = path.join(workDir, 'pglite');
   const reportDir = path.join(workDir, 'reports');

@@ -1,4 +1,5 @@
-import { configHash, type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { configHash } from '../config/secrets.js';
 import { openSqlClient } from '../db/open.js';
 import { MigrateError } from '../errors.js';
 import { createIncrementalExportSource } from '../extract/incremental-export-source.js';

@@ -2,7 +2,7 @@
 // the outcome posted back to the thread that started it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { coerceError } from '../errors.js';
-import { migrateInThisThread } from './migrate.js';
+import { migrateInThisThread } from './migrate-in-this-thread.js';
 import type { FromMigrationWorker, MigrationWorkerData } from './migration-thread.js';
 import { errorToWire } from './worker-wire.js';
 

@@ -79,8 +79,17 @@ export type ReaderProgress = (progress: EntityProgress & { rejectsByReason?: Par
  * records as batches ready to load. The link index lives here, next to the mapping that uses it.
  */
 export interface RecordReader {
-  /** Reads the KPIs and people whole into the lookups. First, once. `next`: what `batches` reads after them. */
+  /**
+   * Reads the KPIs and people whole into the lookups. First, once. `next`: what `batches` reads
+   * after them (its first pages may be asked for meanwhile), unless startLookups began the read.
+   */
   readLookups(progress: ReaderProgress, next?: NextRead): Promise<LookupOutcome[]>;
+  /**
+   * Begins readLookups' read now, for a reader whose reading runs beside its caller (another
+   * thread): the caller meanwhile sets up the run, and readLookups then waits for this read. Its
+   * progress is kept for readLookups' sink. Where absent, readLookups reads when asked.
+   */
+  startLookups?(): void;
   /** Reads the links whole into the index, for a run whose link loading will not read them all. */
   indexLinks(progress: ReaderProgress): Promise<void>;
   /**

@@ -23,7 +23,7 @@ import { openRehearsal, type Rehearsal } from '../load/rehearsal.js';
 import { MigrateError } from '../errors.js';
 import { targetFailure } from '../db/database-error.js';
 import { DEFAULT_DELETE_LIMIT_TEXT, describeDeleteLimit, parseDeleteLimit, sweepRun, type DeleteLimit } from '../load/sweep.js';
-import { createRecordReader, type MappedBatch, type ReaderProgress, type RecordReader } from './record-reader.js';
+import type { MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
 import { newProgress, silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
 
 export interface RunRequest {
@@ -99,9 +99,10 @@ export interface RunResult {
 export async function runMigration(request: RunRequest): Promise<RunResult> {
   const { source, sql, targetSchema } = request;
   const progress = request.progress ?? silentProgress;
+  // Loaded here only: where another thread reads (request.reader), this one needs no transform stage.
   const reader =
     request.reader ??
-    createRecordReader({ source, wholeTables: request.lookupSource ?? source, tenant: request.tenant, batchRows: request.batchRows });
+    (await import('./record-reader.js')).createRecordReader({ source, wholeTables: request.lookupSource ?? source, tenant: request.tenant, batchRows: request.batchRows });
   try {
     await applyMigrations(sql, targetSchema);
     const { runId, claim, converge } = await openRun(request);

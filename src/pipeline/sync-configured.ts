@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from '../config/resolve.js';
-import { configHash, redactUrl } from '../config/resolve.js';
+import { configHash, redactUrl } from '../config/secrets.js';
 import { openSqlClient } from '../db/open.js';
 import { MigrateError } from '../errors.js';
 import { createStreamChangeSource, followableStreams } from '../extract/dynamodb-stream.js';

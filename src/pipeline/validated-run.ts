@@ -4,10 +4,9 @@ import { findRun } from '../load/ledger.js';
 import { openSqlClient } from '../db/open.js';
 import type { SqlClient } from '../db/sql-client.js';
 import type { Report, ValidationReport } from '../validate/report.js';
-import { buildRunReport, type NotValidatedReason, type NotFinalizedReason } from '../validate/run-report.js';
-import { latestStoredReport, storeReport, writeReportFile } from '../validate/store.js';
-import { finalizeTarget, type FinalizeOutcome } from '../load/finalize.js';
-import { describeSource, keepValidationReport, validateWithSession } from '../validate/validate-configured.js';
+import type { NotValidatedReason, NotFinalizedReason } from '../validate/run-report.js';
+import type { FinalizeOutcome } from '../load/finalize.js';
+import { describeSource } from '../config/secrets.js';
 import { migrate, type MigrateOptions, type MigrateResult } from './migrate.js';
 
 export interface ValidatedRunOptions extends MigrateOptions {
@@ -55,6 +54,9 @@ export interface ValidatedRunOutcome {
 export async function migrateAndValidate(config: ResolvedConfig, options: ValidatedRunOptions = {}): Promise<ValidatedRunOutcome> {
   const { validate, sample, seed, reportFile, validationProgress, finalize: _finalize, finalizeProgress, ...migrateOptions } = options;
   const migration = await migrate(config, migrateOptions);
+  // Loaded once the run is written: until then this thread only starts the run's threads, and
+  // loading the validation first would hold them back.
+  const [{ buildRunReport }, { latestStoredReport, storeReport, writeReportFile }] = await Promise.all([import('../validate/run-report.js'), import('../validate/store.js')]);
   const notValidated = reasonNotToValidate(options);
   const notFinalized = reasonNotToFinalize(options, migration);
   const sql = await openSqlClient(config.target.databaseUrl);
@@ -117,6 +119,7 @@ function reasonNotToFinalize(options: ValidatedRunOptions, migration: MigrateRes
 async function finalizeRun(sql: SqlClient, schema: string, migration: MigrateResult, progress: ((message: string) => void) | undefined): Promise<FinalizeOutcome> {
   const { runId } = migration;
   try {
+    const { finalizeTarget } = await import('../load/finalize.js');
     // A converge run changed a few links: their cache rows are refreshed, not the whole cache.
     return await finalizeTarget(sql, schema, { progress, ...(migration.converge ? { touchedBy: runId } : {}) });
   } catch (error) {
@@ -136,6 +139,7 @@ async function validateRun(
   options: { sample?: number; seed?: number; progress?: (message: string) => void },
 ): Promise<ValidationReport> {
   try {
+    const { keepValidationReport, validateWithSession } = await import('../validate/validate-configured.js');
     const validation = await validateWithSession(config, sql, { runId, ...options });
     await keepValidationReport(sql, validation);
     return validation;

@@ -5,6 +5,7 @@ import { isPostgresServerUrl } from '../db/open.js';
 import { builtWorkerExists, READER_INITIAL_OLD_SPACE_MB, startWorkerWithOldSpace, workerFailure, workerHeapLimits } from './worker-threads.js';
 import type { LookupOutcome, MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
 import type { LegacyItem } from '../model/legacy-value.js';
+import type { NextRead } from '../model/source.js';
 import {
   batchFromWire,
   itemOfText,
@@ -50,7 +51,13 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let failure: MigrateError | undefined;
-  let progress: ReaderProgress = () => {};
+  // Progress of lookups begun by startLookups waits here for the sink readLookups brings.
+  let progress: ReaderProgress | undefined;
+  const early: Parameters<ReaderProgress>[0][] = [];
+  const takeProgress = (sink: ReaderProgress): void => {
+    progress = sink;
+    for (const value of early.splice(0)) sink(value);
+  };
   let closed: Promise<void> | undefined;
   let exited = false;
 
@@ -60,7 +67,7 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
     pending.clear();
   };
   worker.on('message', (message: FromWorker) => {
-    if (message.type === 'progress') return progress(message.value);
+    if (message.type === 'progress') return progress === undefined ? void early.push(message.value) : progress(message.value);
     const waiting = pending.get(message.id);
     if (waiting === undefined) return;
     if (message.type === 'batch') return waiting.onBatch?.(message.value);
@@ -115,6 +122,12 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
     });
   }
 
+  type WireOutcomes = (Omit<LookupOutcome, 'rejects'> & { rejects: Parameters<typeof rejectFromWire>[0][] })[];
+  let lookups: Promise<WireOutcomes> | undefined;
+  let lookupsTaken = false;
+  const requestLookups = (next: NextRead | undefined): Promise<WireOutcomes> =>
+    request<WireOutcomes>({ type: 'lookups', id: nextId++, ...(next === undefined ? {} : { next }) });
+
   async function* batches(...[entity, from, { indexLinks, runId, whenRead, next }]: Parameters<RecordReader['batches']>): AsyncGenerator<MappedBatch> {
     const id = nextId++;
     const ready: WireBatch[] = [];
@@ -158,12 +171,19 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
 
   return {
     async readLookups(onProgress, next) {
-      progress = onProgress;
-      const outcomes = await request<(Omit<LookupOutcome, 'rejects'> & { rejects: Parameters<typeof rejectFromWire>[0][] })[]>({ type: 'lookups', id: nextId++, next });
+      lookupsTaken = true;
+      takeProgress(onProgress);
+      const outcomes = await (lookups ?? requestLookups(next));
       return outcomes.map((outcome) => ({ ...outcome, rejects: outcome.rejects.map(rejectFromWire) }));
     },
+    startLookups() {
+      if (lookups !== undefined) return;
+      lookups = requestLookups(undefined);
+      // Awaited by readLookups; a failure before then is thrown there.
+      lookups.catch(() => {});
+    },
     async indexLinks(onProgress) {
-      progress = onProgress;
+      takeProgress(onProgress);
       await request<void>({ type: 'index', id: nextId++ });
     },
     batches,
@@ -175,8 +195,9 @@ export function createWorkerRecordReader(setup: TransformWorkerData): RecordRead
         if (exited) return;
         const exit = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
         post({ type: 'close', id: nextId++ });
-        // The worker closes its source and exits; one stuck in a read is not waited for long.
-        const timer = setTimeout(() => void worker.terminate(), 5000);
+        // The worker closes its source and exits; one stuck in a read is not waited for long, nor
+        // one reading lookups that the run, ended before it asked for them, will never take.
+        const timer = setTimeout(() => void worker.terminate(), lookups !== undefined && !lookupsTaken ? 0 : 5000);
         await exit;
         clearTimeout(timer);
       })();

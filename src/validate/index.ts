@@ -5,7 +5,6 @@ export {
   validateWithSession,
   keepValidationReport,
   findReport,
-  describeSource,
   type ValidateOptions,
   type ValidateOutcome,
 } from './validate-configured.js';

@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { configHash, redactUrl, type ResolvedConfig } from '../config/resolve.js';
-import type { SourceConfig } from '../config/schema.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { configHash, describeSource, redactUrl } from '../config/secrets.js';
 import { MigrateError } from '../errors.js';
 import { openSqlClient } from '../db/open.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
@@ -34,19 +34,6 @@ export interface ValidateOutcome {
   reportFile: string;
   /** Its id in kpi_migrate.reports; undefined when the target has no such table (see the schema check). */
   storedAs: string | undefined;
-}
-
-/** Where the records come from, in words (no secrets). */
-export function describeSource(source: SourceConfig | undefined): string | undefined {
-  if (source === undefined) return undefined;
-  switch (source.kind) {
-    case 'export':
-      return source.dir;
-    case 'dynamodb':
-      return `${source.endpoint ?? `AWS ${source.region}`}, tables ${source.tablePrefix}*`;
-    case 'kv':
-      return `${source.url === undefined ? '(no url)' : redactUrl(source.url)} table ${source.table}`;
-  }
 }
 
 /** Opens the configured source and target, validates, keeps the report (database and file), and closes both. */

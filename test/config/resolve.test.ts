@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_EMBEDDED_DATABASE, configHash, maskedConfig, redactUrl, resolveConfig } from '../../src/config/resolve.js';
+import { DEFAULT_EMBEDDED_DATABASE, maskedConfig, resolveConfig } from '../../src/config/resolve.js';
+import { configHash, redactUrl } from '../../src/config/secrets.js';
 import { MigrateError } from '../../src/errors.js';
 
 function configFile(content: unknown): string {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve.js';
 import type { MigrateError } from '../../src/errors.js';
-import { migrate, prepareRun } from '../../src/pipeline/migrate.js';
+import { migrate } from '../../src/pipeline/migrate.js';
+import { prepareRun } from '../../src/pipeline/migrate-in-this-thread.js';
 import { MIGRATED_ENTITIES } from '../../src/model/entities.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { missing } from '../support/prerequisites.js';

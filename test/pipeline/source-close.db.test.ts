@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve.js';
 import { MigrateError } from '../../src/errors.js';
 import type { LegacySource } from '../../src/extract/index.js';
-import { migrateInThisThread } from '../../src/pipeline/migrate.js';
+import { migrateInThisThread } from '../../src/pipeline/migrate-in-this-thread.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { loadFixturesIntoDynamoDb } from '../support/dynamodb-fixtures.js';
 

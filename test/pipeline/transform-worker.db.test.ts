@@ -95,6 +95,54 @@ describe('reading and mapping in a worker thread', () => {
     }
   });
 
+  it('reads the lookups before they are asked for (startLookups): readLookups gives what it reads when asked, progress and all', async () => {
+    const { createWorkerRecordReader } = await builtWorkerReader();
+    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const started = createWorkerRecordReader({ config, batchRows: 40 });
+    const asked = createWorkerRecordReader({ config, batchRows: 40 });
+    try {
+      started.startLookups!();
+      // Time to read them all before they are asked for: their progress then waits for readLookups' sink.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const progress: Record<'started' | 'asked', unknown[]> = { started: [], asked: [] };
+      const seen = (into: unknown[]) => (update: Parameters<Parameters<RecordReader['readLookups']>[0]>[0]) =>
+        into.push({ entity: update.entity, phase: update.phase, read: update.read, migrated: update.migrated, rejected: update.rejected, done: update.done });
+      const outcomes = { started: await started.readLookups(seen(progress.started)), asked: await asked.readLookups(seen(progress.asked)) };
+      expect(outcomes.started.map((outcome) => outcome.entity)).toEqual(['Kpi', 'Person']);
+      expect(outcomes.started).toEqual(outcomes.asked);
+      expect(progress.started.filter((update) => (update as { done: boolean }).done)).toHaveLength(2);
+      expect(progress.started).toEqual(progress.asked);
+      // And the rest reads as usual after them.
+      await started.indexLinks(() => {});
+      let batches = 0;
+      for await (const batch of started.batches('KpiActual', {}, { indexLinks: false, runId: '7' })) {
+        batches += 1;
+        batch.written?.();
+      }
+      expect(batches).toBeGreaterThan(1);
+    } finally {
+      await started.close();
+      await asked.close();
+    }
+  });
+
+  it('closes when the run ends before it asks for the lookups it started, and throws a failure of theirs where they are asked for', async () => {
+    const { createWorkerRecordReader } = await builtWorkerReader();
+    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const unasked = createWorkerRecordReader({ config, batchRows: 40 });
+    unasked.startLookups!();
+    await unasked.close();
+    const missingDir = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: path.join(SMALL_FIXTURES, 'no-such-dir'), databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const failing = createWorkerRecordReader({ config: missingDir, batchRows: 40 });
+    try {
+      failing.startLookups!();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect(failing.readLookups(() => {})).rejects.toMatchObject({ code: 'SOURCE_UNAVAILABLE', message: expect.stringMatching(/does not exist/) });
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('fails with the error the reading met, code and all', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
     const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: path.join(SMALL_FIXTURES, 'no-such-dir'), databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });

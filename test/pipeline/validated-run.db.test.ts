@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type ResolvedConfig } from '../../src/config/resolve.js';
 import { openSqlClient } from '../../src/db/open.js';
-import { prepareRun } from '../../src/pipeline/migrate.js';
+import { prepareRun } from '../../src/pipeline/migrate-in-this-thread.js';
 import { migrateAndValidate } from '../../src/pipeline/validated-run.js';
 import { validateConfigured } from '../../src/validate/validate-configured.js';
 import { createTestDatabase, usesRealPostgres, type TestDatabase } from '../support/database.js';

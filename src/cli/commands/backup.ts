@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
-import { backupConfiguredSource } from '../../pipeline/backup.js';
 import { LEGACY_ENTITIES } from '../../model/entities.js';
 import { print } from '../output.js';
 
@@ -22,6 +21,7 @@ export const backupCommand = {
       .example('$0 run --source export --export-dir ./backup-2024-06-01', 'migrate from that backup later'),
   handler: async (args: BackupArgs) => {
     const config = configFromArgs(args);
+    const { backupConfiguredSource } = await import('../../pipeline/backup.js');
     const result = await backupConfiguredSource(config, {
       out: args.out,
       layout: args.layout,

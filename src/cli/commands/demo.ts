@@ -1,13 +1,13 @@
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { DEFAULT_DEMO_DIR, runDemo } from '../../pipeline/demo.js';
 import { LEGACY_ENTITIES } from '../../model/entities.js';
 import { progressDisplayFor, type EntityTotals } from '../progress-display.js';
 import { estimateTotals } from '../progress-totals.js';
-import { demoValidation } from '../demo-validation.js';
 import { renderRunSummary } from '../summary.js';
 import { print } from '../output.js';
 import { EXIT } from '../exit.js';
+
+const DEFAULT_DEMO_DIR = '.kpi-migrate/demo';
 
 interface DemoArgs {
   workDir: string;
@@ -28,6 +28,7 @@ export const demoCommand = {
       .example('$0 demo', 'run it; prints where the database and the reports are')
       .example('$0 demo --source export', 'without Java: read the fixtures as DynamoDB export files'),
   handler: async (args: DemoArgs) => {
+    const [{ runDemo }, { demoValidation }] = await Promise.all([import('../../pipeline/demo.js'), import('../demo-validation.js')]);
     const display = progressDisplayFor(process.stderr);
     try {
       const result = await runDemo({

@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_ORPHAN_LIMIT, describeFinalize } from '../../load/finalize.js';
-import { finalizeConfigured } from '../../pipeline/finalize.js';
 import { confirmWrite } from '../confirm.js';
 import { print, printError } from '../output.js';
 import { EXIT } from '../exit.js';
@@ -32,6 +31,7 @@ export const finalizeCommand = {
     if (!Number.isSafeInteger(args.lockTimeout) || args.lockTimeout < 1) throw new MigrateError('USAGE', `--lock-timeout must be a whole number of milliseconds ≥ 1, got ${args.lockTimeout}`);
     const config = configFromArgs(args);
     await confirmWrite(config, { yes: args.yes, action: 'finalize (foreign key, index, progress cache)' });
+    const { finalizeConfigured } = await import('../../pipeline/finalize.js');
     const outcome = await finalizeConfigured(config, {
       orphanLimit: args.limit,
       lockTimeoutMs: args.lockTimeout,

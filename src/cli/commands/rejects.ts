@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { openSqlClient } from '../../db/open.js';
-import { listRejects, rejectJsonLine, resolveRunId } from '../../load/index.js';
 import { REJECT_REASONS } from '../../model/reject.js';
 import { print } from '../output.js';
 
@@ -25,6 +24,7 @@ export const rejectsCommand = {
       .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line, raw item included' }),
   handler: async (args: RejectsArgs) => {
     const config = configFromArgs(args);
+    const { listRejects, rejectJsonLine, resolveRunId } = await import('../../load/index.js');
     const sql = await openSqlClient(config.target.databaseUrl);
     try {
       const runId = args.run === undefined ? undefined : await resolveRunId(sql, args.run);

@@ -2,7 +2,6 @@ import { writeFile } from 'node:fs/promises';
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { MigrateError } from '../../errors.js';
-import { findReport } from '../../validate/validate-configured.js';
 import { renderReport } from '../../validate/render.js';
 import { REPORT_FORMATS, type ReportFormat } from '../../validate/report.js';
 import { print, printError } from '../output.js';
@@ -32,6 +31,7 @@ export const reportCommand = {
       .example('$0 report --run 12 --format html --out run-12.html', 'one HTML page with the counts, rejects, checks and charts of run 12'),
   handler: async (args: ReportArgs) => {
     const config = configFromArgs(args);
+    const { findReport } = await import('../../validate/validate-configured.js');
     const report = await findReport(config, { runId: args.run, kind: args.kind, file: args.input });
     const text = renderReport(report, args.format);
     if (args.out === undefined) {

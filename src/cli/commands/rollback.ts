@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, type ConfigArgs } from '../common-options.js';
 import { openSqlClient } from '../../db/open.js';
-import { planRollback, rollbackRun, type RollbackPlan, type RunRollback } from '../../load/rollback.js';
+import type { RollbackPlan, RunRollback } from '../../load/rollback.js';
 import { resolveRunId } from '../../load/ledger.js';
 import { confirmWrite } from '../confirm.js';
 import { print } from '../output.js';
@@ -54,6 +54,7 @@ export const rollbackCommand = {
   handler: async (args: RollbackArgs) => {
     const config = configFromArgs(args);
     if (args.confirm) await confirmWrite(config, { yes: args.yes, action: `roll back run ${[args.run, ...(args.also ?? [])].join(', ')} in` });
+    const { planRollback, rollbackRun } = await import('../../load/rollback.js');
     const sql = await openSqlClient(config.target.databaseUrl);
     try {
       const alsoRuns: string[] = [];

@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
-import { migrateAndValidate } from '../../pipeline/validated-run.js';
 import { renderRunFinalize, renderRunSummary, renderRunValidation } from '../summary.js';
 import { progressDisplayFor } from '../progress-display.js';
 import { estimateTotals } from '../progress-totals.js';
@@ -84,6 +83,7 @@ export const runCommand = {
     // A worker reads a share of each table: whole-table totals would make its bars lie.
     display.setTotals(worker === undefined ? await estimateTotals(config) : {});
     try {
+      const { migrateAndValidate } = await import('../../pipeline/validated-run.js');
       const outcome = await migrateAndValidate(config, {
         resume: args.resume === undefined ? undefined : args.resume === '' ? 'last' : args.resume,
         tenant: args.tenant,

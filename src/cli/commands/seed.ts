@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import { seed } from '../../seed/index.js';
 import { defaultTableNames } from '../../model/entities.js';
 import { print } from '../output.js';
 
@@ -35,6 +34,7 @@ export const seedCommand = {
         describe: 'with --changes: two consecutive windows, a second one overlapping the first, or one leaving a gap',
       }),
   handler: async (args: SeedArgs) => {
+    const { seed } = await import('../../seed/index.js');
     const result = await seed({
       items: args.items,
       seed: args.seed,

@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import { configFromArgs, withConfigOptions, withSourceOptions, type ConfigArgs } from '../common-options.js';
-import { validateConfigured } from '../../validate/validate-configured.js';
 import { renderReport } from '../../validate/render.js';
 import { REPORT_FORMATS, type ReportFormat } from '../../validate/report.js';
 import { print, printError } from '../output.js';
@@ -31,6 +30,7 @@ export const validateCommand = {
       .example('$0 validate --source dynamodb --full --limit 20', 'compare every column of every row, list at most 20 differences per check'),
   handler: async (args: ValidateArgs) => {
     const config = configFromArgs(args);
+    const { validateConfigured } = await import('../../validate/validate-configured.js');
     const outcome = await validateConfigured(config, {
       runId: args.run,
       sample: args.sample,
