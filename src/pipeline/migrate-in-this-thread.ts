@@ -17,8 +17,8 @@ import { createWorkerRecordReader, transformWorkerAvailable } from './worker-rea
 import { codeVersion, unbalancedEntities, type MigrateOptions, type MigrateResult } from './migrate.js';
 import type { ProgressSink } from './progress.js';
 
-// migrate()'s work where it is done: in the migration worker, or in the calling thread where no
-// worker can be (migrate.ts, which the thread that starts the worker loads alone).
+// migrate()'s work itself, done in the migration worker, or in the calling thread where no worker
+// can run. migrate.ts, all that the thread starting the worker loads, imports this only then.
 
 /**
  * Records a run without reading anything, for workers to join with `resume: <id>`: an
