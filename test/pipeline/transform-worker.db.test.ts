@@ -24,6 +24,11 @@ async function builtWorkerReader(): Promise<WorkerReaderModule> {
   return (await import(BUILT_READER)) as WorkerReaderModule;
 }
 
+/** The configuration of a reader of export files alone: the database it names is never reached. */
+function readingConfig(exportDir = EXPORT_DIR) {
+  return resolveConfig({ env: {}, overrides: { source: 'export', exportDir, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+}
+
 /** Everything a batch says, items decoded: what must not change across the thread boundary. */
 async function contentOf(batch: MappedBatch) {
   return {
@@ -56,7 +61,7 @@ async function everything(reader: RecordReader) {
 describe('reading and mapping in a worker thread', () => {
   it('gives the batches, records, items and rejects of reading in this thread', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
-    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const config = readingConfig();
     const source = createExportSource({ dir: EXPORT_DIR, tableNames: defaultTableNames() });
     // Small batches: several per table, so that batches ahead of the writer and item requests for
     // batches not yet written are exercised.
@@ -74,7 +79,7 @@ describe('reading and mapping in a worker thread', () => {
 
   it("says when it has read an entity's last page, while its last batches still wait for the writer", async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
-    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const config = readingConfig();
     const reader = createWorkerRecordReader({ config, batchRows: 40 });
     try {
       await reader.readLookups(() => {});
@@ -97,7 +102,7 @@ describe('reading and mapping in a worker thread', () => {
 
   it('reads the lookups before they are asked for (startLookups): readLookups gives what it reads when asked, progress and all', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
-    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const config = readingConfig();
     const started = createWorkerRecordReader({ config, batchRows: 40 });
     const asked = createWorkerRecordReader({ config, batchRows: 40 });
     try {
@@ -128,11 +133,11 @@ describe('reading and mapping in a worker thread', () => {
 
   it('closes when the run ends before it asks for the lookups it started, and throws a failure of theirs where they are asked for', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
-    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: EXPORT_DIR, databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const config = readingConfig();
     const unasked = createWorkerRecordReader({ config, batchRows: 40 });
     unasked.startLookups!();
     await unasked.close();
-    const missingDir = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: path.join(SMALL_FIXTURES, 'no-such-dir'), databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const missingDir = readingConfig(path.join(SMALL_FIXTURES, 'no-such-dir'));
     const failing = createWorkerRecordReader({ config: missingDir, batchRows: 40 });
     try {
       failing.startLookups!();
@@ -145,7 +150,7 @@ describe('reading and mapping in a worker thread', () => {
 
   it('fails with the error the reading met, code and all', async () => {
     const { createWorkerRecordReader } = await builtWorkerReader();
-    const config = resolveConfig({ env: {}, overrides: { source: 'export', exportDir: path.join(SMALL_FIXTURES, 'no-such-dir'), databaseUrl: 'postgres://unused@127.0.0.1:1/unused' } });
+    const config = readingConfig(path.join(SMALL_FIXTURES, 'no-such-dir'));
     const reader = createWorkerRecordReader({ config, batchRows: 150 });
     try {
       await expect(reader.readLookups(() => {})).rejects.toMatchObject({ code: 'SOURCE_UNAVAILABLE', message: expect.stringMatching(/does not exist/) });
