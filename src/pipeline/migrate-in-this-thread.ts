@@ -99,6 +99,11 @@ export async function migrateInThisThread(
   const maxDelete = parseDeleteLimit(config.maxDelete ?? DEFAULT_DELETE_LIMIT_TEXT);
   // Started first: the thread loads its modules and opens the source while this one connects.
   const reader = transformInWorker && transformWorkerAvailable(config) ? createWorkerRecordReader({ config, worker, tenant, batchRows: config.batchRows }) : undefined;
+  // A new run of a DynamoDB source records its streams' positions before it reads anything
+  // (recordStreams): the AWS SDK that does it loads meanwhile, while this thread connects and
+  // migrates the schema; recordStreams' own import then finds it, or throws its failure. Not for
+  // a run that continues another, which has recorded them already.
+  if (options.resume === undefined && options.run === undefined && configuredStreamOptions(config) !== undefined) void import('../extract/dynamodb-stream.js').catch(() => {});
   let sql: SqlClient | undefined;
   try {
     sql = await openSqlClient(config.target.databaseUrl);
