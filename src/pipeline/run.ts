@@ -24,7 +24,7 @@ import { MigrateError } from '../errors.js';
 import { targetFailure } from '../db/database-error.js';
 import { DEFAULT_DELETE_LIMIT_TEXT, describeDeleteLimit, parseDeleteLimit, sweepRun, type DeleteLimit } from '../load/sweep.js';
 import type { MappedBatch, ReaderProgress, RecordReader } from './record-reader.js';
-import { newProgress, silentProgress, type EntityProgress, type ProgressSink } from './progress.js';
+import { newProgress, silentProgress, type ProgressSink } from './progress.js';
 
 export interface RunRequest {
   source: LegacySource;

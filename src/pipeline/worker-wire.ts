@@ -2,7 +2,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import type { NextRead, ResumeState } from '../model/source.js';
 import type { CheckpointAdvance } from '../load/batch-writer.js';
-import type { LoadReject, PreparedBatch, PreparedRecord } from '../load/prepare-record.js';
+import type { LoadReject } from '../load/prepare-record.js';
 import { encodedBatch, encodeRecords, type EncodedRecordFields, type EncodedRecords } from '../load/encoded-records.js';
 import type { MigratedEntity } from '../model/entities.js';
 import type { LegacyItem } from '../model/legacy-value.js';

@@ -168,7 +168,7 @@ class ChangeBuilder {
   private inScope: (tenant: number) => boolean = () => true;
 
   constructor(
-    private readonly plan: LegacyDataPlan,
+    plan: LegacyDataPlan,
     private readonly options: ChangeOptions,
   ) {
     this.population = plan.population;

@@ -1,6 +1,5 @@
 import type { LegacySource } from '../model/source.js';
 import type { LegacyItem } from '../model/legacy-value.js';
-import { quoteIdent } from '../db/identifiers.js';
 import type { SqlSession } from '../db/sql-client.js';
 import type { LegacyEntity, LinkIndex, LinkLookups, MigratedEntity } from '../transform/index.js';
 import { mapAgain } from './expectations.js';

@@ -3,7 +3,6 @@ import type { LegacySource } from '../model/source.js';
 import { findRun, runCounts, type RunRecord } from '../load/ledger.js';
 import type { SqlClient, SqlSession } from '../db/sql-client.js';
 import { readLinkLookups } from '../reading/lookups.js';
-import { quoteIdent } from '../db/identifiers.js';
 import {
   DATA_ENTITIES,
   LEGACY_ENTITIES,

@@ -6,7 +6,7 @@ import { rollbackRun } from '../../src/load/rollback.js';
 import { parseDeleteLimit, sweepRun } from '../../src/load/sweep.js';
 import { MigrateError } from '../../src/errors.js';
 import type { RecordRows } from '../../src/load/prepare-record.js';
-import type { KpiDataRow, KpiLinkRow } from '../../src/model/rows.js';
+import type { KpiLinkRow } from '../../src/model/rows.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { targetRows } from '../support/target-rows.js';
 import { TENANT, count, dataBatch, dataRecord, linkBatch, linkRecord, newRun, uuid } from './fixtures.js';
